@@ -1,0 +1,100 @@
+"""Test-wide rules: every test ends clean.
+
+A test that leaves a task, a thread, a child process or a file descriptor (a pty,
+a socket, a database) open fails, because in the appliance such a leak is a relay
+left driven or a serial port left locked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+
+def _child_pids() -> set[int]:
+    me = str(os.getpid())
+    children: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1].decode() == me and fields[0] != b"Z":
+            children.add(int(entry))
+    return children
+
+
+def _open_fds() -> dict[int, str]:
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[int(fd)] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+    return fds
+
+
+def _leaked_fds(before: dict[int, str]) -> list[str]:
+    after = _open_fds()
+    return [
+        f"fd {fd} -> {target}"
+        for fd, target in after.items()
+        if before.get(fd) != target
+        and not target.startswith(("anon_inode:", "/dev/urandom"))
+        and "/proc/" not in target
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _ends_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    threads_before = set(threading.enumerate())
+    fds_before = _open_fds()
+    children_before = _child_pids()
+    yield
+    deadline = time.monotonic() + 3.0
+    while True:
+        threads = [
+            t for t in threading.enumerate()
+            if t not in threads_before and t.is_alive() and not t.name.startswith("asyncio_")
+        ]
+        children = _child_pids() - children_before
+        fds = _leaked_fds(fds_before)
+        if not (threads or children or fds) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    problems = []
+    if threads:
+        problems.append(f"threads left running: {[t.name for t in threads]}")
+    if children:
+        problems.append(f"child processes left running: {sorted(children)}")
+    if fds:
+        problems.append(f"file descriptors left open: {fds}")
+    if problems:
+        pytest.fail("test did not end clean: " + "; ".join(problems))
+
+
+@pytest.fixture
+async def _no_pending_tasks() -> object:
+    yield
+    current = asyncio.current_task()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        pytest.fail(f"tasks left pending: {[t.get_coro() for t in pending]}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and asyncio.iscoroutinefunction(item.function):
+            item.add_marker(pytest.mark.usefixtures("_no_pending_tasks"))
