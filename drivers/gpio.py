@@ -1,0 +1,216 @@
+"""GPIO pins through gpiozero: one pin factory, chosen once at start-up.
+
+``lgpio`` drives a real Raspberry Pi. ``mock`` is gpiozero's MockFactory with one
+addition that makes it behave like the real chip where it matters for safety: output
+levels are *latched* in a state file, as a Pi kernel keeps an output driven after the
+owning process dies. A simulated station killed with ``kill -9`` therefore leaves its
+relays ON, exactly like the real one, and ``station-edge safe-off`` (a separate
+process) must find and switch them OFF.
+
+Every output also keeps a history of (clock time, level) on the injected clock, so a
+test checks the order and timing of relay changes exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from drivers.clock import Clock
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    t: float
+    pin: int
+    level: bool
+
+
+class PinLatch:
+    """Output levels kept in a file, surviving the process like a kernel's GPIO latch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def read(self) -> dict[int, bool]:
+        try:
+            raw = json.loads(self.path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return {int(pin): bool(level) for pin, level in raw.items()}
+
+    def write(self, pin: int, level: bool) -> None:
+        with self._lock:
+            levels = self.read()
+            levels[pin] = level
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({str(p): v for p, v in sorted(levels.items())}))
+            os.replace(tmp, self.path)
+
+
+class LatchedMockPin(MockPin):
+    """A mock pin whose output level is latched in the factory's state file."""
+
+    def __init__(self, factory: LatchedMockFactory, info: Any) -> None:
+        super().__init__(factory, info)
+        self._number = int(info.name.removeprefix("GPIO"))
+        latched = factory.latch.read().get(self._number)
+        if latched is not None:
+            self._state = latched
+
+    def _change_state(self, value: bool) -> bool:
+        changed = super()._change_state(value)
+        factory: LatchedMockFactory = self.factory  # type: ignore[assignment]
+        if self._function == "output":
+            factory.latch.write(self._number, bool(value))
+            if changed:
+                factory.history.append(LevelChange(factory.clock.monotonic(), self._number, value))
+        return changed
+
+
+class LatchedMockFactory(MockFactory):
+    def __init__(self, latch: PinLatch, clock: Clock) -> None:
+        self.latch = latch
+        self.clock = clock
+        self.history: list[LevelChange] = []
+        super().__init__(pin_class=LatchedMockPin)
+
+
+class Switch(Protocol):
+    """An on/off output, whatever drives it (a GPIO relay, a Modbus coil)."""
+
+    @property
+    def is_on(self) -> bool: ...
+
+    async def set(self, on: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class GpioOutput:
+    """One GPIO output (relay or LED), OFF from the moment it is claimed."""
+
+    def __init__(self, device: DigitalOutputDevice, pin: int) -> None:
+        self._device = device
+        self.pin = pin
+
+    @property
+    def is_on(self) -> bool:
+        return bool(self._device.value)
+
+    def drive(self, on: bool) -> None:
+        if on:
+            self._device.on()
+        else:
+            self._device.off()
+
+    async def set(self, on: bool) -> None:
+        self.drive(on)
+
+    def close(self) -> None:
+        """Drive OFF, then release the pin (gpiozero leaves it a floating input)."""
+        try:
+            self._device.off()
+        finally:
+            self._device.close()
+
+
+class GpioInput:
+    """One GPIO input; raw level changes go to a callback (in gpiozero's thread)."""
+
+    def __init__(self, device: DigitalInputDevice, pin: int) -> None:
+        self._device = device
+        self.pin = pin
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self._device.value)
+
+    def on_change(self, callback: Callable[[bool], None]) -> None:
+        self._device.when_activated = lambda: callback(True)
+        self._device.when_deactivated = lambda: callback(False)
+
+    def close(self) -> None:
+        self._device.close()
+
+
+class GpioChip:
+    """The station's GPIO: claims outputs (OFF at once) and inputs on one pin factory."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self._outputs: dict[int, GpioOutput] = {}
+        self._inputs: dict[int, GpioInput] = {}
+
+    def output(self, pin: int, *, active_high: bool = True) -> GpioOutput:
+        device = DigitalOutputDevice(
+            pin, active_high=active_high, initial_value=False, pin_factory=self.factory
+        )
+        out = GpioOutput(device, pin)
+        self._outputs[pin] = out
+        return out
+
+    def input(self, pin: int, *, active_low: bool = True) -> GpioInput:
+        """An input with a pull resistor; ``active_low``: a button pulls the pin to ground."""
+        device = DigitalInputDevice(pin, pull_up=active_low, pin_factory=self.factory)
+        gpio_input = GpioInput(device, pin)
+        self._inputs[pin] = gpio_input
+        return gpio_input
+
+    @property
+    def is_mock(self) -> bool:
+        return isinstance(self.factory, MockFactory)
+
+    def mock_pins(self) -> list[dict[str, Any]]:
+        """Every claimed pin with its function and electrical level (mock factory only)."""
+        rows = []
+        for pin in sorted({*self._outputs, *self._inputs}):
+            mock = self.factory.pin(pin)
+            rows.append({"pin": pin, "function": mock.function, "level": int(bool(mock.state))})
+        return rows
+
+    def drive_mock_input(self, pin: int, level: int) -> None:
+        if pin not in self._inputs:
+            raise KeyError(pin)
+        mock = self.factory.pin(pin)
+        if level:
+            mock.drive_high()
+        else:
+            mock.drive_low()
+
+    def close(self) -> None:
+        """Release every pin, outputs OFF first; every pin is released even if one fails."""
+        errors: list[BaseException] = []
+        for item in [*self._outputs.values(), *self._inputs.values()]:
+            try:
+                item.close()
+            except Exception as exc:  # keep releasing the others, then report
+                errors.append(exc)
+        self._outputs.clear()
+        self._inputs.clear()
+        self.factory.close()
+        if errors:
+            raise ExceptionGroup("some GPIO pins failed to close", errors)  # type: ignore[type-var]
+
+
+def open_chip(backend: str, *, clock: Clock, latch_path: Path | None = None) -> GpioChip:
+    """The pin factory named in config: ``lgpio`` (a Pi) or ``mock`` (simulation, tests)."""
+    if backend == "mock":
+        if latch_path is None:
+            raise ValueError("the mock GPIO backend needs a latch file")
+        return GpioChip(LatchedMockFactory(PinLatch(latch_path), clock))
+    if backend == "lgpio":
+        from gpiozero.pins.lgpio import LGPIOFactory
+
+        return GpioChip(LGPIOFactory())
+    raise ValueError(f"unknown GPIO backend {backend!r}")

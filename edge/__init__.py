@@ -1,0 +1,1 @@
+"""The composition root: configuration, daemon lifecycle, event journal, rules, API, panel, CLI."""

@@ -1,0 +1,49 @@
+"""Outputs: their state for anyone, a timed wiring test for an installer (admin)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.api.security import Admin, Viewer
+
+router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"])
+
+
+class OutputTest(BaseModel):
+    """Switch one output ON for a few seconds to check the wiring (继电器测试)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(gt=0, le=60)
+
+
+@router.get("", dependencies=[Viewer])
+def list_outputs(request: Request) -> dict[str, Any]:
+    outputs = request.app.state.station.outputs
+    return {"outputs": [
+        {"id": o.id, "kind": o.kind, "on": o.switch.is_on, "max_on_s": o.max_on_s,
+         "cut_count": o.cut_count}
+        for o in outputs.all()
+    ]}
+
+
+@router.post("/{output_id}/test", dependencies=[Admin], status_code=202)
+async def test_output(request: Request, output_id: str, body: OutputTest) -> dict[str, Any]:
+    station = request.app.state.station
+    if output_id not in station.outputs:
+        raise HTTPException(404, f"no output {output_id!r}")
+    await station.outputs.set(output_id, True, actor="api", reason="wiring test")
+    seq = station.journal.record("output.test", output_id, "api", seconds=body.seconds)
+    await station.journal.durable(seq)
+
+    async def switch_off_later() -> None:
+        await station.clock.sleep(body.seconds)
+        await station.outputs.set(output_id, False, actor="api", reason="wiring test over")
+
+    task = asyncio.create_task(switch_off_later())
+    request.app.state.background.add(task)
+    task.add_done_callback(request.app.state.background.discard)
+    return {"output": output_id, "on_for_s": body.seconds}

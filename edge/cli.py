@@ -1,0 +1,96 @@
+"""The ``station-edge`` command: run, check-config, safe-off."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from drivers.clock import SystemClock
+from edge import sim_station
+from edge.config import DEFAULT_PATH, ConfigError, load
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="station-edge",
+                                     description="应急站边缘控制器 StationEdge")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the station daemon")
+    run.add_argument("--config", type=Path, default=None, help=f"default {DEFAULT_PATH}")
+    run.add_argument("--sim", action="store_true", help="the whole station on simulated hardware")
+    run.add_argument("--listen", help="HOST:PORT for the API and panel (overrides the config)")
+    run.add_argument("--data-dir", type=Path, help="where the journal and state live")
+    run.add_argument("--time-scale", type=float, default=None,
+                     help="simulated station only: run this many times faster than real time")
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("path", type=Path)
+    off = sub.add_parser("safe-off", help="drive every configured output OFF and exit")
+    off.add_argument("--config", type=Path, default=DEFAULT_PATH)
+    return parser
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        try:
+            if args.sim:
+                config = sim_station.prepare(stack, args.data_dir, args.listen,
+                                             args.time_scale or 1.0)
+                banner = sim_station.banner
+            else:
+                config = load(args.config or DEFAULT_PATH)
+                overrides: dict[str, object] = {}
+                if args.listen:
+                    overrides["api"] = config.api.model_copy(update={"listen": args.listen})
+                if args.data_dir:
+                    overrides["station"] = config.station.model_copy(
+                        update={"data_dir": args.data_dir})
+                config = config.model_copy(update=overrides)
+                banner = None
+        except ConfigError as exc:
+            print("configuration refused; nothing was started:", file=sys.stderr)
+            _print_problems(exc.problems)
+            return 2
+        clock = SystemClock(config.sim.time_scale if config.sim else 1.0)
+        from edge.daemon import serve
+
+        return asyncio.run(serve(config, clock, banner=(lambda _s: banner()) if banner else None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "check-config":
+        try:
+            load(args.path)
+        except ConfigError as exc:
+            _print_problems(exc.problems)
+            return 1
+        print(f"{args.path}: ok")
+        return 0
+    if args.command == "safe-off":
+        from edge.safe_off import safe_off
+
+        driven, problems = safe_off(args.config)
+        if problems:
+            print("config does not validate; drove every output pin found in it OFF:",
+                  file=sys.stderr)
+            _print_problems(problems)
+        print("OFF: " + (", ".join(driven) or "(no outputs configured)"))
+        return 0
+    return _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

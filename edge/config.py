@@ -1,0 +1,378 @@
+"""The station's configuration: one TOML file, validated completely before anything moves.
+
+Every value is read with its type and range; an unknown key is an error (a typo must
+not silently disable a siren); nothing is quietly repaired. Problems are reported all
+together, each as ``key.path: reason``, e.g. ``rain_gauges[1].unit: must be 1..247, got 0``.
+A file with any problem never starts the daemon and never energises an output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_PATH = Path("/etc/station-edge/config.toml")
+SIM_TOKENS = {"viewer": "sim-viewer", "operator": "sim-operator", "admin": "sim-admin"}
+SIM_TOKEN_HASHES = {hashlib.sha256(t.encode()).hexdigest() for t in SIM_TOKENS.values()}
+WINDOWS = ("10min", "30min", "1h", "3h", "6h", "12h", "24h")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+def _range(lo: float, hi: float) -> AfterValidator:
+    def check(value: float) -> float:
+        if not lo <= value <= hi:
+            raise ValueError(f"must be {lo:g}..{hi:g}, got {value:g}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must be HOST:PORT, got {value!r}")
+    return value
+
+
+Pin = Annotated[int, _range(0, 27)]
+Seconds = Annotated[float, _range(0.0, 86400.0)]
+Unit = Annotated[int, _range(1, 247)]
+Register = Annotated[int, _range(0, 65535)]
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationConfig(Section):
+    id: Id
+    name: str = Field(min_length=1, max_length=64)
+    data_dir: Path = Path("/var/lib/station-edge")
+
+
+class TokenConfig(Section):
+    name: str = Field(min_length=1, max_length=40)
+    role: Literal["viewer", "operator", "admin"]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ApiConfig(Section):
+    listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:8080"
+    tokens: list[TokenConfig] = []
+    docs: bool = False
+
+
+class GpioConfig(Section):
+    backend: Literal["lgpio", "mock"] = "lgpio"
+    debounce_s: Annotated[float, _range(0.0, 1.0)] = 0.05
+
+
+class PanelConfig(Section):
+    evacuate_button: Pin | None = None
+    stop_button: Pin | None = None
+    ack_button: Pin | None = None
+    fault_led: Pin | None = None
+    broadcast_led: Pin | None = None
+    hold_s: Annotated[float, _range(0.2, 10.0)] = 1.5
+
+
+class AmplifierConfig(Section):
+    power_relay: Pin
+    warmup_s: Annotated[float, _range(0.0, 10.0)] = 2.0
+    hold_s: Annotated[float, _range(0.0, 3600.0)] = 10.0
+    max_on_s: Annotated[float, _range(1.0, 86400.0)] = 1800.0
+    zones: dict[Id, Annotated[list[Pin], Field(min_length=1)]] = Field(min_length=1)
+
+
+class AudioConfig(Section):
+    backend: Literal["sounddevice", "file"] = "sounddevice"
+    device: str = "default"
+    sample_rate: Literal[8000, 16000, 22050, 44100, 48000] = 16000
+
+
+class ModbusBusConfig(Section):
+    port: str = Field(min_length=1)
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    poll_interval_s: Annotated[float, _range(0.2, 3600.0)] = 1.0
+    timeout_s: Annotated[float, _range(0.05, 5.0)] = 0.3
+    offline_after: Annotated[int, _range(1, 100)] = 5
+
+
+class ModbusConfig(Section):
+    buses: dict[Id, ModbusBusConfig] = {}
+
+
+class SirenConfig(Section):
+    id: Id
+    name: str = ""
+    relay: Pin | None = None
+    bus: str | None = None
+    unit: Unit | None = None
+    coil: Register | None = None
+    max_on_s: Annotated[float, _range(1.0, 7200.0)] = 600.0
+
+
+class HandAlarmConfig(Section):
+    id: Id
+    name: str = ""
+    pin: Pin | None = None
+    bus: str | None = None
+    unit: Unit | None = None
+    discrete_input: Register | None = None
+    hold_s: Annotated[float, _range(0.0, 10.0)] = 0.5
+
+
+class ClearCommand(Section):
+    register_address: Register = Field(alias="register")
+    value: Register
+
+
+class RainGaugeConfig(Section):
+    id: Id
+    name: str = ""
+    kind: Literal["modbus", "pulse"] = "modbus"
+    bus: str | None = None
+    unit: Unit | None = None
+    function: Literal["holding", "input"] = "holding"
+    register_address: Register = Field(0, alias="register")
+    width: Literal[16, 32] = 16
+    word_order: Literal["big", "little"] = "big"
+    scale_mm: Annotated[float, _range(0.00001, 10.0)] = 0.1
+    clear: ClearCommand | None = None
+    pin: Pin | None = None
+    mm_per_tip: Annotated[float, _range(0.01, 5.0)] = 0.2
+
+
+class RainThresholdConfig(Section):
+    gauge: str = "*"
+    window: Literal[WINDOWS]  # type: ignore[valid-type]
+    prepare_mm: Annotated[float, _range(0.1, 2000.0)]
+    evacuate_mm: Annotated[float, _range(0.1, 2000.0)]
+
+
+class SatPhoneConfig(Section):
+    port: str = Field(min_length=1)
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = 19200
+    report_numbers: list[Annotated[str, Field(pattern=r"^\+?[0-9]{3,20}$")]] = []
+
+
+class JournalConfig(Section):
+    retain_days: Annotated[int, _range(183, 3650)] = 183
+    max_db_mb: Annotated[int, _range(8, 100000)] = 512
+    min_free_mb: Annotated[int, _range(1, 100000)] = 64
+
+
+class SimConfig(Section):
+    time_scale: Annotated[float, _range(0.1, 3600.0)] = 1.0
+
+
+class Config(Section):
+    station: StationConfig
+    api: ApiConfig = ApiConfig()
+    gpio: GpioConfig = GpioConfig()
+    panel: PanelConfig = PanelConfig()
+    amplifier: AmplifierConfig | None = None
+    audio: AudioConfig = AudioConfig()
+    sirens: list[SirenConfig] = []
+    hand_alarms: list[HandAlarmConfig] = []
+    modbus: ModbusConfig = ModbusConfig()
+    rain_gauges: list[RainGaugeConfig] = []
+    rain_thresholds: list[RainThresholdConfig] = []
+    sat_phone: SatPhoneConfig | None = None
+    journal: JournalConfig = JournalConfig()
+    sim: SimConfig | None = None
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.sim is not None
+
+
+class ConfigError(Exception):
+    """A configuration with problems; ``problems`` holds one ``key.path: reason`` each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# -- reporting -------------------------------------------------------------------------
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``('rain_gauges', 1, 'unit')`` → ``rain_gauges[1].unit``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]' if out else part
+    return out
+
+
+def _reason(error: dict[str, Any]) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (a typo?)"
+    if kind == "missing":
+        return "required"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind == "literal_error":
+        return f"must be {msg.removeprefix('Input should be ')}, got {error.get('input')!r}"
+    if kind == "string_pattern_mismatch":
+        return f"must match {error['ctx']['pattern']}, got {error.get('input')!r}"
+    return f"{msg[0].lower()}{msg[1:]}, got {error.get('input')!r}"
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        problems.append(f"{key_path(loc)}: {_reason(error)}")
+    return problems
+
+
+# -- checks across sections ------------------------------------------------------------
+
+
+def pin_uses(config: Config) -> Iterator[tuple[str, int]]:
+    """Every BCM pin the config claims, with the key that claims it (zone pins once)."""
+    for field in PanelConfig.model_fields:
+        value = getattr(config.panel, field)
+        if field != "hold_s" and value is not None:
+            yield f"panel.{field}", value
+    if config.amplifier is not None:
+        yield "amplifier.power_relay", config.amplifier.power_relay
+        seen: set[int] = set()
+        for zone, pins in config.amplifier.zones.items():
+            for i, pin in enumerate(pins):
+                if pin not in seen:
+                    seen.add(pin)
+                    yield f"amplifier.zones.{zone}[{i}]", pin
+    for i, siren in enumerate(config.sirens):
+        if siren.relay is not None:
+            yield f"sirens[{i}].relay", siren.relay
+    for i, alarm in enumerate(config.hand_alarms):
+        if alarm.pin is not None:
+            yield f"hand_alarms[{i}].pin", alarm.pin
+    for i, gauge in enumerate(config.rain_gauges):
+        if gauge.kind == "pulse" and gauge.pin is not None:
+            yield f"rain_gauges[{i}].pin", gauge.pin
+
+
+def _pin_conflicts(config: Config) -> Iterator[str]:
+    first: dict[int, str] = {}
+    for path, pin in pin_uses(config):
+        if pin in first:
+            yield f"{path}: pin {pin} is already used by {first[pin]}"
+        else:
+            first[pin] = path
+
+
+def _modbus_refs(config: Config) -> Iterator[str]:
+    buses = config.modbus.buses
+    for name, items, address in (
+        ("sirens", config.sirens, "coil"),
+        ("hand_alarms", config.hand_alarms, "discrete_input"),
+    ):
+        local = "relay" if name == "sirens" else "pin"
+        for i, item in enumerate(items):
+            on_gpio = getattr(item, local) is not None
+            on_bus = item.bus is not None
+            if on_gpio == on_bus:
+                yield (f"{name}[{i}]: give either {local} = … or bus/unit/{address}, "
+                       "not both or neither")
+            elif on_bus:
+                if item.bus not in buses:
+                    yield f"{name}[{i}].bus: no such bus {item.bus!r} in [modbus.buses]"
+                if item.unit is None:
+                    yield f"{name}[{i}].unit: required with bus"
+                if getattr(item, address) is None:
+                    yield f"{name}[{i}].{address}: required with bus"
+    for i, gauge in enumerate(config.rain_gauges):
+        if gauge.kind == "modbus":
+            if gauge.bus is None:
+                yield f"rain_gauges[{i}].bus: required for a modbus gauge"
+            elif gauge.bus not in buses:
+                yield f"rain_gauges[{i}].bus: no such bus {gauge.bus!r} in [modbus.buses]"
+            if gauge.unit is None:
+                yield f"rain_gauges[{i}].unit: required for a modbus gauge"
+        elif gauge.pin is None:
+            yield f"rain_gauges[{i}].pin: required for a pulse gauge"
+
+
+def _unique_ids(config: Config) -> Iterator[str]:
+    seen = {name: name for name in ("amplifier", "journal", "gpio", "sat_phone")}
+    for name, items in (("sirens", config.sirens), ("hand_alarms", config.hand_alarms),
+                        ("rain_gauges", config.rain_gauges)):
+        for i, item in enumerate(items):
+            if item.id in seen:
+                yield f"{name}[{i}].id: {item.id!r} is already used by {seen[item.id]}"
+            else:
+                seen[item.id] = f"{name}[{i}]"
+
+
+def _thresholds(config: Config) -> Iterator[str]:
+    gauges = {g.id for g in config.rain_gauges}
+    for i, rule in enumerate(config.rain_thresholds):
+        if rule.gauge != "*" and rule.gauge not in gauges:
+            yield f"rain_thresholds[{i}].gauge: no such gauge {rule.gauge!r}"
+        if rule.evacuate_mm <= rule.prepare_mm:
+            yield (f"rain_thresholds[{i}].evacuate_mm: must be above prepare_mm "
+                   f"({rule.prepare_mm}), got {rule.evacuate_mm}")
+
+
+def _tokens(config: Config) -> Iterator[str]:
+    names: set[str] = set()
+    for i, token in enumerate(config.api.tokens):
+        if token.name in names:
+            yield f"api.tokens[{i}].name: {token.name!r} is used twice"
+        names.add(token.name)
+        if token.sha256 in SIM_TOKEN_HASHES and not config.is_simulated:
+            yield f"api.tokens[{i}].sha256: a simulator token is never accepted by a real station"
+    if config.gpio.backend == "mock" and not config.is_simulated:
+        yield "gpio.backend: 'mock' only in a simulated station (add a [sim] section)"
+
+
+CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _tokens)
+
+
+def validate(raw: dict[str, Any]) -> Config:
+    """A :class:`Config` from parsed TOML, or :class:`ConfigError` with every problem."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc)) from None
+    problems = [p for check in CROSS_CHECKS for p in check(config)]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def parse(text: str) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"(toml): {exc}"]) from None
+    return validate(raw)
+
+
+def load(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"(file): cannot read {path}: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"(file): {path} is not UTF-8: {exc.reason}"]) from None
+    return parse(text)

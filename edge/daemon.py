@@ -1,0 +1,78 @@
+"""Run a station: start it, serve its API with uvicorn, stop it safely on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import TextIO
+
+import uvicorn
+
+from drivers.clock import Clock
+from edge.api.app import create_app
+from edge.config import Config
+from edge.station import Station
+
+log = logging.getLogger(__name__)
+
+
+class StationServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the station owns SIGTERM/SIGINT."""
+
+    @contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+def build_server(station: Station) -> StationServer:
+    host, _, port = station.config.api.listen.rpartition(":")
+    config = uvicorn.Config(
+        create_app(station), host=host.strip("[]"), port=int(port),
+        log_level="warning", lifespan="off", access_log=False, server_header=False,
+    )
+    return StationServer(config)
+
+
+async def serve(
+    config: Config,
+    clock: Clock,
+    *,
+    banner: Callable[[Station], str] | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    station = Station(config, clock)
+    await station.start()
+    station.install_signal_handlers()
+    server = build_server(station)
+    server_task = asyncio.create_task(server.serve(), name="api-server")
+    while not server.started and not server_task.done():  # noqa: ASYNC110 (uvicorn has no event)
+        await asyncio.sleep(0.02)
+    code = 0
+    if server_task.done():
+        log.error("the API could not listen on %s", config.api.listen)
+        station.journal.record("fault.api_listen", "api", "system", listen=config.api.listen)
+        code = 1
+    else:
+        station.journal.record("api.listening", "api", "system", listen=config.api.listen)
+        print(f"StationEdge {station.version} ready: http://{config.api.listen}/", file=out)
+        if station.generated_tokens:
+            print("API tokens (shown once; only their SHA-256 is stored):", file=out)
+            for role, token in station.generated_tokens.items():
+                print(f"  {role:9} {token}", file=out)
+        if banner is not None:
+            print(banner(station), file=out)
+        out.flush()
+        stop_waiter = asyncio.create_task(station.wait_stopped())
+        await asyncio.wait({stop_waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiter.cancel()
+    server.should_exit = True
+    try:
+        await server_task
+    except (Exception, SystemExit):
+        code = 1
+    await station.stop()
+    return code

@@ -1,0 +1,319 @@
+"""The composition root: builds the station from its configuration and runs it.
+
+Order matters and is the whole point of this module:
+
+1. every output is claimed and driven OFF before anything else happens;
+2. the journal is opened (a corrupt one is moved aside; the station still starts);
+3. devices report into health, inputs are watched, background duties start;
+4. the API listens; systemd is told READY.
+
+Stopping runs the same way backwards, with outputs OFF first and what was interrupted
+journaled. Each capability (broadcast, rain, satellite phone) plugs in as a part that
+the station builds from its config section; see docs/adding-a-device.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drivers.clock import Clock
+from drivers.debounce import DebouncedInput
+from drivers.gpio import GpioChip, open_chip
+from edge import auth, journal_archive
+from edge.config import SIM_TOKEN_HASHES, Config
+from edge.health import DeviceHealth, Health
+from edge.journal import Journal
+from edge.lifecycle import Lifecycle
+from edge.outputs import Output, Outputs
+from edge.systemd_notify import notify, watchdog_interval_s
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+JOURNAL_FILE = "journal.db"
+GPIO_LATCH_FILE = "sim-gpio-latch.json"
+RETENTION_INTERVAL_S = 3600.0
+DISK_CHECK_INTERVAL_S = 30.0
+
+
+def gpio_latch_path(config: Config) -> Path:
+    return config.station.data_dir / GPIO_LATCH_FILE
+
+
+def open_station_gpio(config: Config, clock: Clock) -> GpioChip:
+    return open_chip(config.gpio.backend, clock=clock, latch_path=gpio_latch_path(config))
+
+
+def claim_outputs(config: Config, chip: GpioChip) -> dict[str, tuple[str, Any, float | None]]:
+    """Claim every configured GPIO output, OFF at once: ``id -> (kind, output, max_on_s)``."""
+    claimed: dict[str, tuple[str, Any, float | None]] = {}
+    amp = config.amplifier
+    if amp is not None:
+        claimed["amplifier.power"] = ("relay", chip.output(amp.power_relay), amp.max_on_s)
+        for pin in sorted({p for pins in amp.zones.values() for p in pins}):
+            claimed[f"amplifier.zone-{pin}"] = ("zone", chip.output(pin), amp.max_on_s)
+    for siren in config.sirens:
+        if siren.relay is not None:
+            claimed[siren.id] = ("siren", chip.output(siren.relay), siren.max_on_s)
+    for led in ("fault_led", "broadcast_led"):
+        pin = getattr(config.panel, led)
+        if pin is not None:
+            claimed[f"panel.{led}"] = ("led", chip.output(pin), None)
+    return claimed
+
+
+class Station:
+    """A running station: its config, clock, journal, health, outputs and inputs."""
+
+    def __init__(self, config: Config, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.lifecycle = Lifecycle()
+        self.health = Health(clock)
+        self.generated_tokens: dict[str, str] = {}
+        self.inputs: dict[str, DebouncedInput] = {}
+        self.input_handlers: dict[str, list[Callable[[bool, float], None]]] = {}
+        self.stopping_details: list[Callable[[], dict[str, Any]]] = []
+        self.started_monotonic = 0.0
+        self.version = VERSION
+        self.interrupted: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._stopped = False
+        self._stop_reason = "requested"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.journal: Journal
+        self.outputs: Outputs
+        self.gpio: GpioChip
+        self.tokens: auth.TokenBook
+
+    # -- start -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        data_dir = self.config.station.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        latched_on = self._latched_on_before_start()
+        self.gpio = open_station_gpio(self.config, self.clock)
+        claimed = claim_outputs(self.config, self.gpio)
+        self.started_monotonic = self.clock.monotonic()
+        self.journal = Journal(data_dir / JOURNAL_FILE, self.clock)
+        report = self.journal.open()
+        self.health.register("journal", "journal")
+        self.health.register("gpio", "gpio")
+        self.health.listen(self._journal_health_change)
+        self.journal.on_writable_change = self._journal_writable_changed
+        self.outputs = Outputs(self.clock, self.journal, self.health)
+        self._register_outputs(claimed)
+        self.journal.record("station.started", "station", "system", version=VERSION,
+                            simulated=self.config.is_simulated,
+                            outputs_driven_off=sorted(claimed), latched_on_before=latched_on)
+        if report.problem:
+            self.journal.record("fault.journal_corrupt", "journal", "system",
+                                detail=report.problem, moved_to=str(report.moved_aside))
+            self.health.report("journal", "fault", report.problem)
+        else:
+            self.health.report("journal", "ok", "writable")
+        self.health.report("gpio", "ok", self.config.gpio.backend)
+        self._load_tokens()
+        self._watch_inputs()
+        self._spawn(self.outputs.watch(), "outputs-watch")
+        self._spawn(self._retention_loop(), "journal-retention")
+        self._spawn(self._disk_loop(), "disk-check")
+        if (interval := watchdog_interval_s()) is not None:
+            self._spawn(self._watchdog_loop(interval), "systemd-watchdog")
+        await self.lifecycle.emit("ready")
+        notify("READY=1")
+
+    def _latched_on_before_start(self) -> list[int]:
+        """Mock GPIO only: relays a killed predecessor left ON (the real chip cannot tell)."""
+        if self.config.gpio.backend != "mock":
+            return []
+        from drivers.gpio import PinLatch
+
+        return sorted(p for p, on in PinLatch(gpio_latch_path(self.config)).read().items() if on)
+
+    def _register_outputs(self, claimed: dict[str, tuple[str, Any, float | None]]) -> None:
+        for output_id, (kind, switch, max_on_s) in claimed.items():
+            health_id = None
+            if kind in ("relay", "zone"):
+                health_id = "amplifier"
+            elif kind == "siren":
+                health_id = output_id
+            self.outputs.add(Output(output_id, kind, switch, max_on_s, health_id=health_id))
+        if self.config.amplifier is not None:
+            self.health.register("amplifier", "amplifier")
+            self.health.report("amplifier", "ok", "off")
+        for siren in self.config.sirens:
+            if siren.relay is not None:
+                self.health.register(siren.id, "siren")
+                self.health.report(siren.id, "ok", "off")
+
+    def _load_tokens(self) -> None:
+        stored = [auth.StoredToken(t.name, t.role, t.sha256) for t in self.config.api.tokens]
+        if not stored and not self.config.is_simulated:
+            stored, self.generated_tokens = auth.load_or_generate(self.config.station.data_dir)
+            if self.generated_tokens:
+                self.journal.record("access.tokens_generated", "api", "system",
+                                    roles=sorted(self.generated_tokens))
+        if not self.config.is_simulated:
+            stored = [t for t in stored if t.sha256 not in SIM_TOKEN_HASHES]
+        self.tokens = auth.TokenBook(stored)
+
+    def _watch_inputs(self) -> None:
+        loop = asyncio.get_running_loop()
+        named: dict[str, int] = {}
+        for key in ("evacuate_button", "stop_button", "ack_button"):
+            pin = getattr(self.config.panel, key)
+            if pin is not None:
+                named[f"panel.{key}"] = pin
+        for alarm in self.config.hand_alarms:
+            if alarm.pin is not None:
+                named[alarm.id] = alarm.pin
+        for input_id, pin in named.items():
+            raw = self.gpio.input(pin, active_low=True)
+            self.inputs[input_id] = DebouncedInput(
+                raw, self.clock, self.config.gpio.debounce_s,
+                lambda active, began, i=input_id: self._input_changed(i, active, began), loop,
+            )
+        for alarm in self.config.hand_alarms:
+            if alarm.pin is not None:
+                self.health.register(alarm.id, "hand_alarm")
+                self.health.report(alarm.id, "ok", "idle")
+
+    def _input_changed(self, input_id: str, active: bool, began: float) -> None:
+        actor = "panel" if input_id.startswith("panel.") else input_id
+        self.journal.record("input.pressed" if active else "input.released", input_id, actor)
+        for handler in self.input_handlers.get(input_id, []):
+            handler(active, began)
+
+    def on_input(self, input_id: str, handler: Callable[[bool, float], None]) -> None:
+        self.input_handlers.setdefault(input_id, []).append(handler)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    # -- health of the station itself -------------------------------------------------
+
+    def _journal_health_change(self, current: DeviceHealth, previous: DeviceHealth | None) -> None:
+        if self.journal.writable:
+            self.journal.record("health.changed", current.id, "system", kind=current.kind,
+                                status=current.status, detail=current.detail,
+                                previous=previous.status if previous else None)
+        self._update_fault_led()
+
+    def _journal_writable_changed(self, writable: bool, error: str | None) -> None:
+        """Called on the journal's writer thread: hop onto the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if writable:
+            loop.call_soon_threadsafe(self.health.report, "journal", "ok", "writable")
+        else:
+            loop.call_soon_threadsafe(self.health.report, "journal", "fault",
+                                      f"not writable: {error}")
+
+    def _update_fault_led(self) -> None:
+        if "panel.fault_led" not in self.outputs:
+            return
+        faulty = any(d.status == "fault" for d in self.health.devices())
+        led = self.outputs["panel.fault_led"]
+        if led.switch.is_on != faulty:
+            asyncio.get_running_loop().create_task(
+                self.outputs.set("panel.fault_led", faulty, actor="system", reason="fault state")
+            )
+
+    async def _retention_loop(self) -> None:
+        archive_dir = self.config.station.data_dir / "archive"
+        cfg = self.config.journal
+        while True:
+            now = self.clock.now()
+            size = self.journal.size_bytes()
+
+            def job(conn: Any, now: Any = now, size: int = size) -> None:
+                through = journal_archive.archive_cutoff(
+                    conn, now, cfg.retain_days, size, cfg.max_db_mb * 1024 * 1024)
+                if through:
+                    path = journal_archive.archive_through(conn, through, archive_dir, now)
+                    log.info("journal archived through seq %d to %s", through, path)
+
+            self.journal.schedule_maintenance(job)
+            await self.clock.sleep(RETENTION_INTERVAL_S)
+
+    async def _disk_loop(self) -> None:
+        data_dir = self.config.station.data_dir
+        min_free = self.config.journal.min_free_mb * 1024 * 1024
+        while True:
+            free = shutil.disk_usage(data_dir).free
+            if free < min_free:
+                self.health.report("journal", "fault", f"disk full: {free // 1048576} MiB free")
+            elif self.journal.writable:
+                self.health.report("journal", "ok", "writable")
+            await self.clock.sleep(DISK_CHECK_INTERVAL_S)
+
+    async def _watchdog_loop(self, interval_s: float) -> None:
+        """Ping systemd only while the station's own checks pass."""
+        while True:
+            if self.journal.writable:
+                notify("WATCHDOG=1")
+            else:
+                log.error("journal not writable: withholding the systemd watchdog ping")
+            await asyncio.sleep(interval_s)
+
+    # -- run and stop ------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+
+    def request_stop(self, reason: str) -> None:
+        """Outputs OFF at once (synchronously), then an orderly stop."""
+        if not self.interrupted:
+            self.interrupted = self.outputs.energised()
+        self.outputs.force_all_off_now()
+        self._stop_reason = reason
+        self._stop.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        interrupted = self.interrupted or self.outputs.energised()
+        self.outputs.force_all_off_now()
+        notify("STOPPING=1")
+        extra = await self._stopping_details()
+        self.journal.record("station.stopping", "station", "system", reason=self._stop_reason,
+                            outputs_interrupted=interrupted, **extra)
+        await self.lifecycle.emit("stopping")
+        await self.outputs.all_off(actor="system", reason="station stopping")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for debounced in self.inputs.values():
+            debounced.close()
+        await self.lifecycle.emit("stopped")
+        try:
+            self.gpio.close()
+        except Exception:
+            log.exception("closing GPIO")
+        self.journal.record("station.stopped", "station", "system")
+        self.journal.close()
+
+    async def _stopping_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        for provider in self.stopping_details:
+            details.update(provider())
+        return details
+
+    def uptime_s(self) -> float:
+        return self.clock.monotonic() - self.started_monotonic
