@@ -89,7 +89,8 @@ class AudioOutput(Protocol):
 
     @property
     def sound_started_at(self) -> float | None:
-        """Clock monotonic time when audio after silence was last handed to the device."""
+        """Clock monotonic time when audio queued into an empty queue was last first
+        handed to the device: with the request time, the output's latency."""
 
     @property
     def is_open(self) -> bool: ...

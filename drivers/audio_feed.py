@@ -35,7 +35,7 @@ class Feed:
         self.starvations = 0
         self.taken_frames = 0
         self.sound_started_at: float | None = None
-        self._idle = True
+        self._sound_pushed = False  # audio was pushed into an empty feed, not yet taken
         self.on_taken: Callable[[], None] | None = None
 
     @property
@@ -54,6 +54,8 @@ class Feed:
         if len(frames) == 0:
             return
         with self._lock:
+            if self._pending == 0:
+                self._sound_pushed = True
             self._chunks.append(frames.astype(np.float32, copy=False))
             self._pending += len(frames)
             self._expecting = True
@@ -111,14 +113,15 @@ class Feed:
         return got
 
     def _drop_all(self) -> None:
+        self._sound_pushed = False
         self._chunks.clear()
         self._head = 0
         self._pending = 0
 
     def _account(self, got: int, n: int) -> None:
-        if got and self._idle:
+        if got and self._sound_pushed:
             self.sound_started_at = self._now()
-        self._idle = self._pending == 0 and not self._expecting
+            self._sound_pushed = False
         self.taken_frames += got
         starved = got < n and self._expecting
         if starved and not self._starved:
