@@ -44,12 +44,12 @@ class MessageText:
 DEFAULT_MESSAGES: tuple[MessageText, ...] = (
     MessageText(
         "evacuate",
-        "紧急通知，紧急通知！山洪灾害危险，请立即转移！请大家马上离开危险区域，转移到安全地点！",
+        "紧急通知！山洪危险，请立即转移！马上离开危险区域，转移到安全地点！",
         "Emergency! Flash-flood danger: evacuate now, leave the danger zone for a safe place!",
     ),
     MessageText(
         "prepare",
-        "请注意，请注意！当前降雨较大，可能发生山洪地质灾害，请做好转移准备，听到立即转移通知后马上转移。",
+        "请注意！雨量较大，可能发生山洪地质灾害，请准备转移。听到立即转移的通知后，马上转移。",
         "Attention! Heavy rain may cause flash floods or landslides: prepare to evacuate, "
         "and go as soon as the evacuation order sounds.",
     ),
