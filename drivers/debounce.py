@@ -14,6 +14,9 @@ from typing import Protocol
 
 from drivers.clock import Clock
 
+#: Clock arithmetic is floating point: a level held "exactly" stable_s must count.
+EPSILON_S = 1e-9
+
 
 class Debounce:
     """A level is accepted once the raw input has stayed at it for ``stable_s``."""
@@ -31,7 +34,7 @@ class Debounce:
 
     def settle(self, t: float) -> bool | None:
         """The new stable level if one became stable by ``t``, else None."""
-        if self.raw != self.stable and t - self.raw_since >= self.stable_s:
+        if self.raw != self.stable and t - self.raw_since >= self.stable_s - EPSILON_S:
             self.stable = self.raw
             return self.stable
         return None
