@@ -45,7 +45,7 @@ class AudioSettings:
     latency_s: float = 0.1  # PortAudio suggested output latency
     queue_s: float = 0.25  # how far play() may run ahead of the device
     fade_s: float = 0.03  # fade-out of a stop
-    stall_s: float = 2.0  # no progress for this long: the device is dead
+    stall_s: float = 2.0  # clock seconds without the device taking audio: it is dead
     out_dir: Path | None = None  # file backend: where session WAVs go
 
     def __post_init__(self) -> None:
