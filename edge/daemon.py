@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -28,12 +29,28 @@ class StationServer(uvicorn.Server):
 
 
 def build_server(station: Station) -> StationServer:
-    host, _, port = station.config.api.listen.rpartition(":")
     config = uvicorn.Config(
-        create_app(station), host=host.strip("[]"), port=int(port),
-        log_level="warning", lifespan="off", access_log=False, server_header=False,
+        create_app(station), log_level="warning", lifespan="off", access_log=False,
+        server_header=False,
     )
     return StationServer(config)
+
+
+def bind(listen: str) -> socket.socket:
+    """The API's listening socket, bound here so a busy port is an error we report."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 async def serve(
@@ -47,14 +64,21 @@ async def serve(
     station = Station(config, clock)
     await station.start()
     station.install_signal_handlers()
+    try:
+        sock = bind(config.api.listen)
+    except OSError as exc:
+        log.error("the API cannot listen on %s: %s", config.api.listen, exc.strerror)
+        station.journal.record("fault.api_listen", "api", "system", listen=config.api.listen,
+                               error=str(exc))
+        station.request_stop("API cannot listen")
+        await station.stop()
+        return 1
     server = build_server(station)
-    server_task = asyncio.create_task(server.serve(), name="api-server")
+    server_task = asyncio.create_task(server.serve(sockets=[sock]), name="api-server")
     while not server.started and not server_task.done():  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.02)
     code = 0
     if server_task.done():
-        log.error("the API could not listen on %s", config.api.listen)
-        station.journal.record("fault.api_listen", "api", "system", listen=config.api.listen)
         code = 1
     else:
         station.journal.record("api.listening", "api", "system", listen=config.api.listen)
@@ -74,5 +98,7 @@ async def serve(
         await server_task
     except (Exception, SystemExit):
         code = 1
+    finally:
+        sock.close()
     await station.stop()
     return code

@@ -57,3 +57,87 @@ class StationRun:
         last = journal.record("test.marker", "tests")
         await journal.durable(last)
         return [e for e in self.events(kind) if e["kind"] != "test.marker"]
+
+
+class SimStationProcess:
+    """``station-edge run --sim`` as a child process, on its own port and data dir."""
+
+    def __init__(self, data_dir: Path, *extra_args: str, time_scale: float | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "edge.cli", "run", "--sim",
+                "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir), *extra_args]
+        if time_scale is not None:
+            args += ["--time-scale", str(time_scale)]
+        self.log_path = data_dir.parent / f"{data_dir.name}-station.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                        cwd=REPO)
+
+    def wait_ready(self, timeout: float = 20.0) -> float:
+        """Seconds until health answered (raises with the log on failure)."""
+        import time
+
+        import httpx
+
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.process.poll() is not None:
+                break
+            try:
+                reply = httpx.get(f"{self.base_url}/api/v1/health", headers=SIM_VIEWER, timeout=2)
+                if reply.status_code == 200:
+                    return time.monotonic() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise AssertionError(f"station not ready:\n{self.log_path.read_text(errors='replace')}")
+
+    def get(self, path: str, headers: dict[str, str] = SIM_VIEWER, **kw: object) -> object:
+        import httpx
+
+        return httpx.get(self.base_url + path, headers=headers, timeout=10, **kw)
+
+    def post(self, path: str, json: object, headers: dict[str, str] = SIM_OPERATOR,
+             **kw: object) -> object:
+        import httpx
+
+        return httpx.post(self.base_url + path, json=json, headers=headers, timeout=10, **kw)
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def child_pids(self) -> list[int]:
+        import os
+
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as f:
+                        fields = f.read().rsplit(b")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == self.process.pid:
+                    found.append(int(entry))
+        return found
