@@ -115,7 +115,7 @@ class ModbusBus:
         parity: str = "N",
         stopbits: int = 1,
         timeout_s: float = 0.3,
-        quiet_s: float = 0.2,
+        quiet_s: float = 0.1,
         name: str | None = None,
     ) -> None:
         if timeout_s <= 0 or quiet_s < 0:

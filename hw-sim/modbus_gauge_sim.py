@@ -339,7 +339,7 @@ class Bus:
         self.write: Callable[[bytes], None] | None = None
         self._buf = b""
         self._last_rx = 0.0
-        self._busy_until = 0.0
+        self._line_free = 0.0
         self._generation = 0
 
     def wire_s(self, nbytes: int) -> float:
@@ -366,6 +366,12 @@ class Bus:
     def dispatch(self, request: bytes) -> None:
         address = request[0]
         self.requests[address] = self.requests.get(address, 0) + 1
+        # Wire timing: the request goes on the line once it is free (3.5 characters
+        # after the previous frame), the reply follows 3.5 characters after it, and
+        # the line is free again 3.5 characters after that.
+        now = time.monotonic()
+        request_end = max(now, self._line_free) + self.wire_s(len(request))
+        self._line_free = max(self._line_free, request_end + self.wire_s(3.5))
         unit = self.units.get(address)
         if unit is None:
             return
@@ -378,19 +384,14 @@ class Bus:
             reply = frame(bytes([address]) + unit.handle(request[1:-2]))
             if fault.kind == "garbage":
                 reply = reply[:-2] + bytes(b ^ 0xFF for b in reply[-2:])
-        # The request took its wire time; the reply follows after 3.5 characters of
-        # silence and takes its own; the line carries one frame at a time.
-        delay = self.wire_s(len(request)) + self.wire_s(3.5) + self.wire_s(len(reply))
+        due = request_end + self.wire_s(3.5) + self.wire_s(len(reply))
         if fault.kind in ("slow", "late"):
-            delay += fault.seconds
-        now = time.monotonic()
-        due = now + delay
+            due += fault.seconds
         if self.wire_timing:
-            due = max(due, self._busy_until + self.wire_s(len(reply)))
-            self._busy_until = due
+            self._line_free = max(self._line_free, due + self.wire_s(3.5))
         unit.replies += 1
         generation = self._generation
-        asyncio.get_running_loop().call_later(due - now, self._send, reply, generation)
+        asyncio.get_running_loop().call_later(max(0.0, due - now), self._send, reply, generation)
 
     def _send(self, reply: bytes, generation: int) -> None:
         if self.write is not None and generation == self._generation:
