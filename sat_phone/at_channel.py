@@ -29,15 +29,15 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import serial
 
 from drivers.clock import Clock
 from drivers.serial_line import SerialLine
 from sat_phone.at_parser import AtEvent, AtParser, Echo, Final, Line, Prompt
+from sat_phone.waiting import event_or_timeout, first_of
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +235,8 @@ class AtChannel:
             return
         if self.state is not ChannelState.UNSYNCED:
             raise AtUnavailable(f"{self.state}: {self.detail}")
-        waiter = asyncio.ensure_future(self._ready.wait())
-        try:
-            await self._first_of([waiter], timeout_s)
-        except TimeoutError:
-            raise AtUnavailable(f"{self.state}: {self.detail}") from None
-        finally:
-            waiter.cancel()
+        if not await event_or_timeout(self._clock, self._ready, timeout_s):
+            raise AtUnavailable(f"{self.state}: {self.detail}")
 
     async def _transact(
         self,
@@ -265,7 +260,7 @@ class AtChannel:
             line.write(command.encode("ascii") + b"\r")
             if body is not None:
                 await self._await_prompt(inflight, line)
-            final = await self._first_of([inflight.done], timeout_s)
+            final = await first_of(self._clock, [inflight.done], timeout_s)
         except TimeoutError:
             line.discard_output()
             raise AtTimeout(f"{command}: no final result in {timeout_s:g} s") from None
@@ -282,7 +277,8 @@ class AtChannel:
 
     async def _await_prompt(self, inflight: _InFlight, line: SerialLine) -> None:
         try:
-            await self._first_of([inflight.prompt, inflight.done], self.settings.prompt_timeout_s)
+            waits = [inflight.prompt, inflight.done]
+            await first_of(self._clock, waits, self.settings.prompt_timeout_s)
         except TimeoutError:
             line.write(ESC)  # abandon the message so the terminal leaves text entry
             raise
@@ -290,19 +286,6 @@ class AtChannel:
             return  # an error final instead of the prompt
         assert inflight.body is not None
         line.write(inflight.body.encode("ascii") + CTRL_Z)
-
-    async def _first_of(self, futures: Iterable[asyncio.Future[Any]], timeout_s: float) -> Any:
-        """The result of the first future done; TimeoutError after ``timeout_s`` clock seconds."""
-        waits = list(futures)
-        sleeper = asyncio.ensure_future(self._clock.sleep(timeout_s))
-        try:
-            done, _ = await asyncio.wait([*waits, sleeper], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-        for future in waits:
-            if future in done:
-                return future.result()
-        raise TimeoutError
 
     # --- reading -----------------------------------------------------------------
 

@@ -1,0 +1,733 @@
+#!/usr/bin/env python3
+"""A simulated satellite terminal: 3GPP 27.007/27.005 AT commands on a pty.
+
+An independent device: it imports nothing of StationEdge and does its own PDU
+decoding and encoding, so a misunderstanding of the wire cannot hide on both sides.
+
+Command line::
+
+    python hw-sim/at_modem_sim.py [--personality iridium|generic] [--link PATH]
+                                  [--control-port N] [--csq-delay S] [--smsc NUMBER]
+
+It prints ``CONTROL <tcp port>`` then ``READY <pty slave path>`` on stdout and runs
+until SIGTERM/SIGINT, or until its stdin reaches end of file when stdin is a pipe (a
+parent that dies takes the simulator with it). ``--link PATH`` keeps a symlink to the
+current pty at PATH, like a ``/dev/serial/by-id/…`` name: removed when the port
+vanishes, pointed at the new pty when it comes back.
+
+Personalities:
+
+* ``iridium`` (9555 class): ``+CSQ`` answers 0-5 after ``--csq-delay`` seconds
+  (blocking, as the real one does); ``+CSQF`` answers at once; ``+CIER=1,1,1`` turns on
+  ``+CIEV: 0,<bars>`` and ``+CIEV: 1,<service>``; Iridium's zero-padded ``+CREG:000,001``;
+  ``+CBC`` supported; PDU mode only; command lines over 128 characters are an error.
+* ``generic`` (27.007, Tiantong-like): ``+CSQ: <rssi>,99``; no ``+CSQF``/``+CIER``;
+  no ``+CBC``; ``+CREG: 0,1``.
+
+Both start as after power-on: echo on, ``+CMEE=0``, no new-message indications.
+``ATZ`` and ``AT+CFUN=1,1`` bring those defaults back (echo on again).
+
+Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
+(``{"ok": true, …}`` or ``{"ok": false, "error": "…"}``). Commands (``cmd``):
+
+* ``deliver_sms`` ``from``, ``text``, optional ``order`` (1-based part numbers in the
+  order to deliver, e.g. ``[3, 1, 2]``; repeats are duplicates), ``ref`` (0-255, or
+  0-65535 with ``ref_bits: 16``): store the parts and announce each with ``+CMTI`` (or
+  push ``+CMT`` when ``+CNMI`` mt=2). Replies ``parts`` and ``indices``.
+* ``ring`` ``number``, optional ``times``: ``RING`` plus ``+CLIP`` when enabled.
+* ``hangup``: ``NO CARRIER``.
+* ``signal`` ``bars`` (0-5): 0 also drops registration (stat 2, searching); >0 registers.
+* ``registration`` ``stat``: set the ``+CREG`` stat alone.
+* ``outbox``: SMS sent by the station, reassembled per recipient and reference:
+  ``messages`` = [{``to``, ``text``, ``parts``, ``received_parts``, ``complete``,
+  ``encoding``, ``references``, ``parts_decode_alone``}]; ``clear_outbox`` empties it.
+* ``status``: ``path``, ``personality``, ``echo``, ``bars``, ``registration``,
+  ``stored`` (indices on the SIM), ``faults``, ``commands`` (every line received).
+* ``wait_command`` ``match``, ``count``: reply once ``count`` received lines start with
+  ``match`` (counting from start-up); lets a test wait for the terminal instead of sleeping.
+* ``fault`` ``name`` plus options; ``on: false`` clears it:
+
+  - ``urc_in_response``: a ``+CIEV`` URC between the information lines and the final;
+  - ``split``: every output is written in 1-3 byte pieces, 1 ms apart;
+  - ``late_final``: the final result of the next command is held until ``release``
+    (or ``delay`` seconds); ``wait_held`` replies once one is held;
+  - ``echo``: echo back on (as after an unannounced reboot);
+  - ``cms_error`` ``code`` ``count``: the next ``count`` ``+CMGS`` fail with that code;
+  - ``wedge``: accept bytes, never answer (until cleared);
+* ``release``: let a held final result go.
+* ``vanish`` optional ``for`` (seconds): close the pty (the station sees the port go),
+  and recreate it after ``for`` seconds or at ``appear``; ``appear`` replies the new path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import stat
+import sys
+import tty
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+# --- PDU: this device's own reading of 3GPP 23.040 / 23.038 -------------------
+
+ALPHABET = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+EXTENDED = dict(zip("\f^{}\\[~]|€", (10, 20, 40, 41, 47, 60, 61, 62, 64, 101), strict=True))
+EXTENDED_BACK = {v: k for k, v in EXTENDED.items()}
+
+
+def to_septets(text: str) -> list[int] | None:
+    out: list[int] = []
+    for ch in text:
+        if ch in EXTENDED:
+            out += [27, EXTENDED[ch]]
+        elif ch in ALPHABET and ch != "\x1b":
+            out.append(ALPHABET.index(ch))
+        else:
+            return None
+    return out
+
+
+def from_septets(values: list[int]) -> str:
+    text, i = [], 0
+    while i < len(values):
+        if values[i] == 27 and i + 1 < len(values):
+            text.append(EXTENDED_BACK.get(values[i + 1], "?"))
+            i += 2
+        else:
+            text.append(ALPHABET[values[i]] if values[i] != 27 else "?")
+            i += 1
+    return "".join(text)
+
+
+def bits_of(data: bytes) -> str:
+    """The octets as one bit string, least significant bit of the first octet first."""
+    return "".join(format(b, "08b")[::-1] for b in data)
+
+
+def octets_of(bits: str) -> bytes:
+    bits += "0" * (-len(bits) % 8)
+    return bytes(int(bits[i : i + 8][::-1], 2) for i in range(0, len(bits), 8))
+
+
+def swap_digits(digits: str) -> bytes:
+    digits += "F" * (len(digits) % 2)
+    return bytes.fromhex("".join(digits[i + 1] + digits[i] for i in range(0, len(digits), 2)))
+
+
+def read_digits(data: bytes, count: int) -> str:
+    swapped = "".join(f"{b:02X}"[::-1] for b in data)
+    return swapped[:count]
+
+
+def parse_submit(tpdu: bytes) -> dict[str, Any]:
+    """An SMS-SUBMIT TPDU as a dict: to, payload, encoding, concat, text."""
+    first, pos = tpdu[0], 2  # first octet, message reference
+    if first & 0x03 != 0x01:
+        raise ValueError("not SMS-SUBMIT")
+    ndigits, toa = tpdu[pos], tpdu[pos + 1]
+    to = read_digits(tpdu[pos + 2 : pos + 2 + (ndigits + 1) // 2], ndigits)
+    to = ("+" if toa & 0x70 == 0x10 else "") + to
+    pos += 2 + (ndigits + 1) // 2
+    dcs = tpdu[pos + 1]
+    pos += 2
+    pos += {0: 0, 2: 1}.get((first >> 3) & 3, 7)  # validity period
+    udl, ud = tpdu[pos], tpdu[pos + 1 :]
+    header = b""
+    if first & 0x40:
+        header = ud[: ud[0] + 1]
+    concat = None
+    i = 1
+    while i + 1 < len(header):
+        iei, length = header[i], header[i + 1]
+        body = header[i + 2 : i + 2 + length]
+        if iei == 0 and length == 3:
+            concat = {"ref": body[0], "total": body[1], "seq": body[2], "bits": 8}
+        elif iei == 8 and length == 4:
+            concat = {"ref": body[0] << 8 | body[1], "total": body[2], "seq": body[3], "bits": 16}
+        i += 2 + length
+    ucs2 = (dcs & 0x0C) == 0x08
+    if ucs2:
+        payload = ud[len(header) : udl]
+        text = payload.decode("utf-16-be", errors="surrogatepass")
+    else:
+        skip = -(-len(header) * 8 // 7)  # header plus fill, in septets
+        bits = bits_of(ud)[skip * 7 : udl * 7]
+        septets = [int(bits[j : j + 7][::-1], 2) for j in range(0, len(bits) - 6, 7)]
+        payload = bytes(septets)
+        text = from_septets(septets)
+    if len(ud) < (udl if ucs2 else -(-udl * 7 // 8)):
+        raise ValueError("user data shorter than UDL")
+    return {"to": to, "payload": payload, "ucs2": ucs2, "concat": concat, "text": text}
+
+
+def build_deliver(
+    sender: str, payload: bytes, ucs2: bool, concat: tuple[int, int, int, int] | None,
+    smsc: str, when: datetime,
+) -> str:
+    """One SMS-DELIVER PDU with the SMSC octets in front (as +CMGR shows it)."""
+    digits = smsc.lstrip("+")
+    sc = bytes((0x91,)) + swap_digits(digits)
+    out = bytes((len(sc),)) + sc
+    header = b""
+    if concat:
+        ref, total, seq, ref_bits = concat
+        ie = bytes((8, 4, ref >> 8, ref & 0xFF)) if ref_bits == 16 else bytes((0, 3, ref))
+        ie += bytes((total, seq))
+        header = bytes((len(ie),)) + ie
+    out += bytes((0x04 | (0x40 if header else 0),))
+    number = sender.lstrip("+")
+    out += bytes((len(number), 0x91 if sender.startswith("+") else 0x81)) + swap_digits(number)
+    out += bytes((0, 0x08 if ucs2 else 0))
+    stamp = when.strftime("%y%m%d%H%M%S") + "32"  # +08:00 is 32 quarter-hours
+    out += swap_digits(stamp)
+    if ucs2:
+        out += bytes((len(header) + len(payload),)) + header + payload
+    else:
+        fill = -len(header) * 8 % 7
+        bits = bits_of(header) + "0" * fill + "".join(format(s, "07b")[::-1] for s in payload)
+        out += bytes((len(bits) // 7,)) + octets_of(bits)
+    return out.hex().upper()
+
+
+def tpdu_length(pdu_hex: str) -> int:
+    """What +CMGR/+CMGL report as <length>: the octets after the SMSC field."""
+    return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
+
+
+def split_for_delivery(text: str, ref_bits: int) -> tuple[bool, list[bytes]]:
+    septets = to_septets(text)
+    if septets is not None:
+        size, units, width = (160 if len(septets) <= 160 else 153 - (ref_bits == 16)), septets, 1
+        data = bytes(units)
+    else:
+        data = text.encode("utf-16-be")
+        units_n = len(data) // 2
+        size, width = (70 if units_n <= 70 else 67 - (ref_bits == 16)), 2
+    n = len(data) // width
+    parts, start = [], 0
+    while start < n:
+        end = min(start + size, n)
+        if end < n and width == 2 and 0xD8 <= data[(end - 1) * 2] <= 0xDB:
+            end -= 1
+        if end < n and width == 1 and data[end - 1] == 27:
+            end -= 1
+        parts.append(data[start * width : end * width])
+        start = end
+    return septets is None, parts
+
+
+# --- the terminal --------------------------------------------------------------
+
+BJT = timezone(timedelta(hours=8))
+
+
+class Terminal:
+    def __init__(self, personality: str, link: Path | None, csq_delay: float, smsc: str) -> None:
+        self.personality = personality
+        self.link = link
+        self.csq_delay = csq_delay
+        self.smsc = smsc
+        self.bars = 4
+        self.registration = 1
+        self.storage: dict[int, list[Any]] = {}  # index -> [stat, pdu hex]
+        self.outbox: list[dict[str, Any]] = []
+        self.mr = random.randrange(256)
+        self.commands: list[str] = []
+        self.faults: dict[str, Any] = {}
+        self.power_on()
+        self.master = self.slave = -1
+        self.path = ""
+        self._in = b""
+        self._body: bytes | None = None  # collecting a PDU after the prompt
+        self._work: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._out_lock = asyncio.Lock()
+        self._pending_out = bytearray()
+        self._held: asyncio.Event | None = None
+        self._held_waiters: list[asyncio.Future[None]] = []
+        self._command_waiters: list[tuple[str, int, asyncio.Future[None]]] = []
+        self._appear_task: asyncio.Task[None] | None = None
+
+    def power_on(self) -> None:
+        self.echo = True
+        self.cmee = 0
+        self.cnmi_mt = 0
+        self.clip = False
+        self.cier = False
+
+    # --- the pty ---------------------------------------------------------------
+
+    def appear(self) -> None:
+        if self.master >= 0:
+            return
+        self.master, self.slave = os.openpty()  # the slave stays open: no HUP between users
+        tty.setraw(self.slave)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        if self.link:
+            tmp = self.link.with_name(self.link.name + ".new")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            tmp.symlink_to(self.path)
+            tmp.replace(self.link)
+        asyncio.get_running_loop().add_reader(self.master, self._readable)
+
+    def vanish(self) -> None:
+        if self.master < 0:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.master)
+        loop.remove_writer(self.master)
+        os.close(self.master)
+        os.close(self.slave)
+        self.master = self.slave = -1
+        self._pending_out.clear()
+        self._in, self._body = b"", None
+        while not self._work.empty():
+            self._work.get_nowait()
+        if self.link:
+            with contextlib.suppress(FileNotFoundError):
+                self.link.unlink()
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.master, 4096)
+        except OSError:
+            return
+        self._in += data
+        while self._in:
+            if self._body is not None:
+                ends = (self._in.find(b"\x1a"), self._in.find(b"\x1b"))
+                cut = min((i for i in ends if i >= 0), default=-1)
+                if cut < 0:
+                    return
+                body, end, self._in = self._in[:cut], self._in[cut : cut + 1], self._in[cut + 1 :]
+                self._body = None
+                if self.echo:
+                    self.write_now(body + end)
+                kind = "body" if end == b"\x1a" else "cancel"
+                self._work.put_nowait((kind, body.decode(errors="replace").strip()))
+                continue
+            cut = self._in.find(b"\r")
+            if cut < 0:
+                return
+            line, self._in = self._in[:cut].decode(errors="replace").strip(), self._in[cut + 1 :]
+            if not line:
+                continue
+            self.commands.append(line)
+            for match, count, future in list(self._command_waiters):
+                if self._count(match) >= count and not future.done():
+                    future.set_result(None)
+            if "wedge" in self.faults:
+                continue
+            if self.echo:
+                self.write_now(line.encode() + b"\r")
+            if line.upper().startswith("AT+CMGS="):
+                self._body = b""
+            self._work.put_nowait(("line", line))
+
+    def _count(self, match: str) -> int:
+        return sum(1 for c in self.commands if c.upper().startswith(match.upper()))
+
+    def write_now(self, data: bytes) -> None:
+        if self.master < 0:
+            return
+        if self._pending_out:
+            self._pending_out += data
+            return
+        try:
+            sent = os.write(self.master, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return
+        if sent < len(data):
+            self._pending_out += data[sent:]
+            asyncio.get_running_loop().add_writer(self.master, self._flush)
+
+    def _flush(self) -> None:
+        try:
+            sent = os.write(self.master, bytes(self._pending_out))
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(self._pending_out)
+        del self._pending_out[:sent]
+        if not self._pending_out:
+            asyncio.get_running_loop().remove_writer(self.master)
+
+    async def write(self, data: bytes) -> None:
+        async with self._out_lock:
+            if "split" not in self.faults:
+                self.write_now(data)
+                return
+            i = 0
+            while i < len(data):
+                n = random.randint(1, 3)
+                self.write_now(data[i : i + n])
+                i += n
+                await asyncio.sleep(0.001)
+
+    async def urc(self, text: str) -> None:
+        await self.write(b"\r\n" + text.encode() + b"\r\n")
+
+    # --- command processing ----------------------------------------------------
+
+    async def serve(self) -> None:
+        while True:
+            kind, text = await self._work.get()
+            if "wedge" in self.faults:
+                continue
+            if kind == "cancel":
+                continue
+            if kind == "body":
+                lines, final = self.submit(text)
+            else:
+                if self.personality == "iridium" and len(text) > 128:
+                    lines, final = [], "ERROR"
+                else:
+                    lines, final = await self.execute(text)
+            await self.respond(lines, final)
+
+    async def respond(self, lines: list[str], final: str | None) -> None:
+        if final is None:  # the prompt
+            await self.write(b"\r\n> ")
+            return
+        body = b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
+        if "urc_in_response" in self.faults:
+            body += f"\r\n+CIEV: 0,{self.bars}\r\n".encode()
+        await self.write(body)
+        late = self.faults.pop("late_final", None)
+        if late is not None:
+            self._held = asyncio.Event()
+            for future in self._held_waiters:
+                if not future.done():
+                    future.set_result(None)
+            self._held_waiters.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._held.wait(), late.get("delay"))
+            self._held = None
+        await self.write(b"\r\n" + final.encode() + b"\r\n")
+
+    def error(self, cms: int | None = None, cme: int = 4) -> tuple[list[str], str]:
+        if self.cmee == 0:
+            return [], "ERROR"
+        return [], f"+CMS ERROR: {cms}" if cms is not None else f"+CME ERROR: {cme}"
+
+    async def execute(self, line: str) -> tuple[list[str], str | None]:
+        cmd = line.upper()
+        if not cmd.startswith("AT"):
+            return [], "ERROR"
+        cmd = cmd[2:]
+        iridium = self.personality == "iridium"
+        if cmd in ("", "E0", "E1", "H", "H0", "A"):
+            if cmd.startswith("E"):
+                self.echo = cmd == "E1"
+            return [], "OK"
+        if cmd.startswith("D"):
+            return [], "OK"
+        if cmd in ("Z", "+CFUN=1,1"):
+            self.power_on()
+            return [], "OK"
+        if cmd == "+CMEE?":
+            return [f"+CMEE: {self.cmee}"], "OK"
+        if cmd.startswith("+CMEE="):
+            self.cmee = int(cmd[6:] or 0)
+            return [], "OK"
+        if cmd == "+CMGF=0":
+            return [], "OK"
+        if cmd == "+CMGF=1":
+            return self.error() if iridium else ([], "OK")
+        if cmd.startswith("+CNMI="):
+            fields = cmd[6:].split(",")
+            self.cnmi_mt = int(fields[1]) if len(fields) > 1 and fields[1] else 0
+            return [], "OK"
+        if cmd.startswith("+CLIP="):
+            self.clip = cmd.endswith("1")
+            return [], "OK"
+        if cmd == "+CREG?":
+            return ([f"+CREG:000,{self.registration:03d}"] if iridium
+                    else [f"+CREG: 0,{self.registration}"]), "OK"
+        if cmd == "+CSQ":
+            if iridium:
+                await asyncio.sleep(self.csq_delay)
+                return [f"+CSQ:{self.bars}"], "OK"
+            rssi = {0: 99, 1: 5, 2: 11, 3: 17, 4: 23, 5: 31}[self.bars]
+            return [f"+CSQ: {rssi},99"], "OK"
+        if iridium and cmd == "+CSQF":
+            return [f"+CSQF:{self.bars}"], "OK"
+        if iridium and cmd.startswith("+CIER="):
+            self.cier = cmd[6:].startswith("1")
+            return [], "OK"
+        if iridium and cmd == "+CBC":
+            return ["+CBC: 0,80"], "OK"
+        if cmd == "+CGMI":
+            return ["Iridium" if iridium else "StationEdge simulated terminal"], "OK"
+        if cmd == "+CGSN":
+            return ["300234010753370"], "OK"
+        if cmd.startswith("+CMGS="):
+            return [], None
+        if cmd.startswith("+CMGR="):
+            index = int(cmd[6:])
+            if index not in self.storage:
+                return self.error(cms=321)
+            entry = self.storage[index]
+            lines = [f"+CMGR: {entry[0]},,{tpdu_length(entry[1])}", entry[1]]
+            entry[0] = 1
+            return lines, "OK"
+        if cmd.startswith("+CMGD="):
+            fields = cmd[6:].split(",")
+            if len(fields) > 1 and fields[1] == "4":
+                self.storage.clear()
+            else:
+                self.storage.pop(int(fields[0]), None)
+            return [], "OK"
+        if cmd.startswith("+CMGL="):
+            wanted = int(cmd[6:] or 4)
+            lines = []
+            for index, entry in sorted(self.storage.items()):
+                if wanted == 4 or entry[0] == wanted:
+                    lines += [f"+CMGL: {index},{entry[0]},,{tpdu_length(entry[1])}", entry[1]]
+                    entry[0] = 1
+            return lines, "OK"
+        return self.error()
+
+    def submit(self, body: str) -> tuple[list[str], str]:
+        sends = (c for c in reversed(self.commands) if c.upper().startswith("AT+CMGS="))
+        declared = next(sends, "")
+        try:
+            pdu = bytes.fromhex(body)
+            tpdu = pdu[1 + pdu[0] :]
+            if len(tpdu) != int(declared[8:]):
+                return self.error(cms=304)
+            message = parse_submit(tpdu)
+        except (ValueError, IndexError):
+            return self.error(cms=304)
+        fault = self.faults.get("cms_error")
+        if fault:
+            fault["count"] = fault.get("count", 1) - 1
+            if fault["count"] <= 0:
+                del self.faults["cms_error"]
+            return self.error(cms=int(fault.get("code", 500)))
+        if self.registration not in (1, 5):
+            return self.error(cms=500)
+        self.mr = (self.mr + 1) % 256
+        message["mr"] = self.mr
+        self.outbox.append(message)
+        return [f"+CMGS: {self.mr}"], "OK"
+
+    # --- control -----------------------------------------------------------------
+
+    async def deliver(self, sender: str, text: str, order: list[int] | None,
+                      ref: int, ref_bits: int) -> dict[str, Any]:
+        ucs2, payloads = split_for_delivery(text, ref_bits)
+        total = len(payloads)
+        indices = []
+        for seq in order or range(1, total + 1):
+            concat = (ref, total, seq, ref_bits) if total > 1 else None
+            now = datetime.now(BJT)
+            pdu = build_deliver(sender, payloads[seq - 1], ucs2, concat, self.smsc, now)
+            if self.cnmi_mt == 2:
+                await self.urc(f"+CMT: ,{tpdu_length(pdu)}\r\n{pdu}")
+                continue
+            index = max(self.storage, default=0) + 1
+            self.storage[index] = [0, pdu]
+            indices.append(index)
+            if self.cnmi_mt == 1:
+                await self.urc(f'+CMTI: "SM",{index}')
+        return {"parts": total, "indices": indices}
+
+    async def set_signal(self, bars: int) -> None:
+        self.bars = bars
+        registration = 1 if bars else 2
+        changed = (self.registration in (1, 5)) != (registration == 1)
+        self.registration = registration
+        if self.cier:
+            await self.urc(f"+CIEV: 0,{bars}")
+            if changed:
+                await self.urc(f"+CIEV: 1,{1 if bars else 0}")
+
+    def outbox_messages(self) -> list[dict[str, Any]]:
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for i, m in enumerate(self.outbox):
+            c = m["concat"]
+            key = (m["to"], c["ref"], c["total"], c["bits"]) if c else (m["to"], "single", i)
+            groups.setdefault(key, []).append(m)
+        out = []
+        for parts in groups.values():
+            concat = parts[0]["concat"]
+            total = concat["total"] if concat else 1
+            parts = sorted(parts, key=lambda m: m["concat"]["seq"] if m["concat"] else 0)
+            payload = b"".join(p["payload"] for p in parts)
+            if parts[0]["ucs2"]:
+                text = payload.decode("utf-16-be", errors="replace")
+                alone = all(_decodes_alone(p["payload"]) for p in parts)
+            else:
+                text = from_septets(list(payload))
+                alone = all(not p["payload"].endswith(b"\x1b") for p in parts)
+            out.append({
+                "to": parts[0]["to"], "text": text, "parts": total,
+                "received_parts": len(parts), "complete": len(parts) == total,
+                "encoding": "ucs2" if parts[0]["ucs2"] else "gsm7",
+                "references": [p["mr"] for p in parts], "parts_decode_alone": alone,
+            })
+        return out
+
+    async def control(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "deliver_sms":
+            result = await self.deliver(
+                request["from"], request["text"], request.get("order"),
+                int(request.get("ref", random.randrange(256))), int(request.get("ref_bits", 8)),
+            )
+            return {"ok": True, **result}
+        if cmd == "ring":
+            for _ in range(int(request.get("times", 1))):
+                await self.urc("RING")
+                if self.clip:
+                    number = request["number"]
+                    await self.urc(f'+CLIP: "{number}",{145 if number.startswith("+") else 129}')
+            return {"ok": True}
+        if cmd == "hangup":
+            await self.urc("NO CARRIER")
+            return {"ok": True}
+        if cmd == "signal":
+            await self.set_signal(int(request["bars"]))
+            return {"ok": True}
+        if cmd == "registration":
+            self.registration = int(request["stat"])
+            return {"ok": True}
+        if cmd == "outbox":
+            return {"ok": True, "messages": self.outbox_messages()}
+        if cmd == "clear_outbox":
+            self.outbox.clear()
+            return {"ok": True}
+        if cmd == "status":
+            return {
+                "ok": True, "path": self.path, "personality": self.personality,
+                "echo": self.echo, "bars": self.bars, "registration": self.registration,
+                "stored": sorted(self.storage), "faults": self.faults, "commands": self.commands,
+            }
+        if cmd == "wait_command":
+            future = asyncio.get_running_loop().create_future()
+            entry = (request["match"], int(request.get("count", 1)), future)
+            if self._count(entry[0]) < entry[1]:
+                self._command_waiters.append(entry)
+                await future
+                self._command_waiters.remove(entry)
+            return {"ok": True}
+        if cmd == "fault":
+            return self.set_fault(request)
+        if cmd == "wait_held":
+            if self._held is None:
+                future = asyncio.get_running_loop().create_future()
+                self._held_waiters.append(future)
+                await future
+            return {"ok": True}
+        if cmd == "release":
+            if self._held is not None:
+                self._held.set()
+            return {"ok": True}
+        if cmd == "vanish":
+            self.vanish()
+            if "for" in request:
+                self._appear_task = asyncio.create_task(self._appear_later(float(request["for"])))
+            return {"ok": True}
+        if cmd == "appear":
+            self.appear()
+            return {"ok": True, "path": self.path}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    def set_fault(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request.get("name")
+        if name not in ("urc_in_response", "split", "late_final", "echo", "cms_error", "wedge"):
+            return {"ok": False, "error": f"unknown fault {name!r}"}
+        if not request.get("on", True):
+            self.faults.pop(name, None)
+            return {"ok": True}
+        if name == "echo":
+            self.echo = True
+            return {"ok": True}
+        self.faults[name] = {k: v for k, v in request.items() if k not in ("cmd", "name", "on")}
+        return {"ok": True}
+
+    async def _appear_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self.appear()
+
+
+def _decodes_alone(payload: bytes) -> bool:
+    try:
+        payload.decode("utf-16-be")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# --- process -------------------------------------------------------------------
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--personality", choices=("iridium", "generic"), default="generic")
+    parser.add_argument("--link", type=Path, help="keep a stable symlink to the pty here")
+    parser.add_argument("--control-port", type=int, default=0)
+    parser.add_argument("--csq-delay", type=float, default=2.0, help="Iridium +CSQ blocking time")
+    parser.add_argument("--smsc", default="+8613800100500")
+    args = parser.parse_args(argv)
+
+    terminal = Terminal(args.personality, args.link, args.csq_delay, args.smsc)
+    terminal.appear()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    reply = await terminal.control(json.loads(line))
+                except (ValueError, KeyError, TypeError) as exc:
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(client, "127.0.0.1", args.control_port)
+    port = server.sockets[0].getsockname()[1]
+    print(f"CONTROL {port}", flush=True)
+    print(f"READY {terminal.path}", flush=True)
+
+    tasks = [asyncio.create_task(terminal.serve())]
+    if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
+        stdin = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+
+        async def until_eof() -> None:
+            while await stdin.read(4096):
+                pass
+            stop.set()
+
+        tasks.append(asyncio.create_task(until_eof()))
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    server.close()
+    terminal.vanish()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
