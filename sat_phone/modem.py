@@ -311,8 +311,8 @@ class Modem:
 
     async def _run(self) -> None:
         while True:
+            self._changed.clear()  # set again by any channel change while we work
             if self.channel.state is not ChannelState.READY:
-                self._changed.clear()
                 await self._changed.wait()
                 continue
             try:
@@ -330,7 +330,6 @@ class Modem:
                 self.settings.poll_interval_s * 2 ** min(self._failures, 10),
                 self.settings.poll_backoff_max_s,
             )
-            self._changed.clear()
             await event_or_timeout(self._clock, self._changed, interval)
 
     async def _initialise(self) -> None:
