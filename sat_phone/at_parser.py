@@ -21,6 +21,7 @@ or is cut at :data:`MAX_LINE`; nothing raises.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_LINE = 4096
@@ -28,6 +29,7 @@ MAX_LINE = 4096
 
 PDU_HEADERS = ("+CMT:", "+CDS:", "+CMGR:", "+CMGL:")
 _TERMINATORS = b"\r\n\x1a"
+_TERMINATOR = re.compile(rb"[\r\n\x1a]")
 _PLAIN_FINALS = {
     "OK": "ok",
     "ERROR": "error",
@@ -102,25 +104,31 @@ class AtParser:
         self._pdu_header: str | None = None
 
     def feed(self, data: bytes) -> list[AtEvent]:
-        self._buf += data
+        buf = self._buf
+        buf += data
         events: list[AtEvent] = []
-        while self._buf:
-            if self._buf[0] in _TERMINATORS:
-                del self._buf[0]
+        pos, size = 0, len(buf)
+        while pos < size:
+            if buf[pos] in _TERMINATORS:
+                pos += 1
                 continue
-            if self._buf[0] == ord(">") and self._pdu_header is None:
-                if len(self._buf) < 2:
+            if buf[pos] == 0x3E and self._pdu_header is None:  # ">"
+                if pos + 1 >= size:
                     break
-                if self._buf[1] == ord(" "):
-                    del self._buf[:2]
+                if buf[pos + 1] == 0x20:
+                    pos += 2
                     events.append(Prompt())
                     continue
-            end = _first_terminator(self._buf)
-            if end < 0:
-                if len(self._buf) > MAX_LINE:
-                    self._take_line(len(self._buf), events)
+            match = _TERMINATOR.search(buf, pos)
+            if match is None:
+                if size - pos > MAX_LINE:
+                    self._take_line(bytes(buf[pos : pos + MAX_LINE]), events)
+                    pos = size
                 break
-            self._take_line(end, events)
+            end = match.start()
+            self._take_line(bytes(buf[pos : min(end, pos + MAX_LINE)]), events)
+            pos = end + 1
+        del buf[:pos]
         return events
 
     def reset(self) -> None:
@@ -128,9 +136,7 @@ class AtParser:
         self._buf.clear()
         self._pdu_header = None
 
-    def _take_line(self, end: int, events: list[AtEvent]) -> None:
-        raw = bytes(self._buf[: min(end, MAX_LINE)])
-        del self._buf[: end + 1]
+    def _take_line(self, raw: bytes, events: list[AtEvent]) -> None:
         text = raw.decode("utf-8", errors="replace").replace("\x00", "").strip()
         if not text:
             return
@@ -148,8 +154,3 @@ class AtParser:
             self._pdu_header = text
             return
         events.append(event)
-
-
-def _first_terminator(buf: bytearray) -> int:
-    positions = [i for i in (buf.find(t) for t in (b"\r", b"\n", b"\x1a")) if i >= 0]
-    return min(positions) if positions else -1
