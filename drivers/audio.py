@@ -280,7 +280,9 @@ class FileOutput(_FeedOutput):
             self._write(self._feed.take(min(block, self._feed.pending)))
             wrote = True
         if not wrote:
-            await self._clock.sleep(max(self._written_until - lead - now, 1.0 / self.rate))
+            await _sleep_or_cancel(
+                self._clock, max(self._written_until - lead - now, 1.0 / self.rate), cancel
+            )
 
     def _write(self, frames: np.ndarray) -> None:
         if self._wav is not None and len(frames):
@@ -385,6 +387,22 @@ class SoundDeviceOutput(_FeedOutput):
             raise AudioDeviceError(
                 f"audio device {self.settings.device!r} took no audio for {self.settings.stall_s} s"
             )
+
+
+async def _sleep_or_cancel(clock: Clock, seconds: float, cancel: asyncio.Event | None) -> None:
+    """Sleep on the clock, but wake at once when ``cancel`` is set (a stop is immediate)."""
+    if cancel is None:
+        await clock.sleep(seconds)
+        return
+    if cancel.is_set():
+        return
+    waits = [asyncio.ensure_future(clock.sleep(seconds)), asyncio.ensure_future(cancel.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 def _stop_stream(stream: Any) -> None:

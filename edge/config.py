@@ -97,6 +97,30 @@ class AudioConfig(Section):
     sample_rate: Literal[8000, 16000, 22050, 44100, 48000] = 16000
 
 
+class BroadcastConfig(Section):
+    evacuate_message: str = "evacuate"
+    evacuate_repeat: Annotated[int, _range(1, 100)] = 3
+    gap_s: Annotated[float, _range(0.0, 60.0)] = 3.0
+    block_s: Annotated[float, _range(0.02, 0.5)] = 0.1
+
+
+class TtsConfig(Section):
+    voice: str = Field("cmn", pattern=r"^[a-z0-9+-]{2,20}$")
+    words_per_minute: Annotated[int, _range(80, 450)] = 140
+
+
+class MessageTextConfig(Section):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    text: str = Field(min_length=1, max_length=500)
+    gloss: str = ""
+
+
+class MessagesConfig(Section):
+    texts: list[MessageTextConfig] = []
+    max_upload_mb: Annotated[float, _range(0.1, 200.0)] = 20.0
+    max_duration_s: Annotated[float, _range(1.0, 1800.0)] = 180.0
+
+
 class ModbusBusConfig(Section):
     port: str = Field(min_length=1)
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
@@ -182,6 +206,9 @@ class Config(Section):
     panel: PanelConfig = PanelConfig()
     amplifier: AmplifierConfig | None = None
     audio: AudioConfig = AudioConfig()
+    broadcast: BroadcastConfig = BroadcastConfig()
+    tts: TtsConfig = TtsConfig()
+    messages: MessagesConfig = MessagesConfig()
     sirens: list[SirenConfig] = []
     hand_alarms: list[HandAlarmConfig] = []
     modbus: ModbusConfig = ModbusConfig()
@@ -333,6 +360,18 @@ def _thresholds(config: Config) -> Iterator[str]:
                    f"({rule.prepare_mm}), got {rule.evacuate_mm}")
 
 
+def _messages(config: Config) -> Iterator[str]:
+    known = {"evacuate", "prepare", "all_clear", "test"} | {m.id for m in config.messages.texts}
+    if config.broadcast.evacuate_message not in known:
+        yield (f"broadcast.evacuate_message: no message {config.broadcast.evacuate_message!r}; "
+               f"known: {sorted(known)}")
+    seen: set[str] = set()
+    for i, message in enumerate(config.messages.texts):
+        if message.id in seen:
+            yield f"messages.texts[{i}].id: {message.id!r} is given twice"
+        seen.add(message.id)
+
+
 def _tokens(config: Config) -> Iterator[str]:
     names: set[str] = set()
     for i, token in enumerate(config.api.tokens):
@@ -345,7 +384,7 @@ def _tokens(config: Config) -> Iterator[str]:
         yield "gpio.backend: 'mock' only in a simulated station (add a [sim] section)"
 
 
-CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _tokens)
+CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _messages, _tokens)
 
 
 def validate(raw: dict[str, Any]) -> Config:

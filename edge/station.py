@@ -92,6 +92,7 @@ class Station:
         self.outputs: Outputs
         self.gpio: GpioChip
         self.tokens: auth.TokenBook
+        self.parts: dict[str, Any] = {}
 
     # -- start -----------------------------------------------------------------------
 
@@ -123,6 +124,9 @@ class Station:
         self.health.report("gpio", "ok", self.config.gpio.backend)
         self._load_tokens()
         self._watch_inputs()
+        from edge.parts import build_parts
+
+        self.parts = build_parts(self)
         self._spawn(self.outputs.watch(), "outputs-watch")
         self._spawn(self._retention_loop(), "journal-retention")
         self._spawn(self._disk_loop(), "disk-check")

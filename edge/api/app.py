@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from edge.api import core_routes, output_routes, sim_routes
+from edge.api import broadcast_routes, core_routes, output_routes, sim_routes
 from edge.api.metrics import registry_for
 
 
@@ -28,6 +28,9 @@ def create_app(station: Any) -> FastAPI:
     app.state.background: set[asyncio.Task[Any]] = set()
     app.include_router(core_routes.router)
     app.include_router(output_routes.router)
+    app.state.idempotency = {}
+    if "broadcasting" in station.parts:
+        app.include_router(broadcast_routes.router)
     if station.gpio.is_mock:
         app.include_router(sim_routes.router)
     for extra in getattr(station, "api_routers", []):

@@ -1,0 +1,153 @@
+"""Broadcasts and the message library over HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from broadcast.amplifier import UnknownZone
+from broadcast.library import UploadRejected
+from broadcast.priority import Priority
+from broadcast.program import MessageContent, Program, SirenContent, TextContent, UnknownContent
+from edge.api.security import Admin, Operator, Viewer
+from edge.auth import Principal
+from edge.journal import iso_utc
+
+router = APIRouter(prefix="/api/v1", tags=["broadcast"])
+
+#: Priorities a caller may ask for through the API (live voice is the call-in's alone).
+API_PRIORITIES = {
+    "routine": Priority.ROUTINE,
+    "rain_message": Priority.RAIN_MESSAGE,
+    "alarm_siren": Priority.ALARM_SIREN,
+    "evacuation": Priority.EVACUATION,
+}
+IDEMPOTENCY_TTL_S = 24 * 3600
+MAX_UPLOAD_BYTES = 200_000_000
+
+
+class BroadcastRequest(BaseModel):
+    """Exactly one of ``message``, ``siren``, ``text``."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: str | None = Field(None, max_length=32)
+    siren: str | None = Field(None, max_length=32)
+    text: str | None = Field(None, min_length=1, max_length=300)
+    zones: list[str] = Field(default_factory=lambda: ["all"], min_length=1, max_length=32)
+    repeat: int = Field(1, ge=1, le=100)
+    gap_s: float = Field(3.0, ge=0, le=60)
+    priority: Literal["routine", "rain_message", "alarm_siren", "evacuation"] = "routine"
+    type: Literal["drill", "emergency", "routine"] = "routine"
+    level: Literal["I", "II", "III", "IV"] | None = None
+
+    @model_validator(mode="after")
+    def one_content(self) -> BroadcastRequest:
+        given = [k for k in ("message", "siren", "text") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of message, siren, text")
+        if self.level is not None and self.type != "emergency":
+            raise ValueError("a level (I–IV) is for emergency broadcasts only")
+        return self
+
+    def program(self) -> Program:
+        if self.message is not None:
+            content: Any = MessageContent(self.message)
+        elif self.siren is not None:
+            content = SirenContent(self.siren)
+        else:
+            content = TextContent(self.text or "")
+        return Program(content, repeat=self.repeat, gap_s=self.gap_s)
+
+
+def _broadcasting(request: Request) -> Any:
+    return request.app.state.station.parts["broadcasting"]
+
+
+@router.post("/broadcasts", status_code=202)
+async def start_broadcast(
+    request: Request,
+    body: BroadcastRequest,
+    principal: Annotated[Principal, Operator],
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Start a broadcast; 202 with its id. A retried request with the same
+    ``Idempotency-Key`` returns the first broadcast instead of starting a second."""
+    station = request.app.state.station
+    seen: dict[str, tuple[float, str]] = request.app.state.idempotency
+    if idempotency_key is not None:
+        now = time.monotonic()
+        for key in [k for k, (t, _) in seen.items() if now - t > IDEMPOTENCY_TTL_S]:
+            del seen[key]
+        if idempotency_key in seen:
+            existing = _broadcasting(request).service.get(seen[idempotency_key][1])
+            return existing.as_json(iso_utc) | {"replayed": True}
+    service = _broadcasting(request).service
+    try:
+        broadcast = await service.submit(
+            body.program(), zones=body.zones, priority=API_PRIORITIES[body.priority],
+            type=body.type, level=body.level, source="api", actor=principal.name,
+        )
+    except (UnknownZone, UnknownContent) as exc:
+        raise HTTPException(422, str(exc)) from None
+    if idempotency_key is not None:
+        seen[idempotency_key] = (time.monotonic(), broadcast.id)
+    await station.journal.durable(station.journal.record(
+        "broadcast.accepted", broadcast.id, principal.name, idempotency_key=idempotency_key))
+    return broadcast.as_json(iso_utc)
+
+
+@router.get("/broadcasts", dependencies=[Viewer])
+def list_broadcasts(request: Request, active: bool = Query(False)) -> dict[str, Any]:
+    service = _broadcasting(request).service
+    return {"broadcasts": [b.as_json(iso_utc) for b in service.list(active=active)]}
+
+
+@router.get("/broadcasts/{broadcast_id}", dependencies=[Viewer])
+def get_broadcast(request: Request, broadcast_id: str) -> dict[str, Any]:
+    try:
+        return _broadcasting(request).service.get(broadcast_id).as_json(iso_utc)
+    except KeyError:
+        raise HTTPException(404, f"no broadcast {broadcast_id!r}") from None
+
+
+@router.delete("/broadcasts/{broadcast_id}")
+async def stop_broadcast(
+    request: Request, broadcast_id: str, principal: Annotated[Principal, Operator]
+) -> dict[str, Any]:
+    service = _broadcasting(request).service
+    try:
+        broadcast = await service.cancel(broadcast_id, actor=principal.name)
+    except KeyError:
+        raise HTTPException(404, f"no broadcast {broadcast_id!r}") from None
+    return broadcast.as_json(iso_utc)
+
+
+@router.get("/messages", dependencies=[Viewer])
+def list_messages(request: Request) -> dict[str, Any]:
+    library = _broadcasting(request).library
+    return {"messages": [m.__dict__ for m in library.list()]}
+
+
+@router.post("/messages", status_code=201)
+async def upload_message(
+    request: Request,
+    principal: Annotated[Principal, Admin],
+    id: str = Query(..., pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="message id"),
+) -> dict[str, Any]:
+    """Replace a message by a recording: the body is a PCM WAV file (``audio/wav``)."""
+    length = int(request.headers.get("content-length") or 0)
+    if length > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, f"upload larger than {MAX_UPLOAD_BYTES} bytes")
+    data = await request.body()
+    library = _broadcasting(request).library
+    try:
+        info = await library.upload(id, data)
+    except UploadRejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    station = request.app.state.station
+    await station.journal.durable(station.journal.record(
+        "message.uploaded", id, principal.name, bytes=len(data), duration_s=info.duration_s))
+    return info.__dict__

@@ -1,0 +1,190 @@
+"""The station's broadcast capability, wired: amplifier, audio, messages, scheduler, panel.
+
+Builds the parts of ``broadcast/`` from the configuration, journals what they report,
+keeps the amplifier's health and the broadcast LED, and turns panel presses into
+broadcasts. Rules elsewhere in ``edge/`` (rain, hand alarms, SMS, CAP) start
+broadcasts through :attr:`Broadcasting.service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from broadcast.amplifier import Amplifier, AmplifierState
+from broadcast.library import DEFAULT_MESSAGES, MessageLibrary, MessageText, UploadLimits
+from broadcast.priority import Priority
+from broadcast.program import MessageContent, Program, Repertoire
+from broadcast.record import Broadcast
+from broadcast.service import BroadcastService
+from broadcast.tts import Speech, Voice
+from drivers.audio import AudioSession, AudioSettings, make_output
+from edge.journal import iso_utc
+from edge.panel_buttons import HoldButton
+
+if TYPE_CHECKING:
+    from edge.station import Station
+
+log = logging.getLogger(__name__)
+
+AMPLIFIER_DETAIL = {"off": "off", "warming": "warming up", "on": "on air", "holding": "holding"}
+
+
+def zone_relays(station: Station) -> dict[str, list[str]]:
+    amp = station.config.amplifier
+    assert amp is not None
+    return {name: [f"amplifier.zone-{pin}" for pin in pins] for name, pins in amp.zones.items()}
+
+
+def message_texts(station: Station) -> list[MessageText]:
+    configured = {m.id: MessageText(m.id, m.text, m.gloss) for m in station.config.messages.texts}
+    defaults = [configured.pop(m.id, m) for m in DEFAULT_MESSAGES]
+    return defaults + list(configured.values())
+
+
+class Broadcasting:
+    def __init__(self, station: Station) -> None:
+        config = station.config
+        amp = config.amplifier
+        if amp is None:
+            raise ValueError("broadcasting needs an [amplifier] section")
+        self.station = station
+        data_dir = config.station.data_dir
+        settings = AudioSettings(
+            backend=config.audio.backend, rate=config.audio.sample_rate,
+            device=config.audio.device, out_dir=data_dir / "audio-out",
+        )
+        self.output = make_output(settings, station.clock, self._audio_session)
+        self.speech = Speech(data_dir / "tts", settings.rate,
+                             Voice(config.tts.voice, config.tts.words_per_minute))
+        limits = UploadLimits(max_bytes=int(config.messages.max_upload_mb * 1_000_000),
+                              max_duration_s=config.messages.max_duration_s)
+        self.library = MessageLibrary(data_dir / "messages", self.speech,
+                                      message_texts(station), limits)
+        self.repertoire = Repertoire(self.library, self.speech, block_s=config.broadcast.block_s)
+        self.amplifier = Amplifier(
+            station.outputs, station.clock, power_relay="amplifier.power",
+            zones=zone_relays(station), warmup_s=amp.warmup_s, hold_s=amp.hold_s,
+            on_state=self._amplifier_state,
+        )
+        self.service = BroadcastService(
+            station.clock, self.amplifier, self.output, self.repertoire,
+            on_event=self._broadcast_event, max_on_s=amp.max_on_s,
+        )
+        self.first_sound: dict[str, float] = {}
+        self.listeners: list[Callable[[str, Broadcast], None]] = []
+        self._buttons: list[HoldButton] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        for output in station.outputs.all():
+            if output.kind in ("relay", "zone"):
+                output.on_cut.append(lambda _o: self._spawn(
+                    self.service.fault_stop(reason="amplifier relay cut at maximum on-time")))
+        self._wire_panel()
+        station.lifecycle.on("ready", "messages", lambda: self._spawn(self._prepare_messages()))
+        station.lifecycle.on("stopping", "broadcasts", self._shutdown)
+        station.stopping_details.append(self._stopping_details)
+
+    # -- panel -------------------------------------------------------------------------
+
+    def _wire_panel(self) -> None:
+        station, hold_s = self.station, self.station.config.panel.hold_s
+        if station.config.panel.evacuate_button is not None:
+            evacuate = HoldButton(station.clock, hold_s, self._panel_evacuate)
+            station.on_input("panel.evacuate_button", evacuate.changed)
+            self._buttons.append(evacuate)
+        if station.config.panel.stop_button is not None:
+            stop = HoldButton(station.clock, hold_s, on_hold=self._panel_stop_all,
+                              on_short=self._panel_stop)
+            station.on_input("panel.stop_button", stop.changed)
+            self._buttons.append(stop)
+
+    def _panel_evacuate(self) -> None:
+        self.station.journal.record("panel.evacuate", "panel.evacuate_button", "panel")
+        self._spawn(self.evacuate(source="panel", actor="panel"))
+
+    def _panel_stop(self) -> None:
+        self.station.journal.record("panel.stop", "panel.stop_button", "panel")
+        self._spawn(self.service.stop_current(actor="panel"))
+
+    def _panel_stop_all(self) -> None:
+        self.station.journal.record("panel.stop_all", "panel.stop_button", "panel")
+        self._spawn(self.service.stop_all(actor="panel"))
+
+    async def evacuate(self, *, source: str, actor: str, **labels: Any) -> Broadcast:
+        """The configured evacuation order on every zone (panel, SMS, rules)."""
+        cfg = self.station.config.broadcast
+        program = Program(MessageContent(cfg.evacuate_message), repeat=cfg.evacuate_repeat,
+                          gap_s=cfg.gap_s)
+        return await self.service.submit(
+            program, zones=sorted(self.amplifier.zones), priority=Priority.EVACUATION,
+            type="emergency", source=source, actor=actor, labels=labels,  # type: ignore[arg-type]
+        )
+
+    # -- reports -----------------------------------------------------------------------
+
+    def _broadcast_event(self, kind: str, broadcast: Broadcast, data: dict[str, Any]) -> None:
+        self.station.journal.record(f"broadcast.{kind}", broadcast.id, broadcast.actor,
+                                    broadcast=broadcast.as_json(iso_utc), **data)
+        if kind in ("started", "playing"):
+            self.first_sound.setdefault(broadcast.id, self.station.clock.monotonic())
+        self._update_broadcast_led()
+        for listener in self.listeners:
+            listener(kind, broadcast)
+
+    def _audio_session(self, kind: str, session: AudioSession) -> None:
+        self.station.journal.record(f"audio.session_{kind}", "audio", "broadcast",
+                                    label=session.label,
+                                    path=str(session.path) if session.path else None,
+                                    frames=session.frames, underruns=session.underruns)
+
+    def _amplifier_state(self, state: AmplifierState) -> None:
+        self.station.journal.record("amplifier.state", "amplifier", "broadcast", state=state)
+        health = self.station.health.get("amplifier")
+        if health.status != "fault":
+            self.station.health.report("amplifier", "ok", AMPLIFIER_DETAIL[state])
+        self._update_broadcast_led()
+
+    def _update_broadcast_led(self) -> None:
+        if "panel.broadcast_led" not in self.station.outputs:
+            return
+        on = self.service.on_air is not None
+        if self.station.outputs["panel.broadcast_led"].switch.is_on != on:
+            self._spawn(self.station.outputs.set("panel.broadcast_led", on, actor="broadcast",
+                                                 reason="broadcast on air" if on else "quiet"))
+
+    async def _prepare_messages(self) -> None:
+        problems = await self.library.prepare()
+        for message_id, problem in problems.items():
+            self.station.journal.record("fault.message_speech", message_id, "system",
+                                        detail=problem)
+        self.station.health.register("messages", "message_library")
+        if problems:
+            self.station.health.report("messages", "degraded",
+                                       f"no speech for {sorted(problems)}")
+        else:
+            self.station.health.report("messages", "ok", f"{len(self.library.ids)} messages")
+
+    def _stopping_details(self) -> dict[str, Any]:
+        return {"broadcasts_interrupted": [b.id for b in self.service.list(active=True)]}
+
+    async def _shutdown(self) -> None:
+        for button in self._buttons:
+            button.close()
+        await self.service.shutdown(reason="station stopping")
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("broadcast action failed", exc_info=task.exception())
+            self.station.journal.record("fault.broadcast_action", "broadcast", "system",
+                                        error=repr(task.exception()))

@@ -1,0 +1,51 @@
+"""The duty officer's panel buttons: hold to act, so a brush of the hand does nothing.
+
+EVACUATE must be held ``panel.hold_s`` (1.5 s by default) before it starts the
+evacuation order. STOP stops the broadcast on air; held, it stops every broadcast.
+The timing rule is :class:`HoldButton`, driven by settled (debounced) button levels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from drivers.clock import Clock
+
+Action = Callable[[], None]
+
+
+class HoldButton:
+    """Calls ``on_hold`` once the button has been held ``hold_s``, else ``on_short`` on release."""
+
+    def __init__(self, clock: Clock, hold_s: float, on_hold: Action,
+                 on_short: Action | None = None) -> None:
+        self.clock = clock
+        self.hold_s = hold_s
+        self.on_hold = on_hold
+        self.on_short = on_short
+        self._press = 0
+        self._held_fired = False
+        self._timer: asyncio.Task[None] | None = None
+
+    def changed(self, active: bool, began: float) -> None:
+        if active:
+            self._press += 1
+            self._held_fired = False
+            self._timer = asyncio.get_running_loop().create_task(self._wait(self._press, began))
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._held_fired and self.on_short is not None:
+            self.on_short()
+
+    async def _wait(self, press: int, began: float) -> None:
+        await self.clock.sleep(max(0.0, began + self.hold_s - self.clock.monotonic()))
+        if press == self._press:
+            self._held_fired = True
+            self.on_hold()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
