@@ -122,21 +122,31 @@ class AtResponse:
         return [line.text[len(self.prefix):].strip() for line in self.lines]
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    command: str
+    timeout_s: float
+    prefix: str | None = None
+    capture_all: bool = False
+    body: str | None = None  # sent after the "> " prompt, ended by Ctrl-Z
+    require_line: bool = False  # a final before a prefixed line is stale (the sync probe)
+
+
 @dataclass
 class _InFlight:
-    command: str
-    prefix: str | None
-    capture_all: bool
-    require_line: bool
-    body: str | None
+    request: _Request
     done: asyncio.Future[Final]
     prompt: asyncio.Future[None]
     lines: list[Line] = field(default_factory=list)
 
+    @property
+    def body(self) -> str | None:
+        return self.request.body
+
     def wants(self, line: Line) -> bool:
-        if self.prefix is not None:
-            return line.text.startswith(self.prefix)
-        return self.capture_all and not line.text.startswith(UNSOLICITED_PREFIXES)
+        if self.request.prefix is not None:
+            return line.text.startswith(self.request.prefix)
+        return self.request.capture_all and not line.text.startswith(UNSOLICITED_PREFIXES)
 
 
 class AtChannel:
@@ -200,33 +210,26 @@ class AtChannel:
         number). Raises :class:`AtCommandError`, :class:`AtTimeout`, :class:`AtUnavailable`.
         """
         timeout_s = self.settings.command_timeout_s if timeout_s is None else timeout_s
-        return await self._queued(command, prefix, capture_all, None, timeout_s)
+        return await self._queued(_Request(command, timeout_s, prefix, capture_all))
 
     async def command_with_body(
         self, command: str, body: str, *, prefix: str | None, timeout_s: float | None = None
     ) -> AtResponse:
         """``AT+CMGS=<n>``: await the ``> `` prompt, send ``body`` and Ctrl-Z, await the final."""
         timeout_s = self.settings.sms_timeout_s if timeout_s is None else timeout_s
-        return await self._queued(command, prefix, False, body, timeout_s)
+        return await self._queued(_Request(command, timeout_s, prefix, body=body))
 
-    async def _queued(
-        self,
-        command: str,
-        prefix: str | None,
-        capture_all: bool,
-        body: str | None,
-        timeout_s: float,
-    ) -> AtResponse:
-        await self._until_ready(timeout_s)
+    async def _queued(self, request: _Request) -> AtResponse:
+        await self._until_ready(request.timeout_s)
         async with self._lock:
             if self.state is not ChannelState.READY:
                 raise AtUnavailable(f"{self.state}: {self.detail}")
             try:
-                response = await self._transact(command, prefix, capture_all, body, timeout_s)
+                response = await self._transact(request)
             except AtTimeout as exc:
                 self._desync(str(exc))
                 raise
-        if command.upper() == "ATE0":
+        if request.command.upper() == "ATE0":
             self._echo_on = False
         return response
 
@@ -238,27 +241,17 @@ class AtChannel:
         if not await event_or_timeout(self._clock, self._ready, timeout_s):
             raise AtUnavailable(f"{self.state}: {self.detail}")
 
-    async def _transact(
-        self,
-        command: str,
-        prefix: str | None,
-        capture_all: bool,
-        body: str | None,
-        timeout_s: float,
-        require_line: bool = False,
-    ) -> AtResponse:
+    async def _transact(self, request: _Request) -> AtResponse:
         line = self._line
         if line is None:
             raise AtUnavailable(f"{self.state}: {self.detail}")
         loop = asyncio.get_running_loop()
-        inflight = _InFlight(
-            command, prefix, capture_all, require_line, body,
-            done=loop.create_future(), prompt=loop.create_future(),
-        )
+        inflight = _InFlight(request, done=loop.create_future(), prompt=loop.create_future())
+        command, timeout_s = request.command, request.timeout_s
         self._inflight = inflight
         try:
             line.write(command.encode("ascii") + b"\r")
-            if body is not None:
+            if request.body is not None:
                 await self._await_prompt(inflight, line)
             final = await first_of(self._clock, [inflight.done], timeout_s)
         except TimeoutError:
@@ -273,7 +266,7 @@ class AtChannel:
                     future.cancel()
         if not final.success:
             raise AtCommandError(command, final)
-        return AtResponse(final, tuple(inflight.lines), prefix)
+        return AtResponse(final, tuple(inflight.lines), request.prefix)
 
     async def _await_prompt(self, inflight: _InFlight, line: SerialLine) -> None:
         try:
@@ -321,7 +314,7 @@ class AtChannel:
                 self.stale_finals += 1
                 log.debug("%s: dropped stale %r", self.port, final.line)
             return
-        if inflight.require_line and not inflight.lines:
+        if inflight.request.require_line and not inflight.lines:
             self.stale_finals += 1
             log.debug("%s: dropped %r that came before the probe's line", self.port, final.line)
             return
@@ -382,8 +375,8 @@ class AtChannel:
         async with self._lock:
             try:
                 with contextlib.suppress(AtCommandError):
-                    await self._transact("AT", None, False, None, timeout_s)
-                await self._transact(probe, prefix, False, None, timeout_s, require_line=True)
+                    await self._transact(_Request("AT", timeout_s))
+                await self._transact(_Request(probe, timeout_s, prefix, require_line=True))
             except AtError as exc:
                 log.debug("%s: sync failed: %s", self.port, exc)
                 return False
