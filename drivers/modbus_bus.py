@@ -202,8 +202,8 @@ class ModbusBus:
         function: int,
         call: Callable[[AsyncModbusSerialClient], Awaitable[Any]],
     ) -> Any:
-        if not 0 <= unit <= 247:
-            raise ValueError(f"unit must be 0..247, got {unit}")
+        if not 1 <= unit <= 247:
+            raise ValueError(f"unit must be 1..247 (broadcasts get no reply), got {unit}")
         async with self._lock:
             client = await self._ready_client(unit)
             self.counters.requests += 1

@@ -222,7 +222,6 @@ class Unit:
             raise ValueError(f"unit {self.address}: bad word_order or scale_mm")
         if not 0 <= self.register <= REGISTERS - self.width // 16:
             raise ValueError(f"unit {self.address}: register outside 0..{REGISTERS - 1}")
-        self.profile_t0 = self.clock()
         self.counts_offset = self.start
 
     def rain_mm(self) -> float:

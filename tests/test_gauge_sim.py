@@ -50,6 +50,17 @@ async def test_a_pty_line_carries_modbus() -> None:
             await bus.close()
 
 
+async def test_an_8e1_line_goes_over_socket() -> None:
+    with GaugeSim("--unit", "1,start=9", "--baud", "19200", "--parity", "E") as sim:
+        bus = ModbusBus(sim.url, baudrate=19200, parity="E", timeout_s=0.2)
+        try:
+            assert await bus.read_holding_registers(1, 0, 1) == [9]
+            with pytest.raises(ValueError, match=r"1\.\.247"):
+                await bus.read_holding_registers(0, 0, 1)
+        finally:
+            await bus.close()
+
+
 def test_tcp_control_channel() -> None:
     with GaugeSim("--unit", "1", "--control") as sim:
         host, port = sim.extra["control"].split(":")

@@ -17,8 +17,8 @@ from drivers.modbus_bus import (
     PortUnavailable,
 )
 
-TIMEOUT_S = 0.1
-QUIET_S = 0.1
+TIMEOUT_S = 0.25
+QUIET_S = 0.15
 
 
 @pytest.fixture

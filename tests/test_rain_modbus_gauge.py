@@ -45,7 +45,7 @@ def sim() -> Iterator[GaugeSim]:
 
 @pytest.fixture
 async def bus(sim: GaugeSim) -> AsyncIterator[ModbusBus]:
-    b = ModbusBus(sim.url, timeout_s=0.1, quiet_s=0.1)
+    b = ModbusBus(sim.url, timeout_s=0.25, quiet_s=0.15)
     yield b
     await b.close()
 
@@ -97,7 +97,7 @@ async def test_late_replies_and_garbage_neither_create_nor_lose_rain(
     gauge = gauges.gauges[1]
     await gauge.poll()
     start_raw = sim.raw(1)
-    faults = ["late 0.15 1", "garbage 1", "late 0.3 1", "noise 1", "none", "slow 0.02 2"]
+    faults = ["late 0.35 1", "garbage 1", "late 0.6 1", "noise 1", "none", "slow 0.02 2"]
     for fault in faults:
         sim.command(f"fault 1 {fault}")
         sim.command("rain 1 0.3")
