@@ -192,12 +192,20 @@ class Modem:
     # --- SMS out -----------------------------------------------------------------
 
     async def send_sms(
-        self, number: str, text: str, *, reference: int | None = None, ref_bits: int = 8
+        self,
+        number: str,
+        text: str,
+        *,
+        reference: int | None = None,
+        ref_bits: int = 8,
+        first_part: int = 1,
     ) -> list[int]:
         """Send ``text`` (split into parts if needed); the ``+CMGS`` reference of each part.
 
         Raises :class:`SmsSendError` naming the part that failed, the references of
         the parts already sent, and the ``+CMS ERROR`` code (500: usually no network).
+        A retry passes the same ``reference`` and ``first_part`` (the part that failed)
+        so the recipient's phone joins the parts into one message.
         """
         if reference is None:
             self._reference = (self._reference + 1) % (1 << ref_bits)
@@ -205,6 +213,8 @@ class Modem:
         pdus = encode_submit(number, text, reference=reference, ref_bits=ref_bits)
         sent: list[int] = []
         for part, pdu in enumerate(pdus, start=1):
+            if part < first_part:
+                continue
             try:
                 response = await self.channel.command_with_body(
                     f"AT+CMGS={pdu.tpdu_length}", pdu.hex, prefix="+CMGS:",
