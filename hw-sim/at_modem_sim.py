@@ -52,7 +52,8 @@ Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
   - ``late_final``: the final result of the next command is held until ``release``
     (or ``delay`` seconds); ``wait_held`` replies once one is held;
   - ``echo``: echo back on (as after an unannounced reboot);
-  - ``cms_error`` ``code`` ``count``: the next ``count`` ``+CMGS`` fail with that code;
+  - ``cms_error`` ``code`` ``count`` ``skip``: after ``skip`` (default 0) good ones, the
+    next ``count`` ``+CMGS`` fail with that code;
   - ``wedge``: accept bytes, never answer (until cleared);
 * ``release``: let a held final result go.
 * ``vanish`` optional ``for`` (seconds): close the pty (the station sees the port go),
@@ -513,6 +514,9 @@ class Terminal:
         except (ValueError, IndexError):
             return self.error(cms=304)
         fault = self.faults.get("cms_error")
+        if fault and fault.get("skip", 0) > 0:
+            fault["skip"] -= 1
+            fault = None
         if fault:
             fault["count"] = fault.get("count", 1) - 1
             if fault["count"] <= 0:

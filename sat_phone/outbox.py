@@ -1,0 +1,249 @@
+"""The persistent SMS outbox: a report queued is a report sent, even across ``kill -9``.
+
+Over a satellite link an SMS fails for ordinary reasons (no network, ``+CMS ERROR:
+500``, the terminal rebooting), and the first report (首报) must still go out. So a
+message is written to SQLite (``synchronous=FULL``) before :meth:`Outbox.enqueue`
+returns, and a sender task retries it with backoff until it is sent or has used its
+attempts. Each attempt is reported to ``on_attempt`` (the daemon journals it).
+
+A multipart message keeps its concatenation reference for life, and a retry resumes
+at the part that failed, so the recipient's phone still joins the parts into one.
+The schedule is kept in wall-clock time, which survives a restart; messages found
+pending at start are due at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import random
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from drivers.clock import Clock
+from sat_phone.modem import SmsSendError
+from sat_phone.pdu import split_text
+from sat_phone.waiting import event_or_timeout
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+IDLE_WAKE_S = 3600.0
+
+SendSms = Callable[..., Awaitable[list[int]]]
+"""``modem.send_sms``: (number, text, *, reference, first_part) -> references."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    max_attempts: int = 20
+    retry_initial_s: float = 30.0
+    retry_max_s: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSms:
+    id: int
+    number: str
+    text: str
+    tag: str | None
+    reference: int
+    parts: int
+    parts_sent: int
+    references: tuple[int, ...]
+    state: str
+    attempts: int
+    created: datetime
+    next_try: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at sending: ``final`` when the message is now sent or given up."""
+
+    sms: OutgoingSms
+    attempt: int
+    ok: bool
+    error: str | None
+    code: int | None
+    final: bool
+
+
+class Outbox:
+    """Queued SMS in a SQLite file, sent through ``send`` by one background task."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        send: SendSms,
+        clock: Clock,
+        settings: OutboxSettings | None = None,
+        on_attempt: Callable[[Attempt], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.path = path
+        self.settings = settings or OutboxSettings()
+        self._send = send
+        self._clock = clock
+        self._on_attempt = on_attempt
+        self._conn: sqlite3.Connection | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        db = sqlite_utils.Database(conn)
+        if "outbox" not in db.table_names():
+            db["outbox"].create(
+                {
+                    "id": int, "number": str, "text": str, "tag": str, "reference": int,
+                    "parts": int, "parts_sent": int, "refs": str, "state": str,
+                    "attempts": int, "created": str, "next_try": str, "last_error": str,
+                },
+                pk="id",
+                not_null={"number", "text", "state", "created", "next_try"},
+            )
+            db["outbox"].create_index(["state", "next_try"])
+        self._conn, self._db = conn, db
+
+    async def start(self) -> None:
+        if self._conn is None:
+            self.open()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="sms outbox")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = self._db = None
+
+    def enqueue(self, number: str, text: str, *, tag: str | None = None) -> int:
+        """Store the message durably and return its id; the sender task takes it from here."""
+        _, payloads = split_text(text)  # refuses text too long before it is accepted
+        now = _iso(self._clock.now())
+        row = {
+            "number": number, "text": text, "tag": tag, "reference": random.randrange(256),
+            "parts": len(payloads), "parts_sent": 0, "refs": "[]", "state": PENDING,
+            "attempts": 0, "created": now, "next_try": now, "last_error": None,
+        }
+        message_id = self._table.insert(row).last_pk
+        self._wake.set()
+        return int(message_id)
+
+    def retry_now(self) -> None:
+        """Make every pending message due (the terminal just came back)."""
+        assert self._conn is not None
+        self._conn.execute(
+            "UPDATE outbox SET next_try = ? WHERE state = ?", (_iso(self._clock.now()), PENDING)
+        )
+        self._wake.set()
+
+    def get(self, message_id: int) -> OutgoingSms:
+        return _sms(self._table.get(message_id))
+
+    def messages(self, state: str | None = None, limit: int = 100) -> list[OutgoingSms]:
+        where, args = ("state = ?", [state]) if state else (None, None)
+        rows = self._table.rows_where(where, args, order_by="id desc", limit=limit)
+        return [_sms(row) for row in rows]
+
+    @property
+    def _table(self) -> sqlite_utils.db.Table:
+        if self._db is None:
+            raise RuntimeError("outbox is not open")
+        return self._db["outbox"]  # type: ignore[return-value]
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self._clock.now()
+            due = [
+                _sms(row) for row in self._table.rows_where(
+                    "state = ? AND next_try <= ?", [PENDING, _iso(now)], order_by="id"
+                )
+            ]
+            for sms in due:
+                await self._attempt(sms)
+            if due:
+                continue
+            upcoming = next(iter(self._table.rows_where(
+                "state = ?", [PENDING], order_by="next_try", limit=1, select="next_try"
+            )), None)
+            wait_s = IDLE_WAKE_S
+            if upcoming is not None:
+                wait_s = max(0.0, (_parse(upcoming["next_try"]) - now).total_seconds())
+            await event_or_timeout(self._clock, self._wake, wait_s)
+
+    async def _attempt(self, sms: OutgoingSms) -> None:
+        attempt = sms.attempts + 1
+        refs = list(sms.references)
+        try:
+            sent = await self._send(
+                sms.number, sms.text, reference=sms.reference, first_part=sms.parts_sent + 1
+            )
+        except SmsSendError as exc:
+            refs += exc.sent_references
+            final = attempt >= self.settings.max_attempts
+            s = self.settings
+            delay = min(s.retry_initial_s * 2 ** (attempt - 1), s.retry_max_s)
+            self._table.update(sms.id, {
+                "attempts": attempt, "parts_sent": sms.parts_sent + len(exc.sent_references),
+                "refs": json.dumps(refs), "state": FAILED if final else PENDING,
+                "last_error": exc.reason,
+                "next_try": _iso(self._clock.now() + timedelta(seconds=delay)),
+            })
+            log.info("SMS %d to %s, attempt %d failed: %s", sms.id, sms.number, attempt, exc)
+            failed = Attempt(self.get(sms.id), attempt, False, exc.reason, exc.code, final)
+            await self._report(failed)
+            return
+        refs += sent
+        self._table.update(sms.id, {
+            "attempts": attempt, "parts_sent": sms.parts, "refs": json.dumps(refs),
+            "state": SENT, "last_error": None,
+        })
+        await self._report(Attempt(self.get(sms.id), attempt, True, None, None, True))
+
+    async def _report(self, attempt: Attempt) -> None:
+        if self._on_attempt is None:
+            return
+        try:
+            result = self._on_attempt(attempt)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("outbox attempt listener failed")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _sms(row: dict[str, Any]) -> OutgoingSms:
+    return OutgoingSms(
+        id=row["id"], number=row["number"], text=row["text"], tag=row["tag"],
+        reference=row["reference"], parts=row["parts"], parts_sent=row["parts_sent"],
+        references=tuple(json.loads(row["refs"])), state=row["state"], attempts=row["attempts"],
+        created=_parse(row["created"]), next_try=_parse(row["next_try"]),
+        last_error=row["last_error"],
+    )

@@ -1,0 +1,126 @@
+"""The persistent outbox against the simulated terminal: retries, restarts, resumed parts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from test_modem import CHINESE_120, IRIDIUM, NUMBER, Station, build, teardown
+
+from sat_phone.outbox import FAILED, PENDING, SENT, Attempt, Outbox, OutboxSettings
+
+SETTINGS = OutboxSettings(max_attempts=3, retry_initial_s=30, retry_max_s=120)
+
+
+class Attempts:
+    def __init__(self) -> None:
+        self.seen: list[Attempt] = []
+        self._event = asyncio.Event()
+
+    def record(self, attempt: Attempt) -> None:
+        self.seen.append(attempt)
+        self._event.set()
+
+    async def count(self, n: int) -> list[Attempt]:
+        while len(self.seen) < n:
+            self._event.clear()
+            await self._event.wait()
+        return self.seen
+
+
+@pytest.fixture
+async def station(tmp_path: Path) -> AsyncIterator[Station]:
+    station = await build(tmp_path, IRIDIUM)
+    yield station
+    await teardown(station)
+
+
+def outbox_for(station: Station, path: Path, attempts: Attempts) -> Outbox:
+    return Outbox(path, send=station.modem.send_sms, clock=station.clock, settings=SETTINGS,
+                  on_attempt=attempts.record)
+
+
+async def test_report_waits_for_the_network_then_goes_out_intact(
+    station: Station, tmp_path: Path
+) -> None:
+    attempts = Attempts()
+    outbox = outbox_for(station, tmp_path / "outbox.db", attempts)
+    await station.sim.call("signal", bars=0)
+    await outbox.start()
+    try:
+        message_id = outbox.enqueue(NUMBER, CHINESE_120, tag="first-report")
+        [failed] = await attempts.count(1)
+        assert (failed.ok, failed.code, failed.final) == (False, 500, False)
+        assert failed.sms.state == PENDING
+        await station.sim.call("signal", bars=4)
+        await station.clock.advance(SETTINGS.retry_initial_s)
+        _, sent = await attempts.count(2)
+        assert (sent.ok, sent.final, sent.attempt) == (True, True, 2)
+        assert outbox.get(message_id).state == SENT
+        [message] = (await station.sim.call("outbox"))["messages"]
+        assert (message["text"], message["complete"]) == (CHINESE_120, True)
+        assert list(outbox.get(message_id).references) == message["references"]
+    finally:
+        await outbox.close()
+
+
+async def test_a_queued_message_survives_a_restart(station: Station, tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    before = outbox_for(station, path, Attempts())
+    before.open()
+    message_id = before.enqueue(NUMBER, "重启前排队的报告")
+    await before.close()  # the process dies before the sender ran
+
+    attempts = Attempts()
+    after = outbox_for(station, path, attempts)
+    await after.start()
+    try:
+        [sent] = await attempts.count(1)
+        assert (sent.ok, sent.sms.id) == (True, message_id)
+        [message] = (await station.sim.call("outbox"))["messages"]
+        assert message["text"] == "重启前排队的报告"
+    finally:
+        await after.close()
+
+
+async def test_a_failed_part_is_resent_alone_with_the_same_reference(
+    station: Station, tmp_path: Path
+) -> None:
+    await station.sim.call("fault", name="cms_error", code=332, count=1, skip=1)
+    attempts = Attempts()
+    outbox = outbox_for(station, tmp_path / "outbox.db", attempts)
+    await outbox.start()
+    try:
+        message_id = outbox.enqueue(NUMBER, CHINESE_120)
+        [failed] = await attempts.count(1)
+        assert (failed.code, failed.sms.parts_sent, failed.sms.parts) == (332, 1, 2)
+        await station.clock.advance(SETTINGS.retry_initial_s)
+        await attempts.count(2)
+        [message] = (await station.sim.call("outbox"))["messages"]
+        assert (message["text"], message["received_parts"], message["complete"]) == (
+            CHINESE_120, 2, True
+        )
+        assert len(outbox.get(message_id).references) == 2
+    finally:
+        await outbox.close()
+
+
+async def test_gives_up_after_its_attempts_and_says_so(station: Station, tmp_path: Path) -> None:
+    await station.sim.call("signal", bars=0)
+    attempts = Attempts()
+    outbox = outbox_for(station, tmp_path / "outbox.db", attempts)
+    await outbox.start()
+    try:
+        message_id = outbox.enqueue(NUMBER, "无网络")
+        await attempts.count(1)
+        await station.clock.advance(30)
+        await attempts.count(2)
+        await station.clock.advance(60)
+        seen = await attempts.count(3)
+        assert [a.final for a in seen] == [False, False, True]
+        assert outbox.get(message_id).state == FAILED
+        assert outbox.messages(FAILED)[0].last_error is not None
+    finally:
+        await outbox.close()
