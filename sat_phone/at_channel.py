@@ -37,7 +37,7 @@ import serial
 from drivers.clock import Clock
 from drivers.serial_line import SerialLine
 from sat_phone.at_parser import AtEvent, AtParser, Echo, Final, Line, Prompt
-from sat_phone.waiting import event_or_timeout, first_of
+from sat_phone.waiting import cancel_and_wait, event_or_timeout, first_of
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +180,7 @@ class AtChannel:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self._drop_line(AtUnavailable("channel closed"))
         self._set_state(ChannelState.CLOSED, "closed")
 

@@ -19,7 +19,6 @@ turns on ``+CIER`` so signal and service changes arrive as ``+CIEV``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import random
@@ -38,7 +37,7 @@ from sat_phone.at_channel import (
 )
 from sat_phone.at_parser import Line
 from sat_phone.pdu import Deliver, PduError, decode_deliver, encode_submit
-from sat_phone.waiting import event_or_timeout
+from sat_phone.waiting import cancel_and_wait, event_or_timeout
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +171,7 @@ class Modem:
     async def close(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     def add_status_listener(self, listener: Callable[[ModemStatus], None]) -> None:
         """``listener`` hears each change of status or detail (to journal it, light a LED)."""

@@ -15,7 +15,6 @@ pending at start are due at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
@@ -32,7 +31,8 @@ import sqlite_utils
 from drivers.clock import Clock
 from sat_phone.modem import SmsSendError
 from sat_phone.pdu import split_text
-from sat_phone.waiting import event_or_timeout
+from sat_phone.sqlite_store import open_database
+from sat_phone.waiting import cancel_and_wait, event_or_timeout
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +102,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
 
     def open(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        db = sqlite_utils.Database(conn)
+        conn, db = open_database(self.path)
         if "outbox" not in db.table_names():
             db["outbox"].create(
                 {
@@ -127,10 +124,7 @@ class Outbox:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if self._conn is not None:
             self._conn.close()
             self._conn = self._db = None

@@ -15,7 +15,6 @@ the reference, so the old one is flushed as incomplete first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import sqlite3
@@ -29,6 +28,8 @@ import sqlite_utils
 
 from drivers.clock import Clock
 from sat_phone.pdu import Concat, Deliver, SmsPart, join_parts
+from sat_phone.sqlite_store import open_database
+from sat_phone.waiting import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,7 @@ class Reassembly:
         self._task: asyncio.Task[None] | None = None
 
     def open(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        db = sqlite_utils.Database(conn)
+        conn, db = open_database(self.path)
         if "sms_parts" not in db.table_names():
             db["sms_parts"].create(
                 {
@@ -98,10 +96,7 @@ class Reassembly:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if self._conn is not None:
             self._conn.close()
             self._conn = self._db = None
