@@ -19,7 +19,6 @@ import inspect
 import json
 import logging
 import random
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,8 +30,8 @@ import sqlite_utils
 from drivers.clock import Clock
 from sat_phone.modem import SmsSendError
 from sat_phone.pdu import split_text
-from sat_phone.sqlite_store import open_database
-from sat_phone.waiting import cancel_and_wait, event_or_timeout
+from sat_phone.sqlite_store import SqliteStore
+from sat_phone.waiting import event_or_timeout
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +78,10 @@ class Attempt:
     final: bool
 
 
-class Outbox:
+class Outbox(SqliteStore):
     """Queued SMS in a SQLite file, sent through ``send`` by one background task."""
+
+    table_name = "outbox"
 
     def __init__(
         self,
@@ -91,43 +92,24 @@ class Outbox:
         settings: OutboxSettings | None = None,
         on_attempt: Callable[[Attempt], Awaitable[None] | None] | None = None,
     ) -> None:
-        self.path = path
+        super().__init__(path)
         self.settings = settings or OutboxSettings()
         self._send = send
         self._clock = clock
         self._on_attempt = on_attempt
-        self._conn: sqlite3.Connection | None = None
-        self._db: sqlite_utils.Database | None = None
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def open(self) -> None:
-        conn, db = open_database(self.path)
-        if "outbox" not in db.table_names():
-            db["outbox"].create(
-                {
-                    "id": int, "number": str, "text": str, "tag": str, "reference": int,
-                    "parts": int, "parts_sent": int, "refs": str, "state": str,
-                    "attempts": int, "created": str, "next_try": str, "last_error": str,
-                },
-                pk="id",
-                not_null={"number", "text", "state", "created", "next_try"},
-            )
-            db["outbox"].create_index(["state", "next_try"])
-        self._conn, self._db = conn, db
-
-    async def start(self) -> None:
-        if self._conn is None:
-            self.open()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sms outbox")
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = self._db = None
+    def _create(self, db: sqlite_utils.Database) -> None:
+        db["outbox"].create(
+            {
+                "id": int, "number": str, "text": str, "tag": str, "reference": int,
+                "parts": int, "parts_sent": int, "refs": str, "state": str,
+                "attempts": int, "created": str, "next_try": str, "last_error": str,
+            },
+            pk="id",
+            not_null={"number", "text", "state", "created", "next_try"},
+        )
+        db["outbox"].create_index(["state", "next_try"])
 
     def enqueue(self, number: str, text: str, *, tag: str | None = None) -> int:
         """Store the message durably and return its id; the sender task takes it from here."""
@@ -144,8 +126,7 @@ class Outbox:
 
     def retry_now(self) -> None:
         """Make every pending message due (the terminal just came back)."""
-        assert self._conn is not None
-        self._conn.execute(
+        self._connection.execute(
             "UPDATE outbox SET next_try = ? WHERE state = ?", (_iso(self._clock.now()), PENDING)
         )
         self._wake.set()
@@ -157,12 +138,6 @@ class Outbox:
         where, args = ("state = ?", [state]) if state else (None, None)
         rows = self._table.rows_where(where, args, order_by="id desc", limit=limit)
         return [_sms(row) for row in rows]
-
-    @property
-    def _table(self) -> sqlite_utils.db.Table:
-        if self._db is None:
-            raise RuntimeError("outbox is not open")
-        return self._db["outbox"]  # type: ignore[return-value]
 
     async def _run(self) -> None:
         while True:

@@ -14,10 +14,8 @@ the reference, so the old one is flushed as incomplete first.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,8 +26,7 @@ import sqlite_utils
 
 from drivers.clock import Clock
 from sat_phone.pdu import Concat, Deliver, SmsPart, join_parts
-from sat_phone.sqlite_store import open_database
-from sat_phone.waiting import cancel_and_wait
+from sat_phone.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +48,10 @@ class IncomingSms:
         return len(self.parts_received) == self.parts
 
 
-class Reassembly:
+class Reassembly(SqliteStore):
     """Stored parts of multipart messages; single-part messages pass straight through."""
+
+    table_name = "sms_parts"
 
     def __init__(
         self,
@@ -63,49 +62,24 @@ class Reassembly:
         flush_after_s: float = 600.0,
         check_every_s: float = 60.0,
     ) -> None:
-        self.path = path
+        super().__init__(path)
         self.flush_after_s = flush_after_s
         self.check_every_s = check_every_s
         self._clock = clock
         self._on_message = on_message
-        self._conn: sqlite3.Connection | None = None
-        self._db: sqlite_utils.Database | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def open(self) -> None:
-        conn, db = open_database(self.path)
-        if "sms_parts" not in db.table_names():
-            db["sms_parts"].create(
-                {
-                    "id": int, "sender": str, "reference": int, "ref_bits": int, "total": int,
-                    "seq": int, "encoding": str, "payload": bytes, "text": str,
-                    "timestamp": str, "received": str,
-                },
-                pk="id",
-            )
-            db["sms_parts"].create_index(
-                ["sender", "reference", "ref_bits", "total", "seq"], unique=True
-            )
-        self._conn, self._db = conn, db
-
-    async def start(self) -> None:
-        if self._conn is None:
-            self.open()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sms reassembly")
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = self._db = None
-
-    @property
-    def _parts(self) -> sqlite_utils.db.Table:
-        if self._db is None:
-            raise RuntimeError("reassembly store is not open")
-        return self._db["sms_parts"]  # type: ignore[return-value]
+    def _create(self, db: sqlite_utils.Database) -> None:
+        db["sms_parts"].create(
+            {
+                "id": int, "sender": str, "reference": int, "ref_bits": int, "total": int,
+                "seq": int, "encoding": str, "payload": bytes, "text": str,
+                "timestamp": str, "received": str,
+            },
+            pk="id",
+        )
+        db["sms_parts"].create_index(
+            ["sender", "reference", "ref_bits", "total", "seq"], unique=True
+        )
 
     async def add(self, part: Deliver) -> None:
         """Take one received part; raises if ``on_message`` fails (keep it on the terminal)."""
@@ -124,7 +98,7 @@ class Reassembly:
                 log.info("duplicate SMS part %d/%d from %s", concat.seq, concat.total, part.sender)
                 return
             await self._flush(key)  # a new message reusing the reference
-        self._parts.insert({
+        self._table.insert({
             "sender": part.sender, "reference": concat.reference, "ref_bits": concat.ref_bits,
             "total": concat.total, "seq": concat.seq, "encoding": part.encoding,
             "payload": part.payload, "text": part.text,
@@ -136,8 +110,7 @@ class Reassembly:
     async def flush_due(self) -> int:
         """Hand over complete groups and those waiting longer than ``flush_after_s``."""
         cutoff = (self._clock.now() - timedelta(seconds=self.flush_after_s)).isoformat()
-        assert self._conn is not None
-        groups = self._conn.execute(
+        groups = self._connection.execute(
             "SELECT sender, reference, ref_bits, total FROM sms_parts "
             "GROUP BY sender, reference, ref_bits, total "
             "HAVING MIN(received) <= ? OR COUNT(*) >= total",
@@ -161,7 +134,7 @@ class Reassembly:
         if seq is not None:
             where += " AND seq = ?"
             args.append(seq)
-        return list(self._parts.rows_where(where, args, order_by="seq"))
+        return list(self._table.rows_where(where, args, order_by="seq"))
 
     async def _flush(self, key: tuple[Any, ...]) -> None:
         rows = self._group(key)
@@ -183,7 +156,7 @@ class Reassembly:
             )
         await self._hand_over(message)
         marks = ",".join("?" * len(rows))
-        self._parts.delete_where(f"id IN ({marks})", [r["id"] for r in rows])
+        self._table.delete_where(f"id IN ({marks})", [r["id"] for r in rows])
 
     async def _hand_over(self, message: IncomingSms) -> None:
         result = self._on_message(message)

@@ -1,4 +1,5 @@
-"""Opening the satellite phone's SQLite files (outbox, reassembly) the one safe way.
+"""The satellite phone's SQLite files (outbox, reassembly): opened one safe way, each
+served by one background task.
 
 WAL so a reader never blocks the writer, and ``synchronous=FULL`` because a row
 written here is a promise (a report accepted for sending, a part the terminal may now
@@ -7,10 +8,13 @@ delete) that must survive a power cut.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+
+from sat_phone.waiting import cancel_and_wait
 
 
 def open_database(path: Path) -> tuple[sqlite3.Connection, sqlite_utils.Database]:
@@ -18,3 +22,52 @@ def open_database(path: Path) -> tuple[sqlite3.Connection, sqlite_utils.Database
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     return conn, sqlite_utils.Database(conn)
+
+
+class SqliteStore:
+    """A SQLite file and the task that works on it: ``open``, ``start``, ``close``."""
+
+    table_name = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def open(self) -> None:
+        conn, db = open_database(self.path)
+        if self.table_name not in db.table_names():
+            self._create(db)
+        self._conn, self._db = conn, db
+
+    async def start(self) -> None:
+        if self._conn is None:
+            self.open()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"{self.table_name} store")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = self._db = None
+
+    @property
+    def _table(self) -> sqlite_utils.db.Table:
+        if self._db is None:
+            raise RuntimeError(f"{self.table_name} store is not open")
+        return self._db[self.table_name]  # type: ignore[return-value]
+
+    @property
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"{self.table_name} store is not open")
+        return self._conn
+
+    def _create(self, db: sqlite_utils.Database) -> None:
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        raise NotImplementedError
