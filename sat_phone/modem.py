@@ -290,15 +290,11 @@ class Modem:
     async def _deliver(self, message: Deliver) -> None:
         self.received_messages += 1
         if self._on_sms is not None:
-            result = self._on_sms(message)
-            if inspect.isawaitable(result):
-                await result
+            await _settle(self._on_sms(message))
 
     async def _report_undecodable(self, pdu: str, error: str) -> None:
         if self._on_undecodable is not None:
-            result = self._on_undecodable(pdu, error)
-            if inspect.isawaitable(result):
-                await result
+            await _settle(self._on_undecodable(pdu, error))
 
     # --- health ------------------------------------------------------------------
 
@@ -327,7 +323,8 @@ class Modem:
                 await self._poll()
                 self._failures = 0
             except AtUnavailable:
-                continue
+                if self.channel.state is not ChannelState.READY:
+                    continue  # wait for the channel to come back
             except AtError as exc:
                 self._failures += 1
                 log.info("modem poll failed (%d in a row): %s", self._failures, exc)
@@ -418,3 +415,9 @@ class Modem:
                 listener(self._status)
             except Exception:
                 log.exception("status listener failed")
+
+
+async def _settle(result: Awaitable[None] | None) -> None:
+    """Callbacks may be plain functions or coroutines; wait for the latter."""
+    if inspect.isawaitable(result):
+        await result

@@ -29,7 +29,7 @@ import sqlite_utils
 
 from drivers.clock import Clock
 from sat_phone.modem import SmsSendError
-from sat_phone.pdu import split_text
+from sat_phone.pdu import encode_address, split_text
 from sat_phone.sqlite_store import SqliteStore
 from sat_phone.waiting import event_or_timeout
 
@@ -113,7 +113,8 @@ class Outbox(SqliteStore):
 
     def enqueue(self, number: str, text: str, *, tag: str | None = None) -> int:
         """Store the message durably and return its id; the sender task takes it from here."""
-        _, payloads = split_text(text)  # refuses text too long before it is accepted
+        encode_address(number)  # a bad number or a text too long is refused here, not later
+        _, payloads = split_text(text)
         now = _iso(self._clock.now())
         row = {
             "number": number, "text": text, "tag": tag, "reference": random.randrange(256),
@@ -168,19 +169,11 @@ class Outbox(SqliteStore):
                 sms.number, sms.text, reference=sms.reference, first_part=sms.parts_sent + 1
             )
         except SmsSendError as exc:
-            refs += exc.sent_references
-            final = attempt >= self.settings.max_attempts
-            s = self.settings
-            delay = min(s.retry_initial_s * 2 ** (attempt - 1), s.retry_max_s)
-            self._table.update(sms.id, {
-                "attempts": attempt, "parts_sent": sms.parts_sent + len(exc.sent_references),
-                "refs": json.dumps(refs), "state": FAILED if final else PENDING,
-                "last_error": exc.reason,
-                "next_try": _iso(self._clock.now() + timedelta(seconds=delay)),
-            })
-            log.info("SMS %d to %s, attempt %d failed: %s", sms.id, sms.number, attempt, exc)
-            failed = Attempt(self.get(sms.id), attempt, False, exc.reason, exc.code, final)
-            await self._report(failed)
+            await self._failed(sms, attempt, refs + exc.sent_references, exc.reason, exc.code)
+            return
+        except Exception as exc:  # a bug must not stop the outbox; this message is given up
+            log.exception("SMS %d: sending raised", sms.id)
+            await self._failed(sms, attempt, refs, f"{type(exc).__name__}: {exc}", None, final=True)
             return
         refs += sent
         self._table.update(sms.id, {
@@ -188,6 +181,22 @@ class Outbox(SqliteStore):
             "state": SENT, "last_error": None,
         })
         await self._report(Attempt(self.get(sms.id), attempt, True, None, None, True))
+
+    async def _failed(
+        self, sms: OutgoingSms, attempt: int, refs: list[int], reason: str, code: int | None,
+        final: bool = False,
+    ) -> None:
+        final = final or attempt >= self.settings.max_attempts
+        s = self.settings
+        delay = min(s.retry_initial_s * 2 ** (attempt - 1), s.retry_max_s)
+        self._table.update(sms.id, {
+            "attempts": attempt, "parts_sent": sms.parts_sent + len(refs) - len(sms.references),
+            "refs": json.dumps(refs), "state": FAILED if final else PENDING,
+            "last_error": reason,
+            "next_try": _iso(self._clock.now() + timedelta(seconds=delay)),
+        })
+        log.info("SMS %d to %s, attempt %d failed: %s", sms.id, sms.number, attempt, reason)
+        await self._report(Attempt(self.get(sms.id), attempt, False, reason, code, final))
 
     async def _report(self, attempt: Attempt) -> None:
         if self._on_attempt is None:

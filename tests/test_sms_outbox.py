@@ -70,6 +70,8 @@ async def test_a_queued_message_survives_a_restart(station: Station, tmp_path: P
     path = tmp_path / "outbox.db"
     before = outbox_for(station, path, Attempts())
     before.open()
+    with pytest.raises(ValueError):
+        before.enqueue("值班室", "a number is digits")  # refused now, not at sending time
     message_id = before.enqueue(NUMBER, "重启前排队的报告")
     await before.close()  # the process dies before the sender ran
 
