@@ -105,8 +105,10 @@ async def build(tmp_path: Path, personality: str, start_modem: bool = True) -> S
     clock = ManualClock()
     channel = AtChannel(str(sim.link), clock=clock, settings=CHANNEL)
     settings = ModemSettings(personality=personality, poll_interval_s=POLL)
-    station = Station(sim, clock, channel, Modem(channel, clock=clock, settings=settings))
-    station.modem._on_sms = station.take
+    inbox: list[Station] = []
+    modem = Modem(channel, clock=clock, settings=settings, on_sms=lambda m: inbox[0].take(m))
+    station = Station(sim, clock, channel, modem)
+    inbox.append(station)
     await channel.start()
     if start_modem:
         await station.modem.start()
