@@ -37,7 +37,7 @@ import re
 from datetime import datetime, timedelta
 from typing import get_args
 
-from .cap_model import CapAlert, CapInfo, NamedValue
+from .cap_model import CHINA_IDENTIFIER, CapAlert, CapInfo, NamedValue
 from .record import BroadcastLevel
 
 BEIJING_OFFSET = timedelta(hours=8)
@@ -70,7 +70,6 @@ assert set(_LEVEL_WORDS.values()) == set(get_args(BroadcastLevel))
 
 _PROFILE_CODE = re.compile(r"^GB/?T35965(\.1)?(-2018)?$", re.IGNORECASE)
 _PROFILE_SHAPE = re.compile(r"^\d{6}[^_]*_[^_]*_[^_]*$")
-IDENTIFIER = re.compile(r"^(\d{6})(\d{3})(\d{3})(\d{2})_(\d{14})_(\d)$")
 
 
 def colour_level(value: str) -> BroadcastLevel | None:
@@ -125,7 +124,7 @@ def profile_problems(alert: CapAlert) -> list[str]:
 
 
 def _identifier_problems(identifier: str) -> list[str]:
-    m = IDENTIFIER.match(identifier)
+    m = CHINA_IDENTIFIER.match(identifier)
     if m is None:
         return [
             f"identifier must be ZZZZZZDDDUUUXX_YYYYMMDDhhmmss_N (31 characters: unit code of "

@@ -29,7 +29,9 @@ Extreme, II Severe, III Moderate, IV Minor) — and urgency:
 - Extreme otherwise, or Severe → ALARM_SIREN: as urgent as the station's own rain and hand
   alarms, above its automatic rain voice messages;
 - Moderate → RAIN_MESSAGE: the rank of the station's own "prepare" messages;
-- Minor, Unknown → ROUTINE.
+- Minor, Unknown → ROUTINE;
+- an Exercise is ROUTINE whatever it simulates: a drill never takes the air from a real
+  broadcast (its level still says what it simulates).
 
 Type (as GD/J 082 counts them): ``drill`` for Exercise; ``emergency`` for Actual with a
 China colour (every colour, blue included, is a graded warning) or severity Moderate or
@@ -110,9 +112,11 @@ def effective_severity(info: CapInfo) -> str:
     return LEVEL_SEVERITY[info.level] if info.level is not None else info.severity
 
 
-def priority_for(info: CapInfo) -> Priority:
+def priority_for(info: CapInfo, *, drill: bool = False) -> Priority:
     """See the module docstring for the table and why."""
     severity = effective_severity(info)
+    if drill:
+        return Priority.ROUTINE
     if info.urgency == "Past":
         return Priority.ROUTINE
     if severity == "Extreme":
@@ -176,8 +180,9 @@ def decide(alert: CapAlert, *, now: datetime, area: StationArea, seen: SeenAlert
 
     info, how = max(live, key=lambda pair: (priority_for(pair[0]), _language_rank(pair[0])))
     kind, level = type_and_level(alert, info)
+    drill = alert.status == "Exercise"
     prefix = None
-    if alert.status == "Exercise":
+    if drill:
         prefix = DRILL_PREFIX_ZH if info.chinese else DRILL_PREFIX_EN
     body, shortened = spoken_text(info, max_text_chars - len(prefix or ""))
     replaces = alert.msg_type == "Update"
@@ -187,7 +192,7 @@ def decide(alert: CapAlert, *, now: datetime, area: StationArea, seen: SeenAlert
         + (": stops what it references" if replaces else ""),
         key,
         stops=alert.references if replaces else (),
-        priority=priority_for(info),
+        priority=priority_for(info, drill=drill),
         type=kind,
         level=level,
         info=info,

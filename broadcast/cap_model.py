@@ -29,9 +29,10 @@ RejectCode = Literal[
     "signature", "china_profile",
 ]
 
-# GB/T 35965.1 identifiers are unique by construction (issuing unit + entry time + serial),
-# so the identifier alone names the alert whoever relays it; see alert_key().
-_CHINA_IDENTIFIER_SHAPE = re.compile(r"^\d{14}_\d{14}_\d$")
+# GB/T 35965.1's ZZZZZZDDDUUUXX_YYYYMMDDhhmmss_N: division, agency sector, sub-unit,
+# extension, entry time, serial. Unique by construction, so the identifier alone names the
+# alert whoever relays it; see alert_key().
+CHINA_IDENTIFIER = re.compile(r"^(\d{6})(\d{3})(\d{3})(\d{2})_(\d{14})_(\d)$")
 
 
 class CapRejected(ValueError):
@@ -54,7 +55,7 @@ def alert_key(sender: str, identifier: str) -> str:
     so it is the key by itself: the same alert relayed by two county servers that each put
     their own address in ``sender`` is still one alert.
     """
-    if _CHINA_IDENTIFIER_SHAPE.match(identifier):
+    if CHINA_IDENTIFIER.match(identifier):
         return identifier
     return f"{sender},{identifier}"
 

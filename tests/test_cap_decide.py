@@ -100,8 +100,8 @@ def test_out_of_area_is_ignored() -> None:
 
 def test_exercise_plays_with_the_drill_prefix_and_its_audio() -> None:
     d = run(alert("cn_exercise_with_audio.xml"), now=datetime(2025, 7, 20, 9, 31, tzinfo=BJ))
-    assert (d.action, d.type, d.level, d.priority) == ("play", "drill", "II",
-                                                      Priority.ALARM_SIREN)
+    assert (d.action, d.type, d.level) == ("play", "drill", "II")
+    assert d.priority == Priority.ROUTINE  # simulates an orange warning, never preempts
     assert d.drill_prefix == DRILL_PREFIX_ZH == "演练，演练。"
     assert d.text is not None and d.text.startswith("演练，演练。山洪灾害避险转移演练。")
     assert d.audio is not None and d.audio.data[:4] == b"RIFF"
@@ -237,6 +237,10 @@ def _info(severity: str, urgency: str, level: str | None = None) -> CapInfo:
 def test_priority_table(severity: str, urgency: str, level: str | None,
                         priority: Priority) -> None:
     assert priority_for(_info(severity, urgency, level)) == priority
+
+
+def test_a_drill_never_preempts() -> None:
+    assert priority_for(_info("Extreme", "Immediate", "I"), drill=True) == Priority.ROUTINE
 
 
 def test_blue_warning_is_an_emergency_of_level_iv() -> None:
