@@ -65,6 +65,7 @@ class BroadcastService:
         self.max_on_s = max_on_s
         self.queue = AirQueue()
         self._broadcasts: dict[str, Broadcast] = {}
+        self._final: dict[str, asyncio.Event] = {}
         self._running: _OnAir | None = None
         self._lock = asyncio.Lock()
         self._numbers = itertools.count(1)
@@ -81,6 +82,11 @@ class BroadcastService:
     @property
     def on_air(self) -> Broadcast | None:
         return self._running.broadcast if self._running else None
+
+    async def wait_final(self, broadcast_id: str) -> Broadcast:
+        """Wait until the broadcast is done, failed, cancelled or interrupted."""
+        await self._final[broadcast_id].wait()
+        return self._broadcasts[broadcast_id]
 
     def check(self, program: Program, zones: list[str]) -> None:
         """Raise (UnknownZone / UnknownContent) before anything is switched on."""
@@ -113,6 +119,7 @@ class BroadcastService:
             expires_at=self.clock.monotonic() + ttl_s if ttl_s is not None else None,
         )
         self._broadcasts[broadcast.id] = broadcast
+        self._final[broadcast.id] = asyncio.Event()
         self.on_event("requested", broadcast, {})
         async with self._lock:
             decision = self.queue.submit(Request(broadcast.id, priority, broadcast.expires_at))
@@ -165,6 +172,7 @@ class BroadcastService:
                 broadcast.state = "interrupted"
                 broadcast.ended = self.clock.now()
                 self.on_event("interrupted", broadcast, {"reason": reason})
+                self._final[broadcast.id].set()
             await self.amplifier.off_now(actor="system", reason=reason)
         return interrupted
 
@@ -285,4 +293,5 @@ class BroadcastService:
                 reason: str | None = None) -> None:
         broadcast.state = state  # type: ignore[assignment]
         broadcast.ended = self.clock.now()
+        self._final[broadcast.id].set()
         self.on_event(state, broadcast, {"by": actor, **({"reason": reason} if reason else {})})

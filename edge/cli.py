@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.sim:
                 config = sim_station.prepare(stack, args.data_dir, args.listen,
                                              args.time_scale or 1.0)
-                banner = sim_station.banner
+                banner = lambda: sim_station.banner(args.data_dir)  # noqa: E731
             else:
                 config = load(args.config or DEFAULT_PATH)
                 overrides: dict[str, object] = {}

@@ -80,6 +80,7 @@ class PanelConfig(Section):
     ack_button: Pin | None = None
     fault_led: Pin | None = None
     broadcast_led: Pin | None = None
+    alarm_led: Pin | None = None
     hold_s: Annotated[float, _range(0.2, 10.0)] = 1.5
 
 
@@ -121,6 +122,16 @@ class MessagesConfig(Section):
     max_duration_s: Annotated[float, _range(1.0, 1800.0)] = 180.0
 
 
+class AlarmsConfig(Section):
+    """What an alarm does: 准备转移 speaks; 立即转移 and a hand alarm sound the sirens."""
+
+    prepare_message: str = "prepare"
+    evacuate_message: str = "evacuate"
+    hand_alarm_message: str = "evacuate"
+    siren_pattern: str = "urgent_warning"
+    max_on_s: Annotated[float, _range(10.0, 86400.0)] = 1800.0
+
+
 class ModbusBusConfig(Section):
     port: str = Field(min_length=1)
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
@@ -128,7 +139,7 @@ class ModbusBusConfig(Section):
     stopbits: Literal[1, 2] = 1
     poll_interval_s: Annotated[float, _range(0.2, 3600.0)] = 1.0
     timeout_s: Annotated[float, _range(0.05, 5.0)] = 0.3
-    offline_after: Annotated[int, _range(1, 100)] = 5
+    quiet_s: Annotated[float, _range(0.0, 2.0)] = 0.05
 
 
 class ModbusConfig(Section):
@@ -174,6 +185,8 @@ class RainGaugeConfig(Section):
     clear: ClearCommand | None = None
     pin: Pin | None = None
     mm_per_tip: Annotated[float, _range(0.01, 5.0)] = 0.2
+    offline_after: Annotated[int, _range(1, 100)] = 3
+    stale_after_s: Annotated[float, _range(1.0, 86400.0)] | None = None
 
 
 class RainThresholdConfig(Section):
@@ -181,6 +194,7 @@ class RainThresholdConfig(Section):
     window: Literal[WINDOWS]  # type: ignore[valid-type]
     prepare_mm: Annotated[float, _range(0.1, 2000.0)]
     evacuate_mm: Annotated[float, _range(0.1, 2000.0)]
+    clear_fraction: Annotated[float, _range(0.1, 1.0)] = 0.8
 
 
 class SatPhoneConfig(Section):
@@ -212,6 +226,7 @@ class Config(Section):
     sirens: list[SirenConfig] = []
     hand_alarms: list[HandAlarmConfig] = []
     modbus: ModbusConfig = ModbusConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
     rain_gauges: list[RainGaugeConfig] = []
     rain_thresholds: list[RainThresholdConfig] = []
     sat_phone: SatPhoneConfig | None = None
@@ -362,9 +377,17 @@ def _thresholds(config: Config) -> Iterator[str]:
 
 def _messages(config: Config) -> Iterator[str]:
     known = {"evacuate", "prepare", "all_clear", "test"} | {m.id for m in config.messages.texts}
-    if config.broadcast.evacuate_message not in known:
-        yield (f"broadcast.evacuate_message: no message {config.broadcast.evacuate_message!r}; "
-               f"known: {sorted(known)}")
+    for key, value in (("broadcast.evacuate_message", config.broadcast.evacuate_message),
+                       ("alarms.prepare_message", config.alarms.prepare_message),
+                       ("alarms.evacuate_message", config.alarms.evacuate_message),
+                       ("alarms.hand_alarm_message", config.alarms.hand_alarm_message)):
+        if value not in known:
+            yield f"{key}: no message {value!r}; known: {sorted(known)}"
+    from broadcast.sirens import DEFAULT_PATTERNS
+
+    if config.alarms.siren_pattern not in DEFAULT_PATTERNS:
+        yield (f"alarms.siren_pattern: no siren pattern {config.alarms.siren_pattern!r}; "
+               f"known: {sorted(DEFAULT_PATTERNS)}")
     seen: set[str] = set()
     for i, message in enumerate(config.messages.texts):
         if message.id in seen:

@@ -22,8 +22,10 @@ class Lifecycle:
     def __init__(self) -> None:
         self._handlers: dict[str, list[tuple[str, Handler]]] = {}
 
-    def on(self, event: Event, name: str, handler: Handler) -> None:
-        self._handlers.setdefault(event, []).append((name, handler))
+    def on(self, event: Event, name: str, handler: Handler, *, first: bool = False) -> None:
+        """Run ``handler`` on ``event`` (``first``: before the handlers already there)."""
+        handlers = self._handlers.setdefault(event, [])
+        handlers.insert(0, (name, handler)) if first else handlers.append((name, handler))
 
     async def emit(self, event: Event) -> list[str]:
         """Run every handler of ``event`` in order; returns the names of those that failed."""

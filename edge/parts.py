@@ -17,9 +17,32 @@ if TYPE_CHECKING:
 
 
 def build_parts(station: Station) -> dict[str, Any]:
+    from edge.alarm_actions import AlarmResponder
+    from edge.alarms import Alarms
+    from edge.hand_alarms import HandAlarms
+    from edge.modbus_lines import open_buses
+    from edge.rain import Rain
+    from edge.sirens import Sirens
+
     parts: dict[str, Any] = {}
     if station.config.amplifier is not None:
         from edge.broadcasting import Broadcasting
 
         parts["broadcasting"] = Broadcasting(station)
+    buses = open_buses(station)
+    rain = Rain(station, buses) if station.config.rain_gauges else None
+    if rain is not None:
+        parts["rain"] = rain
+    alarms = parts["alarms"] = Alarms(station, rain)
+    sirens = parts["sirens"] = Sirens(station, buses)
+    parts["hand_alarms"] = HandAlarms(station, alarms, buses)
+    parts["alarm_actions"] = AlarmResponder(station, alarms, sirens, parts.get("broadcasting"))
+    if station.config.panel.ack_button is not None:
+        station.on_input("panel.ack_button",
+                         lambda active, _t: active and _ack_all(station, alarms))
     return parts
+
+
+def _ack_all(station: Station, alarms: Any) -> None:
+    station.journal.record("panel.ack", "panel.ack_button", "panel")
+    alarms.acknowledge_all(actor="panel")

@@ -17,7 +17,8 @@ from drivers.gpio import open_chip
 from edge.config import Config, ConfigError, load
 from edge.station import GPIO_LATCH_FILE, claim_outputs, open_station_gpio
 
-OUTPUT_KEYS = ("power_relay", "zones", "relay", "fault_led", "broadcast_led", "buzzer")
+OUTPUT_KEYS = ("power_relay", "zones", "relay", "fault_led", "broadcast_led", "alarm_led",
+               "buzzer")
 
 
 def raw_output_pins(raw: Any, key: str | None = None) -> set[int]:

@@ -8,29 +8,51 @@ person can see exactly what ran.
 
 from __future__ import annotations
 
+import json
 import string
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
 from edge.config import SIM_TOKENS, Config, parse
+from edge.simulators import Simulator
 
 DEFAULT_DATA_DIR = Path("var/sim")
 DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+#: Gauges are polled at most this often in real time, whatever the time scale, so a
+#: fast simulation stays within what one 9600-baud line can carry.
+MAX_REAL_POLLS_PER_S = 5.0
+
+
+def poll_interval_s(time_scale: float) -> float:
+    return round(max(1.0, time_scale / MAX_REAL_POLLS_PER_S), 3)
 
 
 def sim_config_text(
     data_dir: Path, listen: str, time_scale: float, devices: dict[str, str]
 ) -> str:
     template = resources.files("edge").joinpath("sim_config.toml").read_text(encoding="utf-8")
+    values = {"gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale)}
+    values.update(devices)
     return string.Template(template).substitute(
-        data_dir=str(data_dir.resolve()), listen=listen, time_scale=time_scale, **devices
+        data_dir=str(data_dir.resolve()), listen=listen, time_scale=time_scale, **values
     )
 
 
 def start_simulators(stack: ExitStack, time_scale: float) -> dict[str, str]:
     """Start the hardware simulators; returns template values naming their addresses."""
-    return {}
+    gauges = Simulator("modbus_gauge_sim.py", [
+        "--listen", "socket://127.0.0.1:0", "--stdin", "ignore", "--control",
+        "--time-scale", str(time_scale), "--rain", "none",
+        "--unit", "1",
+        "--unit", "2,function=input,width=32,word_order=little,scale_mm=0.01",
+        "--unit", "10",
+    ], name="rain gauges and remote I/O")
+    stack.callback(gauges.stop)
+    url, _, control = gauges.address.partition(" control=")
+    return {"gauge_port": url, "gauge_control": control}
 
 
 def prepare(
@@ -41,11 +63,18 @@ def prepare(
     devices = start_simulators(stack, time_scale)
     text = sim_config_text(data_dir, listen or DEFAULT_LISTEN, time_scale, devices)
     (data_dir / "config.toml").write_text(text, encoding="utf-8")
+    (data_dir / "sim-devices.json").write_text(json.dumps(devices, indent=1), encoding="utf-8")
     return parse(text)
 
 
-def banner() -> str:
+def banner(data_dir: Path | None = None) -> str:
     lines = ["Simulated station. API tokens:"]
     lines += [f"  {role:9} {token}" for role, token in SIM_TOKENS.items()]
     lines.append("Drive a panel button: POST /api/v1/sim/gpio/17 {\"level\": 0}")
+    devices_file = (data_dir or DEFAULT_DATA_DIR) / "sim-devices.json"
+    if devices_file.exists():
+        devices = json.loads(devices_file.read_text(encoding="utf-8"))
+        if "gauge_control" in devices:
+            lines.append(f"Rain gauge simulator control: tcp {devices['gauge_control']}, one "
+                         "command per line, e.g. 'profile 1 constant:120' (hw-sim/README.md)")
     return "\n".join(lines)

@@ -61,7 +61,7 @@ def claim_outputs(config: Config, chip: GpioChip) -> dict[str, tuple[str, Any, f
     for siren in config.sirens:
         if siren.relay is not None:
             claimed[siren.id] = ("siren", chip.output(siren.relay), siren.max_on_s)
-    for led in ("fault_led", "broadcast_led"):
+    for led in ("fault_led", "broadcast_led", "alarm_led"):
         pin = getattr(config.panel, led)
         if pin is not None:
             claimed[f"panel.{led}"] = ("led", chip.output(pin), None)
@@ -80,6 +80,7 @@ class Station:
         self.inputs: dict[str, DebouncedInput] = {}
         self.input_handlers: dict[str, list[Callable[[bool, float], None]]] = {}
         self.stopping_details: list[Callable[[], dict[str, Any]]] = []
+        self.metric_sources: list[Callable[[], Any]] = []
         self.started_monotonic = 0.0
         self.version = VERSION
         self.interrupted: list[str] = []
@@ -184,14 +185,15 @@ class Station:
             raw = self.gpio.input(pin, active_low=True)
             self.inputs[input_id] = DebouncedInput(
                 raw, self.clock, self.config.gpio.debounce_s,
-                lambda active, began, i=input_id: self._input_changed(i, active, began), loop,
+                lambda active, began, i=input_id: self.input_changed(i, active, began), loop,
             )
         for alarm in self.config.hand_alarms:
             if alarm.pin is not None:
                 self.health.register(alarm.id, "hand_alarm")
                 self.health.report(alarm.id, "ok", "idle")
 
-    def _input_changed(self, input_id: str, active: bool, began: float) -> None:
+    def input_changed(self, input_id: str, active: bool, began: float) -> None:
+        """A settled input level (GPIO, or a remote input polled over Modbus)."""
         actor = "panel" if input_id.startswith("panel.") else input_id
         self.journal.record("input.pressed" if active else "input.released", input_id, actor)
         for handler in self.input_handlers.get(input_id, []):

@@ -1,0 +1,198 @@
+"""Alarms: a rain warning level or a villager's hand alarm, until someone acknowledges it.
+
+An alarm is raised by the rain warning board (准备转移 / 立即转移 per gauge) or by a
+hand alarm input. It stays *active* (its actions running) until acknowledged, by the
+panel's ACK button or the API; it is *cleared* only when acknowledged and the cause is
+gone (the rain fell below the clear fraction, the hand alarm was released). An
+escalation from prepare to evacuate re-arms an acknowledged alarm and fires the
+evacuate actions even if prepare was never acknowledged. Every raise, escalation,
+acknowledgement and clear is journaled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from edge.journal import iso_utc
+from sensors.levels import GaugeTransition, TransitionKind, WarningLevel
+
+if TYPE_CHECKING:
+    from edge.rain import Rain
+    from edge.station import Station
+
+log = logging.getLogger(__name__)
+
+AlarmKind = Literal["rain", "hand_alarm"]
+AlarmState = Literal["active", "acknowledged", "cleared"]
+WINDOW_ZH = {"10min": "10分钟", "30min": "30分钟", "1h": "1小时", "3h": "3小时", "6h": "6小时",
+             "12h": "12小时", "24h": "24小时"}
+LEVEL_ZH = {"prepare": "准备转移", "evacuate": "立即转移"}
+
+
+@dataclass
+class Alarm:
+    id: str
+    kind: AlarmKind
+    source: str
+    name: str
+    raised: datetime
+    level: Literal["prepare", "evacuate"] | None = None
+    window: str | None = None
+    total_mm: float | None = None
+    threshold_mm: float | None = None
+    state: AlarmState = "active"
+    escalated: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    cleared_at: datetime | None = None
+    callout: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.state != "cleared"
+
+    def summary_zh(self) -> str:
+        """One line a duty officer or an SMS reader understands."""
+        if self.kind == "hand_alarm":
+            return f"{self.name}手动报警已触发"
+        window = WINDOW_ZH.get(self.window or "", self.window or "")
+        total = f"{self.total_mm:.1f}" if self.total_mm is not None else "?"
+        return f"{self.name}{window}雨量{total}毫米，已达{LEVEL_ZH.get(self.level or '', '')}"
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            return iso_utc(moment) if moment else None
+
+        return {
+            "id": self.id, "kind": self.kind, "source": self.source, "name": self.name,
+            "level": self.level, "window": self.window,
+            "total_mm": round(self.total_mm, 2) if self.total_mm is not None else None,
+            "threshold_mm": self.threshold_mm, "state": self.state,
+            "raised": iso(self.raised), "escalated": iso(self.escalated),
+            "acknowledged_by": self.acknowledged_by, "acknowledged_at": iso(self.acknowledged_at),
+            "cleared_at": iso(self.cleared_at), "summary": self.summary_zh(),
+            "callout": self.callout,
+        }
+
+
+Listener = Callable[[str, Alarm], None]
+
+
+class Alarms:
+    """Every alarm of the station; listeners hear raised/escalated/acknowledged/cleared."""
+
+    def __init__(self, station: Station, rain: Rain | None) -> None:
+        self.station = station
+        self.rain = rain
+        self._alarms: dict[str, Alarm] = {}
+        self._numbers = itertools.count(1)
+        self.listeners: list[Listener] = []
+        if rain is not None:
+            rain.listeners.append(self._rain_transition)
+
+    def list(self, *, open_only: bool = False) -> list[Alarm]:
+        return [a for a in self._alarms.values() if a.open or not open_only]
+
+    def get(self, alarm_id: str) -> Alarm:
+        return self._alarms[alarm_id]
+
+    def open_for(self, source: str) -> Alarm | None:
+        return next((a for a in self._alarms.values() if a.source == source and a.open), None)
+
+    def _new(self, kind: AlarmKind, source: str, name: str) -> Alarm:
+        now = self.station.clock.now()
+        alarm = Alarm(f"a{now:%Y%m%d%H%M%S}-{next(self._numbers)}", kind, source, name, now)
+        self._alarms[alarm.id] = alarm
+        return alarm
+
+    def _announce(self, what: str, alarm: Alarm, actor: str = "system") -> None:
+        self.station.journal.record(f"alarm.{what}", alarm.id, actor, alarm=alarm.as_json())
+        for listener in self.listeners:
+            try:
+                listener(what, alarm)
+            except Exception:
+                log.exception("alarm listener failed on %s %s", what, alarm.id)
+
+    # -- rain ----------------------------------------------------------------------------
+
+    def _rain_transition(self, change: GaugeTransition) -> None:
+        assert self.rain is not None
+        t = change.transition
+        gauge = change.gauge_id
+        level = self.rain.board.level(gauge)
+        alarm = self.open_for(gauge)
+        if t.kind in (TransitionKind.RAISED, TransitionKind.ESCALATED):
+            if alarm is None:
+                name = self.rain.configs[gauge].name or gauge
+                alarm = self._new("rain", gauge, name)
+                self._set_rain_level(alarm, change, level)
+                self._announce("raised", alarm)
+            elif level.name.lower() != alarm.level:
+                self._set_rain_level(alarm, change, level)
+                alarm.state = "active"
+                alarm.escalated = self.station.clock.now()
+                self._announce("escalated", alarm)
+        elif t.kind is TransitionKind.CLEARED and alarm is not None:
+            if level is WarningLevel.NONE:
+                alarm.state = "cleared"
+                alarm.cleared_at = self.station.clock.now()
+                alarm.total_mm = t.total_mm
+                self._announce("cleared", alarm)
+            elif level.name.lower() != alarm.level:
+                alarm.level = level.name.lower()  # type: ignore[assignment]
+                self._announce("lowered", alarm)
+
+    @staticmethod
+    def _set_rain_level(alarm: Alarm, change: GaugeTransition, level: WarningLevel) -> None:
+        alarm.level = level.name.lower()  # type: ignore[assignment]
+        alarm.window = change.window
+        alarm.total_mm = change.transition.total_mm
+        alarm.threshold_mm = change.transition.threshold_mm
+
+    # -- hand alarms -----------------------------------------------------------------------
+
+    def hand_alarm(self, alarm_input: str, name: str, active: bool) -> Alarm | None:
+        """A hand alarm input held (``active``) or released."""
+        alarm = self.open_for(alarm_input)
+        if active:
+            if alarm is None:
+                alarm = self._new("hand_alarm", alarm_input, name)
+                alarm.level = "evacuate"
+                self._announce("raised", alarm, actor=alarm_input)
+            return alarm
+        if alarm is not None:
+            alarm.extra["released"] = True
+            if alarm.state == "acknowledged":
+                self._clear(alarm)
+        return alarm
+
+    # -- acknowledging -----------------------------------------------------------------------
+
+    def acknowledge(self, alarm_id: str, *, actor: str) -> Alarm:
+        alarm = self._alarms[alarm_id]
+        if alarm.state != "active":
+            return alarm
+        alarm.state = "acknowledged"
+        alarm.acknowledged_by = actor
+        alarm.acknowledged_at = self.station.clock.now()
+        self._announce("acknowledged", alarm, actor=actor)
+        if alarm.kind == "rain" and self.rain is not None:
+            self.rain.acknowledge(alarm.source)  # may clear it at once if the rain eased
+        elif alarm.kind == "hand_alarm" and alarm.extra.get("released"):
+            self._clear(alarm)
+        return alarm
+
+    def acknowledge_all(self, *, actor: str) -> list[Alarm]:
+        return [self.acknowledge(a.id, actor=actor) for a in self.list(open_only=True)
+                if a.state == "active"]
+
+    def _clear(self, alarm: Alarm) -> None:
+        alarm.state = "cleared"
+        alarm.cleared_at = self.station.clock.now()
+        self._announce("cleared", alarm)

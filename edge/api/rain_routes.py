@@ -1,0 +1,90 @@
+"""Rain gauges and alarms over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from edge.api.security import Operator, Viewer
+from edge.auth import Principal
+from edge.journal import iso_utc
+from edge.rain_store import series
+
+router = APIRouter(prefix="/api/v1", tags=["rain and alarms"])
+MAX_SERIES_POINTS = 10_000
+
+
+def _rain(request: Request) -> Any:
+    rain = request.app.state.station.parts.get("rain")
+    if rain is None:
+        raise HTTPException(404, "this station has no rain gauges")
+    return rain
+
+
+def _parse_time(value: str | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(422, f"not an ISO-8601 time: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.get("/rain", dependencies=[Viewer])
+def rain(request: Request) -> dict[str, Any]:
+    """Every gauge: status, last reading, each window's total, warning level."""
+    station = request.app.state.station
+    parts = station.parts.get("rain")
+    gauges = [parts.gauge_json(g, iso_utc) for g in parts.gauges] if parts else []
+    return {"time": iso_utc(station.clock.now()), "gauges": gauges}
+
+
+@router.get("/rain/{gauge_id}/series", dependencies=[Viewer], response_model=None)
+def rain_series(
+    request: Request,
+    gauge_id: str,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    step: Annotated[int, Query(ge=60, le=86400)] = 300,
+) -> dict[str, Any] | PlainTextResponse:
+    """Rain per ``step`` seconds (default the last 24 h); ``Accept: text/csv`` gives CSV."""
+    parts = _rain(request)
+    if gauge_id not in parts.gauges:
+        raise HTTPException(404, f"no gauge {gauge_id!r}")
+    now = parts.clock.now()
+    end = _parse_time(to, now)
+    begin = _parse_time(start, end - timedelta(hours=24))
+    if begin >= end:
+        raise HTTPException(422, "'from' must be before 'to'")
+    if (end - begin).total_seconds() / step > MAX_SERIES_POINTS:
+        raise HTTPException(422, f"more than {MAX_SERIES_POINTS} points: use a larger step")
+    points = series(parts.store.increments(gauge_id, begin, end), begin, end, step)
+    if "text/csv" in request.headers.get("accept", ""):
+        lines = ["time,mm"] + [f"{iso_utc(t)},{mm}" for t, mm in points]
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/csv")
+    return {"gauge": gauge_id, "step_s": step,
+            "points": [{"t": iso_utc(t), "mm": mm} for t, mm in points]}
+
+
+@router.get("/alarms", dependencies=[Viewer])
+def alarms(request: Request, all: bool = Query(False, description="include cleared")) -> Any:
+    registry = request.app.state.station.parts["alarms"]
+    return {"alarms": [a.as_json() for a in registry.list(open_only=not all)]}
+
+
+@router.post("/alarms/{alarm_id}/ack")
+async def acknowledge(
+    request: Request, alarm_id: str, principal: Annotated[Principal, Operator]
+) -> dict[str, Any]:
+    station = request.app.state.station
+    registry = station.parts["alarms"]
+    try:
+        alarm = registry.acknowledge(alarm_id, actor=principal.name)
+    except KeyError:
+        raise HTTPException(404, f"no alarm {alarm_id!r}") from None
+    await station.journal.durable(station.journal.committed_seq + station.journal.pending_count)
+    return alarm.as_json()

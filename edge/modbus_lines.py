@@ -1,0 +1,27 @@
+"""One :class:`~drivers.modbus_bus.ModbusBus` per configured RS-485 line, shared by the
+gauges, remote sirens and remote hand alarms on it (one request in flight per line)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from drivers.modbus_bus import ModbusBus
+
+if TYPE_CHECKING:
+    from edge.station import Station
+
+
+def open_buses(station: Station) -> dict[str, ModbusBus]:
+    buses = {
+        name: ModbusBus(cfg.port, baudrate=cfg.baudrate, parity=cfg.parity,
+                        stopbits=cfg.stopbits, timeout_s=cfg.timeout_s, quiet_s=cfg.quiet_s,
+                        name=name)
+        for name, cfg in station.config.modbus.buses.items()
+    }
+
+    async def close_all() -> None:
+        for bus in buses.values():
+            await bus.close()
+
+    station.lifecycle.on("stopped", "modbus-buses", close_all)
+    return buses

@@ -1,0 +1,38 @@
+"""A tipping-bucket gauge wired to a GPIO input: each (debounced) tip is ``mm_per_tip``.
+
+It reports the same events as a Modbus gauge, so windows and warning levels do not
+care how a gauge is wired. A pulse gauge cannot tell "no rain" from "cable cut", so it
+is always ``ok`` once wired; the station can only watch its silence against the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sensors.counter import CounterOutcome
+from sensors.modbus_gauge import GaugeEvent, GaugeState, GaugeStatus, RainIncrement
+
+
+class PulseRainGauge:
+    def __init__(self, gauge_id: str, mm_per_tip: float, now: datetime,
+                 on_event: Callable[[GaugeEvent], None]) -> None:
+        if mm_per_tip <= 0:
+            raise ValueError(f"mm_per_tip must be > 0, got {mm_per_tip}")
+        self.gauge_id = gauge_id
+        self.mm_per_tip = mm_per_tip
+        self.on_event = on_event
+        self.tips = 0
+        self.last_tip: datetime | None = None
+        self.status = GaugeStatus(GaugeState.OK, now, "pulse input")
+
+    def tip(self, at: datetime) -> RainIncrement:
+        self.tips += 1
+        event = RainIncrement(self.gauge_id, at, self.mm_per_tip, self.tips, self.last_tip,
+                              CounterOutcome.RAIN)
+        self.last_tip = at
+        self.on_event(event)
+        return event
+
+    def is_fresh(self, max_age_s: float) -> bool:
+        return True
