@@ -60,7 +60,7 @@ class Alarm:
     def summary_zh(self) -> str:
         """One line a duty officer or an SMS reader understands."""
         if self.kind == "hand_alarm":
-            return f"{self.name}手动报警已触发"
+            return f"{self.name}已触发"
         window = WINDOW_ZH.get(self.window or "", self.window or "")
         total = f"{self.total_mm:.1f}" if self.total_mm is not None else "?"
         return f"{self.name}{window}雨量{total}毫米，已达{LEVEL_ZH.get(self.level or '', '')}"

@@ -161,7 +161,8 @@ class Rain:
         assert isinstance(event, RainIncrement)
         if event.since is not None and event.mm > 0:
             self.windows[event.gauge_id].add(event.at, event.mm)
-            self._mark_outage_lump(event)
+            if isinstance(self.gauges[event.gauge_id], ModbusRainGauge):
+                self._mark_outage_lump(event)  # a tip is a tip; a counter can hide an outage
             self.store.add(event.gauge_id, event.at, event.mm, event.since)
         if isinstance(self.gauges[event.gauge_id], ModbusRainGauge):
             self.store.set_counter(event.gauge_id, event.raw, event.at)

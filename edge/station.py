@@ -181,6 +181,9 @@ class Station:
         for alarm in self.config.hand_alarms:
             if alarm.pin is not None:
                 named[alarm.id] = alarm.pin
+        for gauge in self.config.rain_gauges:
+            if gauge.kind == "pulse" and gauge.pin is not None:
+                named[gauge.id] = gauge.pin  # a reed contact closing to ground per tip
         for input_id, pin in named.items():
             raw = self.gpio.input(pin, active_low=True)
             self.inputs[input_id] = DebouncedInput(

@@ -23,13 +23,14 @@ class PulseRainGauge:
         self.mm_per_tip = mm_per_tip
         self.on_event = on_event
         self.tips = 0
+        self.started = now
         self.last_tip: datetime | None = None
         self.status = GaugeStatus(GaugeState.OK, now, "pulse input")
 
     def tip(self, at: datetime) -> RainIncrement:
         self.tips += 1
-        event = RainIncrement(self.gauge_id, at, self.mm_per_tip, self.tips, self.last_tip,
-                              CounterOutcome.RAIN)
+        event = RainIncrement(self.gauge_id, at, self.mm_per_tip, self.tips,
+                              self.last_tip or self.started, CounterOutcome.RAIN)
         self.last_tip = at
         self.on_event(event)
         return event
