@@ -102,15 +102,24 @@ class Speech:
             "-v", v.name, "-s", str(v.words_per_minute), "-p", str(v.pitch),
             "-a", str(v.amplitude), "--stdout", "--", text,
         ]
+        # The spawn is shielded: cancelling asyncio's subprocess creation half-way can
+        # leave the task waiting forever for a child nobody watches (CPython 3.11).
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            self.program, *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        ))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                self.program, *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            proc = await asyncio.shield(spawn)
         except FileNotFoundError as e:
             raise SpeechFailed(f"{self.program} is not installed (Debian package espeak-ng)") from e
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                late = await spawn
+                late.kill()
+                await late.wait()
+            raise
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.timeout_s)
         except TimeoutError:

@@ -223,6 +223,7 @@ class ModbusBus:
                 raise self._bad(unit, f"undecodable reply: {exc}") from None
             finally:
                 self._awaiting = False
+                _honour_cancellation()
         if reply.dev_id != unit or (reply.function_code & 0x7F) != function:
             raise self._bad(unit, f"reply of unit {reply.dev_id} FC{reply.function_code:02d}")
         if reply.isError():
@@ -252,7 +253,9 @@ class ModbusBus:
                 trace_packet=self._traced,
             )
             client.set_max_no_responses(1 << 30)
-            if not await client.connect():
+            connected = await client.connect()
+            _honour_cancellation()
+            if not connected:
                 client.close()
                 self._port_lost("cannot open")
                 raise PortUnavailable(f"{self.name}: cannot open {self.port}", unit)
@@ -322,3 +325,15 @@ class ModbusBus:
         if unit in self._silent_units:
             self._silent_units.discard(unit)
             log.info("%s: unit %d answers again", self.name, unit)
+
+
+def _honour_cancellation() -> None:
+    """Re-raise a cancellation that ``asyncio.wait_for`` inside pymodbus swallowed.
+
+    On Python 3.11, ``wait_for`` returns the result when the awaited operation finishes
+    in the same loop turn as a cancel, and the cancel is lost (CPython gh-86296): a gauge
+    task would then never stop. The task still counts the request, so raise it here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

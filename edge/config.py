@@ -132,6 +132,19 @@ class AlarmsConfig(Section):
     max_on_s: Annotated[float, _range(10.0, 86400.0)] = 1800.0
 
 
+class CapConfig(Section):
+    """CAP 1.2 alerts from the county (POST /api/v1/cap)."""
+
+    area_codes: Annotated[list[Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,20}$")]],
+                          Field(min_length=1, max_length=64)]
+    latitude: Annotated[float, _range(-90.0, 90.0)] | None = None
+    longitude: Annotated[float, _range(-180.0, 180.0)] | None = None
+    accept_unlocated: bool = True
+    require_signature: bool = False
+    require_china_profile: bool = False
+    max_alert_kb: Annotated[int, _range(1, 16384)] = 8192
+
+
 class ModbusBusConfig(Section):
     port: str = Field(min_length=1)
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
@@ -197,10 +210,35 @@ class RainThresholdConfig(Section):
     clear_fraction: Annotated[float, _range(0.1, 1.0)] = 0.8
 
 
+PhoneNumber = Annotated[str, Field(pattern=r"^\+?[0-9]{3,20}$")]
+
+
+class CalloutTierConfig(Section):
+    """One tier of 叫应: these people must answer (``1`` / ``收到``) within the time."""
+
+    numbers: Annotated[list[PhoneNumber], Field(min_length=1)]
+    answer_within_s: Annotated[float, _range(30.0, 86400.0)] = 600.0
+
+
 class SatPhoneConfig(Section):
     port: str = Field(min_length=1)
     baudrate: Literal[9600, 19200, 38400, 57600, 115200] = 19200
-    report_numbers: list[Annotated[str, Field(pattern=r"^\+?[0-9]{3,20}$")]] = []
+    personality: Literal["generic", "iridium"] = "generic"
+    poll_interval_s: Annotated[float, _range(5.0, 3600.0)] = 30.0
+    report_numbers: list[PhoneNumber] = []
+    report_name: str | None = Field(None, min_length=1, max_length=20)
+    callout: list[CalloutTierConfig] = []
+    whitelist: list[PhoneNumber] = []
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
+    pin_max_failures: Annotated[int, _range(1, 20)] = 3
+    pin_lockout_s: Annotated[float, _range(60.0, 86400.0)] = 1800.0
+    sms_max_attempts: Annotated[int, _range(1, 100)] = 20
+    answer_calls: bool = True
+    pin_entry_s: Annotated[float, _range(5.0, 120.0)] = 30.0
+    call_max_s: Annotated[float, _range(10.0, 3600.0)] = 600.0
+    audio_input: Literal["sounddevice", "socket"] = "sounddevice"
+    audio_device: str = "default"
+    audio_socket: Path | None = None
 
 
 class JournalConfig(Section):
@@ -227,6 +265,7 @@ class Config(Section):
     hand_alarms: list[HandAlarmConfig] = []
     modbus: ModbusConfig = ModbusConfig()
     alarms: AlarmsConfig = AlarmsConfig()
+    cap: CapConfig | None = None
     rain_gauges: list[RainGaugeConfig] = []
     rain_thresholds: list[RainThresholdConfig] = []
     sat_phone: SatPhoneConfig | None = None
@@ -407,7 +446,18 @@ def _tokens(config: Config) -> Iterator[str]:
         yield "gpio.backend: 'mock' only in a simulated station (add a [sim] section)"
 
 
-CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _messages, _tokens)
+def _sat_phone(config: Config) -> Iterator[str]:
+    phone = config.sat_phone
+    if phone is None:
+        return
+    if phone.audio_input == "socket" and phone.audio_socket is None:
+        yield "sat_phone.audio_socket: required with audio_input = 'socket'"
+    if phone.whitelist and phone.pin is None:
+        yield "sat_phone.pin: required with a whitelist (commands and call-in need a PIN)"
+
+
+CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _messages, _tokens,
+                _sat_phone)
 
 
 def validate(raw: dict[str, Any]) -> Config:

@@ -37,6 +37,10 @@ def build_parts(station: Station) -> dict[str, Any]:
     sirens = parts["sirens"] = Sirens(station, buses)
     parts["hand_alarms"] = HandAlarms(station, alarms, buses)
     parts["alarm_actions"] = AlarmResponder(station, alarms, sirens, parts.get("broadcasting"))
+    if station.config.cap is not None:
+        from edge.cap_intake import CapIntake
+
+        parts["cap"] = CapIntake(station, parts.get("broadcasting"))
     if station.config.panel.ack_button is not None:
         station.on_input("panel.ack_button",
                          lambda active, _t: active and _ack_all(station, alarms))

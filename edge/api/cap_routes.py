@@ -1,0 +1,62 @@
+"""CAP 1.2: alerts in from the county, the station's own alarms out as CAP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from broadcast.cap import CapRejected, station_alarm_as_cap
+from edge.api.security import Operator, Viewer
+from edge.auth import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["CAP"])
+CAP_MEDIA_TYPE = "application/cap+xml"
+#: A rain alarm as CAP: 立即转移 is Extreme/Immediate (level I), 准备转移 Severe/Expected (II).
+RAIN_CAP = {"evacuate": ("Extreme", "Immediate", "I"), "prepare": ("Severe", "Expected", "II")}
+
+
+@router.post("/cap", status_code=200)
+async def receive_cap(request: Request, principal: Annotated[Principal, Operator]) -> Any:
+    """An OASIS CAP 1.2 alert (XML body). Refused with 4xx and the reason, changing nothing,
+    when it is malformed, invalid, unsigned where signing is required, or not China-profile
+    where that is required."""
+    intake = request.app.state.station.parts.get("cap")
+    if intake is None:
+        raise HTTPException(404, "CAP intake is not configured ([cap] area_codes)")
+    limit = intake.config.max_alert_kb * 1024
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise HTTPException(413, f"alert larger than {limit} bytes")
+    body = await request.body()
+    try:
+        return await intake.receive(body, actor=principal.name)
+    except CapRejected as exc:
+        status = 413 if exc.code == "too_large" else 422
+        raise HTTPException(status, f"{exc.code}: {exc.reason}") from None
+
+
+@router.get("/alarms/{alarm_id}.cap", dependencies=[Viewer], response_class=Response,
+            responses={200: {"content": {CAP_MEDIA_TYPE: {}}}})
+def alarm_as_cap(request: Request, alarm_id: str) -> Response:
+    station = request.app.state.station
+    try:
+        alarm = station.parts["alarms"].get(alarm_id)
+    except KeyError:
+        raise HTTPException(404, f"no alarm {alarm_id!r}") from None
+    severity, urgency, level = RAIN_CAP.get(alarm.level or "", ("Severe", "Immediate", "II"))
+    cap_cfg = station.config.cap
+    codes = [("GB/T 2260", code) for code in (cap_cfg.area_codes if cap_cfg else [])]
+    event = "山洪灾害预警" if alarm.kind == "rain" else "手动报警"
+    xml = station_alarm_as_cap(
+        identifier=f"{station.config.station.id}-{alarm.id}",
+        sender=station.config.station.id, sent=alarm.raised, event=event,
+        headline=f"{station.config.station.name}：{alarm.summary_zh()}",
+        description=alarm.summary_zh(), severity=severity, urgency=urgency,  # type: ignore[arg-type]
+        area_desc=station.config.station.name, geocodes=codes,
+        sender_name=station.config.station.name, level=level,  # type: ignore[arg-type]
+        instruction="请立即转移到安全地点。" if alarm.level == "evacuate" else "请做好转移准备。",
+        expires=alarm.raised + timedelta(hours=24),
+    )
+    return Response(xml, media_type=CAP_MEDIA_TYPE)

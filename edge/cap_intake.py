@@ -1,0 +1,136 @@
+"""CAP 1.2 alerts from the county, carried out as a real broadcast terminal would.
+
+Parsing, validation and the decision are pure (``broadcast.cap``); this module does
+what the decision says: journal it, remember the alert (so a copy from a second county
+server plays once, even after a restart), stop what a Cancel or an Update refers to,
+and air what must be aired: the embedded audio when there is one (after a spoken drill
+prefix for an Exercise), else the text spoken by TTS, never past its ``expires``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from broadcast.cap import CapDecision, SeenAlerts, StationArea, decide, parse_alert
+from broadcast.program import LiveContent, Program, TextContent
+from drivers.audio_wav import WavRejected, decode_wav
+
+if TYPE_CHECKING:
+    from broadcast.record import Broadcast
+    from edge.broadcasting import Broadcasting
+    from edge.station import Station
+
+log = logging.getLogger(__name__)
+SEEN_FILE = "cap-seen.json"
+EMBEDDED_AUDIO_BLOCK_S = 0.1
+
+
+class RecordedAudio:
+    """An embedded CAP audio resource as a live source (it plays once, as it is)."""
+
+    def __init__(self, samples: np.ndarray, rate: int) -> None:
+        self.samples = samples
+        self.rate = rate
+
+    async def blocks(self) -> AsyncIterator[np.ndarray]:
+        step = max(1, round(self.rate * EMBEDDED_AUDIO_BLOCK_S))
+        for start in range(0, len(self.samples), step):
+            yield self.samples[start:start + step]
+
+
+class CapIntake:
+    def __init__(self, station: Station, broadcasting: Broadcasting | None) -> None:
+        cfg = station.config.cap
+        assert cfg is not None
+        self.station = station
+        self.broadcasting = broadcasting
+        self.config = cfg
+        point = (cfg.latitude, cfg.longitude) if cfg.latitude is not None and \
+            cfg.longitude is not None else None
+        self.area = StationArea(frozenset(cfg.area_codes), point, cfg.accept_unlocated)
+        self.seen_path = station.config.station.data_dir / SEEN_FILE
+        self.seen = self._load_seen()
+
+    def _load_seen(self) -> SeenAlerts:
+        try:
+            return SeenAlerts.restore(json.loads(self.seen_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return SeenAlerts()
+        except (ValueError, KeyError, TypeError) as exc:
+            self.station.journal.record("fault.cap_seen_unreadable", "cap", "system",
+                                        error=str(exc))
+            return SeenAlerts()
+
+    def _save_seen(self) -> None:
+        tmp = self.seen_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.seen.export(), ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.seen_path)
+
+    async def receive(self, xml: bytes, *, actor: str) -> dict[str, Any]:
+        """Parse (raises ``CapRejected``), decide, and carry out; returns what was done."""
+        alert = parse_alert(xml, require_signature=self.config.require_signature,
+                            require_china_profile=self.config.require_china_profile,
+                            max_bytes=self.config.max_alert_kb * 1024)
+        now = self.station.clock.now()
+        decision = decide(alert, now=now, area=self.area, seen=self.seen)
+        self.seen.remember(alert, now=now)
+        self.seen.prune(now)
+        self._save_seen()
+        stopped = await self._stop_referenced(decision, actor)
+        started = await self._air(decision, actor) if decision.sounds else []
+        seq = self.station.journal.record(
+            f"cap.{decision.action}", alert.identifier, actor, sender=alert.sender,
+            status=alert.status, msg_type=alert.msg_type, reason=decision.reason,
+            area_match=decision.area_match, stopped=stopped, broadcasts=started,
+            text_shortened=decision.text_shortened)
+        await self.station.journal.durable(seq)
+        return {"identifier": alert.identifier, "action": decision.action,
+                "reason": decision.reason, "stopped": stopped, "broadcasts": started}
+
+    async def _stop_referenced(self, decision: CapDecision, actor: str) -> list[str]:
+        if self.broadcasting is None or not decision.stops:
+            return []
+        keys = {ref.key for ref in decision.stops}
+        service = self.broadcasting.service
+        stopped = []
+        for broadcast in service.list(active=True):
+            if broadcast.labels.get("cap") in keys:
+                await service.cancel(broadcast.id, actor=actor, reason="CAP cancel/update")
+                stopped.append(broadcast.id)
+        return stopped
+
+    async def _air(self, decision: CapDecision, actor: str) -> list[str]:
+        if self.broadcasting is None:
+            return []
+        programs = self._programs(decision)
+        ttl = None
+        if decision.expires is not None:
+            ttl = max(0.0, (decision.expires - self.station.clock.now()).total_seconds())
+        started: list[Broadcast] = []
+        for program in programs:
+            started.append(await self.broadcasting.service.submit(
+                program, zones=sorted(self.broadcasting.amplifier.zones),
+                priority=decision.priority, type=decision.type,  # type: ignore[arg-type]
+                level=decision.level, source="cap", actor=actor, ttl_s=ttl,
+                labels={"cap": decision.alert_key}))
+        return [b.id for b in started]
+
+    def _programs(self, decision: CapDecision) -> list[Program]:
+        if decision.audio is not None:
+            try:
+                audio = decode_wav(decision.audio.data, max_duration_s=1800)
+            except WavRejected as exc:
+                log.warning("CAP audio unusable (%s); speaking the text instead", exc)
+            else:
+                source = RecordedAudio(audio.samples, audio.rate)
+                recorded = Program(LiveContent(f"cap:{decision.alert_key}", source))
+                if decision.drill_prefix:
+                    return [Program(TextContent(decision.drill_prefix)), recorded]
+                return [recorded]
+        return [Program(TextContent(decision.text or ""))]

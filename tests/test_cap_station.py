@@ -1,0 +1,109 @@
+"""CAP 1.2 through the station's API: aired, deduplicated, cancelled, refused, exported."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from broadcast.cap import parse_alert
+from broadcast.priority import Priority
+from drivers.clock import ManualClock
+from edge.api.app import create_app
+from tests.cap_examples import example, variant
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
+
+CAP_HEADERS = {**SIM_OPERATOR, "Content-Type": "application/cap+xml"}
+MORNING = datetime(2025, 7, 15, 0, 30, tzinfo=UTC)  # 08:30 Beijing, while the alert holds
+
+
+async def start(tmp_path: Path) -> tuple[StationRun, httpx.AsyncClient]:
+    run = StationRun(sim_config(tmp_path), ManualClock(MORNING))
+    await run.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(run.station)),
+                               base_url="http://s")
+    return run, client
+
+
+async def test_an_alert_plays_once_and_its_cancel_stops_it(tmp_path: Path) -> None:
+    run, client = await start(tmp_path)
+    try:
+        service = run.station.parts["broadcasting"].service
+        first = await client.post("/api/v1/cap", content=example("cn_rainstorm_red.xml"),
+                                  headers=CAP_HEADERS)
+        assert first.status_code == 200, first.text
+        assert first.json()["action"] == "play"
+        [broadcast] = service.list()
+        assert broadcast.source == "cap" and broadcast.level == "I"
+        assert broadcast.priority >= Priority.ALARM_SIREN and broadcast.type == "emergency"
+        again = await client.post("/api/v1/cap", content=example("cn_rainstorm_red.xml"),
+                                  headers=CAP_HEADERS)
+        assert again.json()["action"] == "ignore" and len(service.list()) == 1
+        relayed = variant("cn_rainstorm_red.xml", ("<sender>", "<sender>second-server."))
+        twice = await client.post("/api/v1/cap", content=relayed, headers=CAP_HEADERS)
+        assert twice.json()["action"] == "ignore", "the same alert from two servers plays once"
+        await run.clock.advance(3)
+        cancel = await client.post("/api/v1/cap", content=example("cn_rainstorm_cancel.xml"),
+                                   headers=CAP_HEADERS)
+        assert cancel.json()["action"] == "stop"
+        assert cancel.json()["stopped"] == [broadcast.id] and broadcast.state == "cancelled"
+        assert len(service.list()) == 1, "a Cancel is never aired"
+        kinds = [e["kind"] for e in await run.settled_events() if e["kind"].startswith("cap.")]
+        assert kinds == ["cap.play", "cap.ignore", "cap.ignore", "cap.stop"]
+    finally:
+        await client.aclose()
+        await run.__aexit__()
+
+
+async def test_bad_alerts_are_refused_with_the_reason_and_change_nothing(tmp_path: Path) -> None:
+    run, client = await start(tmp_path)
+    try:
+        service = run.station.parts["broadcasting"].service
+        for body, word in ((b"<not-cap/>", "not_cap"), (b"garbage", "not_xml"),
+                           (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>',
+                            "doctype"),
+                           (variant("cn_rainstorm_red.xml", ("<status>Actual</status>",
+                                                             "<status>Real</status>")),
+                            "schema")):
+            reply = await client.post("/api/v1/cap", content=body, headers=CAP_HEADERS)
+            assert reply.status_code == 422 and word in reply.json()["detail"], reply.text
+        assert service.list() == []
+        viewer = await client.post("/api/v1/cap", content=example("cn_rainstorm_red.xml"),
+                                   headers={**SIM_VIEWER, "Content-Type": "application/xml"})
+        assert viewer.status_code == 403
+    finally:
+        await client.aclose()
+        await run.__aexit__()
+
+
+async def test_test_alerts_do_not_sound_and_exercises_carry_a_drill_prefix(
+    tmp_path: Path,
+) -> None:
+    run, client = await start(tmp_path)
+    try:
+        service = run.station.parts["broadcasting"].service
+        silent = await client.post("/api/v1/cap", content=example("cn_test_blue.xml"),
+                                   headers=CAP_HEADERS)
+        assert silent.json()["action"] == "silent" and service.list() == []
+        heartbeat = await client.post("/api/v1/cap", content=example("cn_system_heartbeat.xml"),
+                                      headers=CAP_HEADERS)
+        assert heartbeat.json()["action"] == "journal" and service.list() == []
+    finally:
+        await client.aclose()
+        await run.__aexit__()
+
+
+async def test_the_stations_own_alarm_reads_as_valid_cap(tmp_path: Path) -> None:
+    run, client = await start(tmp_path)
+    try:
+        alarm = run.station.parts["alarms"].hand_alarm("ha-1", "村口手动报警", True)
+        reply = await client.get(f"/api/v1/alarms/{alarm.id}.cap", headers=SIM_VIEWER)
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("application/cap+xml")
+        parsed = parse_alert(reply.content)
+        assert parsed.identifier.endswith(alarm.id) and parsed.msg_type == "Alert"
+        assert parsed.infos[0].headline.endswith("村口手动报警已触发")
+    finally:
+        await client.aclose()
+        await run.__aexit__()
