@@ -55,7 +55,7 @@ async def button_to_relay(presses: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         text = config_text(Path(tmp), "file")
         text = text.replace("[panel]\n", f"[panel]\nhold_s = {HOLD_S}\n")
-        text = text.replace('[gpio]\nbackend = "mock"', '[gpio]\nbackend = "mock"\ndebounce_s = 0.0')
+        text = text.replace("[gpio]\n", "[gpio]\ndebounce_s = 0.0\n")
         station = Station(parse(text), SystemClock())
         await station.start()
         service = station.parts["broadcasting"].service
