@@ -95,6 +95,21 @@ class Alarms:
         self.listeners: list[Listener] = []
         if rain is not None:
             rain.listeners.append(self._rain_transition)
+        station.metric_sources.append(self._metrics)
+
+    def _metrics(self) -> list[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily("station_edge_alarms_open",
+                                   "Open alarms (active or acknowledged, not cleared)",
+                                   labels=["kind", "level", "state"])
+        counts: dict[tuple[str, str, str], int] = {}
+        for a in self.list(open_only=True):
+            key = (a.kind, a.level or "", a.state)
+            counts[key] = counts.get(key, 0) + 1
+        for key, count in sorted(counts.items()):
+            family.add_metric(list(key), count)
+        return [family]
 
     def list(self, *, open_only: bool = False) -> list[Alarm]:
         return [a for a in self._alarms.values() if a.open or not open_only]

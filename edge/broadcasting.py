@@ -82,6 +82,7 @@ class Broadcasting:
                 output.on_cut.append(lambda _o: self._spawn(
                     self.service.fault_stop(reason="amplifier relay cut at maximum on-time")))
         self._wire_panel()
+        station.metric_sources.append(self._metrics)
         station.lifecycle.on("ready", "messages", lambda: self._spawn(self._prepare_messages()))
         station.lifecycle.on("stopping", "broadcasts", self._shutdown)
         station.stopping_details.append(self._stopping_details)
@@ -165,6 +166,26 @@ class Broadcasting:
                                        f"no speech for {sorted(problems)}")
         else:
             self.station.health.report("messages", "ok", f"{len(self.library.ids)} messages")
+
+    def _metrics(self) -> list[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        on_air = GaugeMetricFamily("station_edge_broadcast_on_air",
+                                   "Priority of the broadcast on air (0: none)")
+        current = self.service.on_air
+        on_air.add_metric([], int(current.priority) if current else 0)
+        underruns = CounterMetricFamily("station_edge_audio_underruns",
+                                        "Audio output underruns since start")
+        underruns.add_metric([], self.output.underruns)
+        finished = CounterMetricFamily("station_edge_broadcasts",
+                                       "Broadcasts by source and final state",
+                                       labels=["source", "state"])
+        counts: dict[tuple[str, str], int] = {}
+        for b in self.service.list():
+            counts[(b.source, b.state)] = counts.get((b.source, b.state), 0) + 1
+        for (source, state), count in sorted(counts.items()):
+            finished.add_metric([source, state], count)
+        return [on_air, underruns, finished]
 
     def _stopping_details(self) -> dict[str, Any]:
         return {"broadcasts_interrupted": [b.id for b in self.service.list(active=True)]}

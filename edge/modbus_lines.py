@@ -24,4 +24,19 @@ def open_buses(station: Station) -> dict[str, ModbusBus]:
             await bus.close()
 
     station.lifecycle.on("stopped", "modbus-buses", close_all)
+    station.metric_sources.append(lambda: _metrics(buses))
     return buses
+
+
+def _metrics(buses: dict[str, ModbusBus]) -> list[object]:
+    from prometheus_client.core import CounterMetricFamily
+
+    families = []
+    for field, help_text in (("requests", "Modbus requests sent"),
+                             ("no_reply", "Modbus requests without a usable reply"),
+                             ("bad_reply", "Modbus replies that did not match their request")):
+        family = CounterMetricFamily(f"station_edge_modbus_{field}", help_text, labels=["bus"])
+        for name, bus in buses.items():
+            family.add_metric([name], getattr(bus.counters, field))
+        families.append(family)
+    return families

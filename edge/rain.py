@@ -246,7 +246,7 @@ class Rain:
         level = GaugeMetricFamily("station_edge_rain_warning_level",
                                   "0 none, 1 准备转移 prepare, 2 立即转移 evacuate",
                                   labels=["gauge"])
-        fresh = GaugeMetricFamily("station_edge_rain_gauge_fresh",
+        fresh = GaugeMetricFamily("station_edge_rain_sensor_fresh",
                                   "1 if the gauge was read recently (0: stale)",
                                   labels=["gauge"])
         now = self.clock.now()

@@ -100,13 +100,15 @@ async def start_broadcast(
 
 
 @router.get("/broadcasts", dependencies=[Viewer])
-def list_broadcasts(request: Request, active: bool = Query(False)) -> dict[str, Any]:
+async def list_broadcasts(
+    request: Request, active: bool = Query(False)
+) -> dict[str, Any]:
     service = _broadcasting(request).service
     return {"broadcasts": [b.as_json(iso_utc) for b in service.list(active=active)]}
 
 
 @router.get("/broadcasts/{broadcast_id}", dependencies=[Viewer])
-def get_broadcast(request: Request, broadcast_id: str) -> dict[str, Any]:
+async def get_broadcast(request: Request, broadcast_id: str) -> dict[str, Any]:
     try:
         return _broadcasting(request).service.get(broadcast_id).as_json(iso_utc)
     except KeyError:
@@ -126,7 +128,7 @@ async def stop_broadcast(
 
 
 @router.get("/messages", dependencies=[Viewer])
-def list_messages(request: Request) -> dict[str, Any]:
+async def list_messages(request: Request) -> dict[str, Any]:
     library = _broadcasting(request).library
     return {"messages": [m.__dict__ for m in library.list()]}
 

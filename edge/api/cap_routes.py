@@ -39,7 +39,7 @@ async def receive_cap(request: Request, principal: Annotated[Principal, Operator
 
 @router.get("/alarms/{alarm_id}.cap", dependencies=[Viewer], response_class=Response,
             responses={200: {"content": {CAP_MEDIA_TYPE: {}}}})
-def alarm_as_cap(request: Request, alarm_id: str) -> Response:
+async def alarm_as_cap(request: Request, alarm_id: str) -> Response:
     station = request.app.state.station
     try:
         alarm = station.parts["alarms"].get(alarm_id)

@@ -15,7 +15,7 @@ router = APIRouter()
 
 
 @router.get("/api/v1/health", dependencies=[Viewer], tags=["county"])
-def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, Any]:
     """Station health for the county poll; always 200 while the daemon lives."""
     station = request.app.state.station
     devices = station.health.devices()
@@ -31,14 +31,14 @@ def health(request: Request) -> dict[str, Any]:
 
 @router.get("/metrics", dependencies=[Viewer], tags=["county"],
             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(request: Request) -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     return Response(generate_latest(request.app.state.metrics_registry),
                     media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/v1/events", dependencies=[Viewer], tags=["county"])
-def events(
+async def events(
     request: Request,
     after: int = Query(0, ge=0, description="return events with seq greater than this"),
     limit: int = Query(100, ge=1, le=1000),

@@ -21,7 +21,7 @@ class OutputTest(BaseModel):
 
 
 @router.get("", dependencies=[Viewer])
-def list_outputs(request: Request) -> dict[str, Any]:
+async def list_outputs(request: Request) -> dict[str, Any]:
     outputs = request.app.state.station.outputs
     return {"outputs": [
         {"id": o.id, "kind": o.kind, "on": o.switch.is_on, "max_on_s": o.max_on_s,

@@ -35,7 +35,7 @@ def _parse_time(value: str | None, default: datetime) -> datetime:
 
 
 @router.get("/rain", dependencies=[Viewer])
-def rain(request: Request) -> dict[str, Any]:
+async def rain(request: Request) -> dict[str, Any]:
     """Every gauge: status, last reading, each window's total, warning level."""
     station = request.app.state.station
     parts = station.parts.get("rain")
@@ -44,7 +44,7 @@ def rain(request: Request) -> dict[str, Any]:
 
 
 @router.get("/rain/{gauge_id}/series", dependencies=[Viewer], response_model=None)
-def rain_series(
+async def rain_series(
     request: Request,
     gauge_id: str,
     start: Annotated[str | None, Query(alias="from")] = None,
@@ -71,7 +71,9 @@ def rain_series(
 
 
 @router.get("/alarms", dependencies=[Viewer])
-def alarms(request: Request, all: bool = Query(False, description="include cleared")) -> Any:
+async def alarms(
+    request: Request, all: bool = Query(False, description="include cleared")
+) -> Any:
     registry = request.app.state.station.parts["alarms"]
     return {"alarms": [a.as_json() for a in registry.list(open_only=not all)]}
 

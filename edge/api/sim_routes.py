@@ -18,12 +18,12 @@ class PinLevel(BaseModel):
 
 
 @router.get("/gpio", dependencies=[Operator])
-def read_pins(request: Request) -> dict[str, Any]:
+async def read_pins(request: Request) -> dict[str, Any]:
     return {"pins": request.app.state.station.gpio.mock_pins()}
 
 
 @router.post("/gpio/{pin}", dependencies=[Operator])
-def drive_pin(request: Request, pin: int, body: PinLevel) -> dict[str, Any]:
+async def drive_pin(request: Request, pin: int, body: PinLevel) -> dict[str, Any]:
     station = request.app.state.station
     try:
         station.gpio.drive_mock_input(pin, body.level)
