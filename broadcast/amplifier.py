@@ -56,8 +56,10 @@ class Amplifier:
         self._lock = asyncio.Lock()
 
     def check_zones(self, zones: list[str]) -> None:
+        """No zone at all is allowed: the amplifier powers up with every loudspeaker off
+        (the silent self-test)."""
         unknown = [z for z in zones if z not in self.zones]
-        if unknown or not zones:
+        if unknown:
             raise UnknownZone(f"unknown zones {unknown}; known: {sorted(self.zones)}")
 
     def _set_state(self, state: AmplifierState) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterator
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -145,6 +146,16 @@ class CapConfig(Section):
     max_alert_kb: Annotated[int, _range(1, 16384)] = 8192
 
 
+class SelfTestConfig(Section):
+    """Daily silent and weekly audible tests of the broadcast chain (Beijing time)."""
+
+    enabled: bool = True
+    silent_daily_at: time = time(3, 0)
+    audible_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    audible_at: time = time(10, 0)
+    grace_s: Annotated[float, _range(60.0, 86400.0)] = 7200.0
+
+
 class ModbusBusConfig(Section):
     port: str = Field(min_length=1)
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
@@ -266,6 +277,7 @@ class Config(Section):
     modbus: ModbusConfig = ModbusConfig()
     alarms: AlarmsConfig = AlarmsConfig()
     cap: CapConfig | None = None
+    self_test: SelfTestConfig = SelfTestConfig()
     rain_gauges: list[RainGaugeConfig] = []
     rain_thresholds: list[RainThresholdConfig] = []
     sat_phone: SatPhoneConfig | None = None

@@ -29,6 +29,10 @@ def build_parts(station: Station) -> dict[str, Any]:
         from edge.broadcasting import Broadcasting
 
         parts["broadcasting"] = Broadcasting(station)
+        if station.config.self_test.enabled:
+            from edge.self_test import SelfTests
+
+            parts["self_test"] = SelfTests(station, parts["broadcasting"])
     buses = open_buses(station)
     rain = Rain(station, buses) if station.config.rain_gauges else None
     if rain is not None:
