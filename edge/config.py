@@ -82,6 +82,7 @@ class PanelConfig(Section):
     fault_led: Pin | None = None
     broadcast_led: Pin | None = None
     alarm_led: Pin | None = None
+    buzzer: Pin | None = None
     hold_s: Annotated[float, _range(0.2, 10.0)] = 1.5
 
 
@@ -154,6 +155,12 @@ class SelfTestConfig(Section):
     audible_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     audible_at: time = time(10, 0)
     grace_s: Annotated[float, _range(60.0, 86400.0)] = 7200.0
+
+
+class CheckinsConfig(Section):
+    """Spot checks (一键通抽查 / 随机签到): how long the duty officer has to answer."""
+
+    answer_within_s: Annotated[float, _range(10.0, 3600.0)] = 300.0
 
 
 class ModbusBusConfig(Section):
@@ -278,6 +285,7 @@ class Config(Section):
     alarms: AlarmsConfig = AlarmsConfig()
     cap: CapConfig | None = None
     self_test: SelfTestConfig = SelfTestConfig()
+    checkins: CheckinsConfig = CheckinsConfig()
     rain_gauges: list[RainGaugeConfig] = []
     rain_thresholds: list[RainThresholdConfig] = []
     sat_phone: SatPhoneConfig | None = None

@@ -278,6 +278,12 @@ class Journal:
         return self._committed_seq
 
     @property
+    def last_recorded_seq(self) -> int:
+        """The newest event recorded (on disk or still on its way)."""
+        with self._lock:
+            return self._next_seq - 1
+
+    @property
     def pending_count(self) -> int:
         with self._lock:
             return len(self._pending)

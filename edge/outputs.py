@@ -66,13 +66,18 @@ class Outputs:
     def energised(self) -> list[str]:
         return [o.id for o in self._outputs.values() if o.switch.is_on]
 
-    async def set(self, output_id: str, on: bool, *, actor: str, reason: str) -> None:
-        """Switch an output, journaling intent and outcome; raises :class:`OutputFailed`."""
+    async def set(self, output_id: str, on: bool, *, actor: str, reason: str,
+                  quiet: bool = False) -> None:
+        """Switch an output, journaling intent and outcome; raises :class:`OutputFailed`.
+
+        ``quiet``: an indicator's blinking is not journaled step by step (a failure is).
+        """
         output = self._outputs[output_id]
         if output.switch.is_on == on and (not on or output.on_since is not None):
             return
         state = "on" if on else "off"
-        self.journal.record("output.switching", output_id, actor, to=state, reason=reason)
+        if not quiet:
+            self.journal.record("output.switching", output_id, actor, to=state, reason=reason)
         try:
             await output.switch.set(on)
         except Exception as exc:
@@ -81,7 +86,8 @@ class Outputs:
                 self.health.report(output.health_id, "fault", f"cannot switch {state}: {exc}")
             raise OutputFailed(f"{output_id}: cannot switch {state}: {exc}") from exc
         output.on_since = self.clock.monotonic() if on else None
-        self.journal.record("output.switched", output_id, actor, to=state)
+        if not quiet:
+            self.journal.record("output.switched", output_id, actor, to=state)
 
     async def all_off(self, *, actor: str, reason: str) -> list[str]:
         """Drive every output OFF; every one is tried even if another fails. Returns failures."""

@@ -41,16 +41,28 @@ def build_parts(station: Station) -> dict[str, Any]:
     sirens = parts["sirens"] = Sirens(station, buses)
     parts["hand_alarms"] = HandAlarms(station, alarms, buses)
     parts["alarm_actions"] = AlarmResponder(station, alarms, sirens, parts.get("broadcasting"))
+    if station.config.sat_phone is not None:
+        from edge.satphone import SatPhone
+
+        parts["satphone"] = SatPhone(station, alarms=alarms,
+                                     broadcasting=parts.get("broadcasting"))
     if station.config.cap is not None:
         from edge.cap_intake import CapIntake
 
         parts["cap"] = CapIntake(station, parts.get("broadcasting"))
+    from edge.checkins import Checkins
+
+    checkins = parts["checkins"] = Checkins(station)
     if station.config.panel.ack_button is not None:
         station.on_input("panel.ack_button",
-                         lambda active, _t: active and _ack_all(station, alarms))
+                         lambda active, _t: active and _ack_pressed(station, alarms, checkins))
     return parts
 
 
-def _ack_all(station: Station, alarms: Any) -> None:
+def _ack_pressed(station: Station, alarms: Any, checkins: Any) -> None:
+    """ACK answers a waiting spot check, else acknowledges every active alarm."""
     station.journal.record("panel.ack", "panel.ack_button", "panel")
-    alarms.acknowledge_all(actor="panel")
+    if checkins.waiting is not None:
+        checkins.answer(actor="panel")
+    else:
+        alarms.acknowledge_all(actor="panel")

@@ -40,6 +40,7 @@ JOURNAL_FILE = "journal.db"
 GPIO_LATCH_FILE = "sim-gpio-latch.json"
 RETENTION_INTERVAL_S = 3600.0
 DISK_CHECK_INTERVAL_S = 30.0
+BUZZER_MAX_ON_S = 900.0
 
 
 def gpio_latch_path(config: Config) -> Path:
@@ -65,6 +66,8 @@ def claim_outputs(config: Config, chip: GpioChip) -> dict[str, tuple[str, Any, f
         pin = getattr(config.panel, led)
         if pin is not None:
             claimed[f"panel.{led}"] = ("led", chip.output(pin), None)
+    if config.panel.buzzer is not None:
+        claimed["panel.buzzer"] = ("buzzer", chip.output(config.panel.buzzer), BUZZER_MAX_ON_S)
     return claimed
 
 

@@ -88,5 +88,5 @@ async def acknowledge(
         alarm = registry.acknowledge(alarm_id, actor=principal.name)
     except KeyError:
         raise HTTPException(404, f"no alarm {alarm_id!r}") from None
-    await station.journal.durable(station.journal.committed_seq + station.journal.pending_count)
+    await station.journal.durable(station.journal.last_recorded_seq)
     return alarm.as_json()
