@@ -9,7 +9,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from edge.api import broadcast_routes, core_routes, output_routes, sim_routes
+from edge.api import (
+    broadcast_routes,
+    cap_routes,
+    checkin_routes,
+    core_routes,
+    output_routes,
+    rain_routes,
+    sim_routes,
+)
 from edge.api.metrics import registry_for
 
 
@@ -31,6 +39,9 @@ def create_app(station: Any) -> FastAPI:
     app.state.idempotency = {}
     if "broadcasting" in station.parts:
         app.include_router(broadcast_routes.router)
+    app.include_router(rain_routes.router)
+    app.include_router(cap_routes.router)
+    app.include_router(checkin_routes.router)
     if station.gpio.is_mock:
         app.include_router(sim_routes.router)
     for extra in getattr(station, "api_routers", []):
