@@ -18,6 +18,7 @@ from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent, TextContent
 from broadcast.sirens import DEFAULT_PATTERNS
 from edge.alarms import Alarm, Alarms
+from edge.background import Background
 from edge.sirens import Sirens
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class AlarmResponder:
         self.pattern = DEFAULT_PATTERNS[self.config.siren_pattern]
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._owned: dict[str, set[str]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background(station.journal, "alarm")
         alarms.listeners.append(self._on_alarm)
         station.lifecycle.on("stopping", "alarm-actions", self._stop_all, first=True)
 
@@ -134,11 +135,7 @@ class AlarmResponder:
             loop = self._loops.pop(alarm_id)
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel_all()
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(coro)

@@ -8,7 +8,6 @@ broadcasts through :attr:`Broadcasting.service`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from broadcast.record import Broadcast
 from broadcast.service import BroadcastService
 from broadcast.tts import Speech, Voice
 from drivers.audio import AudioSession, AudioSettings, make_output
+from edge.background import Background
 from edge.journal import iso_utc
 from edge.panel_buttons import HoldButton
 
@@ -76,7 +76,7 @@ class Broadcasting:
         self.first_sound: dict[str, float] = {}
         self.listeners: list[Callable[[str, Broadcast], None]] = []
         self._buttons: list[HoldButton] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background(station.journal, "broadcast")
         for output in station.outputs.all():
             if output.kind in ("relay", "zone"):
                 output.on_cut.append(lambda _o: self._spawn(
@@ -194,18 +194,7 @@ class Broadcasting:
         for button in self._buttons:
             button.close()
         await self.service.shutdown(reason="station stopping")
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel_all()
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("broadcast action failed", exc_info=task.exception())
-            self.station.journal.record("fault.broadcast_action", "broadcast", "system",
-                                        error=repr(task.exception()))
+        self._background.spawn(coro)
