@@ -8,8 +8,10 @@ Command line::
 
     python hw-sim/at_modem_sim.py [--personality iridium|generic] [--link PATH]
                                   [--control-port N] [--csq-delay S] [--smsc NUMBER]
+                                  [--audio PATH]
 
-It prints ``CONTROL <tcp port>`` then ``READY <pty slave path>`` on stdout and runs
+It prints ``CONTROL <tcp port>`` then ``READY <pty slave path> control=<tcp port>`` on
+stdout and runs
 until SIGTERM/SIGINT, or until its stdin reaches end of file when stdin is a pipe (a
 parent that dies takes the simulator with it). ``--link PATH`` keeps a symlink to the
 current pty at PATH, like a ``/dev/serial/by-id/…`` name: removed when the port
@@ -27,6 +29,16 @@ Personalities:
 Both start as after power-on: echo on, ``+CMEE=0``, no new-message indications.
 ``ATZ`` and ``AT+CFUN=1,1`` bring those defaults back (echo on again).
 
+Voice calls: ``ring`` makes an incoming call (``RING``, ``+CLIP``); ``ATA`` answers it
+(``OK``, the call is active); ``ATD<number>;`` places one (``OK``, dialing until the
+control channel says ``remote_answer``); ``ATH``/``AT+CHUP`` end it; ``AT+CLCC`` lists
+it (27.007: ``+CLCC: 1,<dir>,<stat>,0,0,"<number>",<type>``). The call's audio, what
+the terminal would put on its sound card, is served on the unix socket ``--audio PATH``
+as signed 16-bit little-endian mono PCM at 8000 Hz: a client that connects while a
+call is active gets the audio queued for the call (``dtmf``, ``call_audio``), written
+as fast as the socket takes it, and nothing else. Audio queued before a client
+connects waits for it; a call's end drops what is still queued.
+
 Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
 (``{"ok": true, …}`` or ``{"ok": false, "error": "…"}``). Commands (``cmd``):
 
@@ -35,7 +47,16 @@ Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
   0-65535 with ``ref_bits: 16``): store the parts and announce each with ``+CMTI`` (or
   push ``+CMT`` when ``+CNMI`` mt=2). Replies ``parts`` and ``indices``.
 * ``ring`` ``number``, optional ``times``: ``RING`` plus ``+CLIP`` when enabled.
-* ``hangup``: ``NO CARRIER``.
+* ``hangup``: the far end hangs up: ``NO CARRIER``, the call is over.
+* ``remote_answer``: the far end of a call we placed answers (``+CLCC`` stat 0).
+* ``dtmf`` ``digits``, optional ``tone_ms`` (100), ``gap_ms`` (100), ``level_db`` (-10
+  dBFS per tone), ``twist_db`` (0: high tone this much louder), ``deviation`` (0.0:
+  relative frequency error): the caller keys digits (Q.23 tone pairs) into the call.
+* ``call_audio`` ``tone_hz`` and ``seconds`` (optional ``level_db``, -10), or ``wav`` (a
+  path to a 16-bit mono 8000 Hz WAV file), or ``silence`` seconds: the caller speaks.
+  Both reply ``written: true`` once a client has taken the audio (``false`` if none
+  did within ``timeout`` seconds, default 10: the audio stays queued for the call).
+* ``call``: the current call (``null``, or ``direction``, ``number``, ``state``).
 * ``signal`` ``bars`` (0-5): 0 also drops registration (stat 2, searching); >0 registers.
 * ``registration`` ``stat``: set the ``+CREG`` stat alone.
 * ``outbox``: SMS sent by the station, reassembled per recipient and reference:
@@ -66,12 +87,15 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import signal
 import stat
+import struct
 import sys
 import tty
+import wave
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -227,14 +251,122 @@ def split_for_delivery(text: str, ref_bits: int) -> tuple[bool, list[bytes]]:
     return septets is None, parts
 
 
+# --- call audio ----------------------------------------------------------------
+
+AUDIO_RATE = 8000
+DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
+DTMF_COLUMNS = (1209.0, 1336.0, 1477.0, 1633.0)
+DTMF_KEYS = ("123A", "456B", "789C", "*0#D")
+
+
+def tone_pcm(freqs: list[tuple[float, float]], seconds: float) -> bytes:
+    """A sum of sines, each (Hz, dBFS), as s16le samples at AUDIO_RATE."""
+    count = round(seconds * AUDIO_RATE)
+    amps = [(2 * math.pi * f / AUDIO_RATE, 10 ** (db / 20)) for f, db in freqs]
+    samples = (
+        max(-32768, min(32767, round(32767 * sum(a * math.sin(w * n) for w, a in amps))))
+        for n in range(count)
+    )
+    return struct.pack(f"<{count}h", *samples)
+
+
+def dtmf_pcm(digits: str, tone_ms: float, gap_ms: float, level_db: float, twist_db: float,
+             deviation: float) -> bytes:
+    out = b""
+    for key in digits:
+        row = next((i for i, keys in enumerate(DTMF_KEYS) if key in keys), None)
+        if row is None:
+            raise ValueError(f"not a DTMF key: {key!r}")
+        low = DTMF_ROWS[row] * (1 + deviation)
+        high = DTMF_COLUMNS[DTMF_KEYS[row].index(key)] * (1 + deviation)
+        out += tone_pcm([(low, level_db), (high, level_db + twist_db)], tone_ms / 1000)
+        out += tone_pcm([], gap_ms / 1000)
+    return out
+
+
+def wav_pcm(path: str) -> bytes:
+    with wave.open(path, "rb") as wav:
+        if (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) != (1, 2, AUDIO_RATE):
+            raise ValueError("call audio WAV must be mono, 16-bit, 8000 Hz")
+        return wav.readframes(wav.getnframes())
+
+
+class CallAudio:
+    """The active call's audio, served to whoever listens on the unix socket."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.clients: list[asyncio.StreamWriter] = []
+        self.queue: list[tuple[bytes, asyncio.Future[bool]]] = []
+        self._changed = asyncio.Event()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        if self.path is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._server = await asyncio.start_unix_server(self._client, path=str(self.path))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients.append(writer)
+        self._changed.set()
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # the station sends nothing; EOF when it hangs up
+        with contextlib.suppress(ValueError):
+            self.clients.remove(writer)
+        writer.close()
+
+    def enqueue(self, pcm: bytes) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.queue.append((pcm, future))
+        self._changed.set()
+        return future
+
+    def drop(self) -> None:
+        """The call ended: queued audio goes nowhere; listeners are hung up on."""
+        for _, future in self.queue:
+            if not future.done():
+                future.set_result(False)
+        self.queue.clear()
+        for writer in self.clients:
+            writer.close()
+        self.clients.clear()
+
+    async def serve(self) -> None:
+        while True:
+            self._changed.clear()
+            if self.queue and self.clients:
+                pcm, future = self.queue.pop(0)
+                for writer in list(self.clients):
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        writer.write(pcm)
+                        await writer.drain()
+                if not future.done():
+                    future.set_result(True)
+                continue
+            await self._changed.wait()
+
+    def close(self) -> None:
+        self.drop()
+        if self._server is not None:
+            self._server.close()
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
 # --- the terminal --------------------------------------------------------------
 
 BJT = timezone(timedelta(hours=8))
 
 
 class Terminal:
-    def __init__(self, personality: str, link: Path | None, csq_delay: float, smsc: str) -> None:
+    def __init__(self, personality: str, link: Path | None, csq_delay: float, smsc: str,
+                 audio: Path | None = None) -> None:
         self.personality = personality
+        self.audio = CallAudio(audio)
+        self.call: dict[str, Any] | None = None  # direction, number, state
         self.link = link
         self.csq_delay = csq_delay
         self.smsc = smsc
@@ -430,12 +562,33 @@ class Terminal:
             return [], "ERROR"
         cmd = cmd[2:]
         iridium = self.personality == "iridium"
-        if cmd in ("", "E0", "E1", "H", "H0", "A"):
+        if cmd in ("", "E0", "E1"):
             if cmd.startswith("E"):
                 self.echo = cmd == "E1"
             return [], "OK"
-        if cmd.startswith("D"):
+        if cmd == "A":
+            if self.call is None or self.call["state"] != "incoming":
+                return [], "NO CARRIER"
+            self.call["state"] = "active"
             return [], "OK"
+        if cmd in ("H", "H0", "+CHUP"):
+            self.end_call()
+            return [], "OK"
+        if cmd.startswith("D"):
+            if self.call is not None:
+                return [], "BUSY"
+            if self.registration not in (1, 5):
+                return [], "NO CARRIER"
+            self.call = {"direction": "out", "number": line[3:].rstrip(";"), "state": "dialing"}
+            return [], "OK"
+        if cmd == "+CLCC":
+            if self.call is None:
+                return [], "OK"
+            c = self.call
+            stat = {"active": 0, "dialing": 2, "incoming": 4}[c["state"]]
+            kind = 145 if c["number"].startswith("+") else 129
+            direction = 1 if c["direction"] == "in" else 0
+            return [f'+CLCC: 1,{direction},{stat},0,0,"{c["number"]}",{kind}'], "OK"
         if cmd in ("Z", "+CFUN=1,1"):
             self.power_on()
             return [], "OK"
@@ -595,6 +748,8 @@ class Terminal:
             )
             return {"ok": True, **result}
         if cmd == "ring":
+            if self.call is None:
+                self.call = {"direction": "in", "number": request["number"], "state": "incoming"}
             for _ in range(int(request.get("times", 1))):
                 await self.urc("RING")
                 if self.clip:
@@ -602,8 +757,26 @@ class Terminal:
                     await self.urc(f'+CLIP: "{number}",{145 if number.startswith("+") else 129}')
             return {"ok": True}
         if cmd == "hangup":
+            self.end_call()
             await self.urc("NO CARRIER")
             return {"ok": True}
+        if cmd == "remote_answer":
+            if self.call is None or self.call["state"] != "dialing":
+                return {"ok": False, "error": "no outgoing call to answer"}
+            self.call["state"] = "active"
+            return {"ok": True}
+        if cmd == "call":
+            return {"ok": True, "call": self.call}
+        if cmd in ("dtmf", "call_audio"):
+            if self.call is None or self.call["state"] != "active":
+                return {"ok": False, "error": "no active call"}
+            future = self.audio.enqueue(self.call_pcm(request))
+            try:
+                written = await asyncio.wait_for(asyncio.shield(future),
+                                                 float(request.get("timeout", 10)))
+            except TimeoutError:
+                written = False
+            return {"ok": True, "written": written}
         if cmd == "signal":
             await self.set_signal(int(request["bars"]))
             return {"ok": True}
@@ -651,6 +824,23 @@ class Terminal:
             return {"ok": True, "path": self.path}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
+    def end_call(self) -> None:
+        self.call = None
+        self.audio.drop()
+
+    def call_pcm(self, request: dict[str, Any]) -> bytes:
+        level = float(request.get("level_db", -10.0))
+        if request["cmd"] == "dtmf":
+            return dtmf_pcm(str(request["digits"]), float(request.get("tone_ms", 100)),
+                            float(request.get("gap_ms", 100)), level,
+                            float(request.get("twist_db", 0.0)),
+                            float(request.get("deviation", 0.0)))
+        if "wav" in request:
+            return wav_pcm(str(request["wav"]))
+        if "silence" in request:
+            return tone_pcm([], float(request["silence"]))
+        return tone_pcm([(float(request["tone_hz"]), level)], float(request["seconds"]))
+
     def set_fault(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request.get("name")
         if name not in ("urc_in_response", "split", "late_final", "echo", "cms_error", "wedge"):
@@ -687,10 +877,12 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--control-port", type=int, default=0)
     parser.add_argument("--csq-delay", type=float, default=2.0, help="Iridium +CSQ blocking time")
     parser.add_argument("--smsc", default="+8613800100500")
+    parser.add_argument("--audio", type=Path, help="serve call audio on this unix socket")
     args = parser.parse_args(argv)
 
-    terminal = Terminal(args.personality, args.link, args.csq_delay, args.smsc)
+    terminal = Terminal(args.personality, args.link, args.csq_delay, args.smsc, args.audio)
     terminal.appear()
+    await terminal.audio.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -713,9 +905,9 @@ async def main(argv: list[str] | None = None) -> None:
     server = await asyncio.start_server(client, "127.0.0.1", args.control_port)
     port = server.sockets[0].getsockname()[1]
     print(f"CONTROL {port}", flush=True)
-    print(f"READY {terminal.path}", flush=True)
+    print(f"READY {terminal.path} control={port}", flush=True)
 
-    tasks = [asyncio.create_task(terminal.serve())]
+    tasks = [asyncio.create_task(terminal.serve()), asyncio.create_task(terminal.audio.serve())]
     if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
         stdin = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
@@ -730,6 +922,7 @@ async def main(argv: list[str] | None = None) -> None:
     for task in tasks:
         task.cancel()
     server.close()
+    terminal.audio.close()
     terminal.vanish()
 
 
