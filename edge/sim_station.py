@@ -21,6 +21,11 @@ DEFAULT_DATA_DIR = Path("var/sim")
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
+#: Where the satellite terminal is when no simulator was started (a station built from the
+#: template in tests): a path that cannot open, so the phone is simply offline.
+NO_MODEM = "/nonexistent/sim-modem-tty"
+NO_MODEM_AUDIO = "/nonexistent/sim-modem-audio.sock"
+
 #: Gauges are polled at most this often in real time, whatever the time scale, so a
 #: fast simulation stays within what one 9600-baud line can carry.
 MAX_REAL_POLLS_PER_S = 5.0
@@ -34,11 +39,24 @@ def sim_config_text(
     data_dir: Path, listen: str, time_scale: float, devices: dict[str, str]
 ) -> str:
     template = resources.files("edge").joinpath("sim_config.toml").read_text(encoding="utf-8")
-    values = {"gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale)}
+    values = {"gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale),
+              "modem_port": NO_MODEM, "modem_audio": NO_MODEM_AUDIO}
     values.update(devices)
     return string.Template(template).substitute(
         data_dir=str(data_dir.resolve()), listen=listen, time_scale=time_scale, **values
     )
+
+
+def start_modem(stack: ExitStack, data_dir: Path) -> dict[str, str]:
+    """The satellite terminal on a pty (stable link in ``data_dir``) with its call audio."""
+    link = data_dir.resolve() / "sim-modem-tty"
+    audio = data_dir.resolve() / "sim-modem-audio.sock"
+    modem = Simulator("at_modem_sim.py", [
+        "--personality", "iridium", "--link", str(link), "--audio", str(audio),
+    ], name="satellite terminal")
+    stack.callback(modem.stop)
+    _, _, control = modem.address.partition(" control=")
+    return {"modem_port": str(link), "modem_audio": str(audio), "modem_control": control}
 
 
 def start_simulators(stack: ExitStack, time_scale: float) -> dict[str, str]:
@@ -61,6 +79,7 @@ def prepare(
     data_dir = data_dir or DEFAULT_DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
     devices = start_simulators(stack, time_scale)
+    devices.update(start_modem(stack, data_dir))
     text = sim_config_text(data_dir, listen or DEFAULT_LISTEN, time_scale, devices)
     (data_dir / "config.toml").write_text(text, encoding="utf-8")
     (data_dir / "sim-devices.json").write_text(json.dumps(devices, indent=1), encoding="utf-8")
@@ -77,4 +96,8 @@ def banner(data_dir: Path | None = None) -> str:
         if "gauge_control" in devices:
             lines.append(f"Rain gauge simulator control: tcp {devices['gauge_control']}, one "
                          "command per line, e.g. 'profile 1 constant:120' (hw-sim/README.md)")
+        if "modem_control" in devices:
+            lines.append(f"Satellite terminal simulator control: tcp {devices['modem_control']}, "
+                         "JSON per line, e.g. {\"cmd\": \"ring\", \"number\": \"+8613800000001\"}"
+                         " (hw-sim/at_modem_sim.py)")
     return "\n".join(lines)

@@ -42,6 +42,10 @@ def create_app(station: Any) -> FastAPI:
     app.include_router(rain_routes.router)
     app.include_router(cap_routes.router)
     app.include_router(checkin_routes.router)
+    if "satphone" in station.parts:
+        from edge.api import satphone_routes
+
+        app.include_router(satphone_routes.router)
     if station.gpio.is_mock:
         app.include_router(sim_routes.router)
     for extra in getattr(station, "api_routers", []):
