@@ -23,9 +23,10 @@ import pytest
 from broadcast.priority import Priority
 from drivers.audio_wav import read_wav_file
 from edge.api.app import create_app
+from edge.config import parse
 from edge.satphone_reports import alarm_report
-from edge.sim_station import NO_MODEM, NO_MODEM_AUDIO
-from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
+from edge.sim_station import sim_config_text
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun
 
 SIM = Path(__file__).resolve().parents[1] / "hw-sim" / "at_modem_sim.py"
 REPORTER = "+8613800000001"  # report number, whitelisted
@@ -75,10 +76,17 @@ class Terminal:
         return (await self.call("outbox"))["messages"]
 
     async def stop(self) -> None:
+        """End of stdin is the simulator's cue to exit; it must, promptly."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
-        await self.proc.stdout.read()
-        await self.proc.wait()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 20)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            raise AssertionError("the terminal simulator did not exit at end of stdin") from None
+        finally:
+            await self.proc.stdout.read()
 
 
 @dataclass
@@ -116,9 +124,11 @@ async def phone(tmp_path: Path) -> AsyncIterator[Phone]:
     terminal = await Terminal.start(tmp_path)
     run = None
     try:
-        config = sim_config(tmp_path / "data", **QUIET, **{
-            NO_MODEM: str(terminal.link), NO_MODEM_AUDIO: str(terminal.audio)})
-        run = StationRun(config)
+        text = sim_config_text(tmp_path / "data", "127.0.0.1:0", 1.0, {
+            "modem_port": str(terminal.link), "modem_audio": str(terminal.audio)})
+        for old, new in QUIET.items():
+            text = text.replace(old, new)
+        run = StationRun(parse(text))
         seen: list[tuple[str, dict[str, Any]]] = []
         changed = asyncio.Event()
 
