@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from test_rain_sim_station import wait_for
 
 from tests.helpers import SimStationProcess
 
 NUMBER = "+8613800000002"
 TEXT = ("断电前排队的短信：后山雨量站1小时雨量52.3毫米，请回复1确认收到。"
         "测试多段中文短信在守护进程被强制结束、重新启动以后仍然完整送达，一字不差。")
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def terminal(station: SimStationProcess, cmd: str, **params: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ Nothing is slept for: the test waits for what the station's phone part announces
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from test_modem import SIM, Sim
 
 from broadcast.priority import Priority
 from drivers.audio_wav import read_wav_file
@@ -28,7 +28,6 @@ from edge.satphone_reports import alarm_report
 from edge.sim_station import sim_config_text
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun
 
-SIM = Path(__file__).resolve().parents[1] / "hw-sim" / "at_modem_sim.py"
 REPORTER = "+8613800000001"  # report number, whitelisted
 TIER1 = "+8613800000002"  # whitelisted, first callout tier
 TIER2 = "+8613800000003"
@@ -39,15 +38,16 @@ PIN = "2468"
 QUIET = {'personality = "iridium"': 'personality = "iridium"\npoll_interval_s = 3600'}
 
 
-class Terminal:
-    """The simulator process and its control channel."""
+class Terminal(Sim):
+    """The simulator process (with its call audio socket) and its control channel."""
 
     def __init__(self, proc: asyncio.subprocess.Process, port: int, link: Path,
                  audio: Path) -> None:
-        self.proc, self.port, self.link, self.audio = proc, port, link, audio
+        super().__init__(proc, port, link)
+        self.audio = audio
 
     @classmethod
-    async def start(cls, tmp_path: Path) -> Terminal:
+    async def start_with_audio(cls, tmp_path: Path) -> Terminal:
         link, audio = tmp_path / "ttySAT", tmp_path / "audio.sock"
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(SIM), "--personality", "iridium", "--link", str(link),
@@ -57,17 +57,6 @@ class Terminal:
         port = int((await proc.stdout.readline()).split()[1])
         assert (await proc.stdout.readline()).startswith(b"READY ")
         return cls(proc, port, link, audio)
-
-    async def call(self, cmd: str, **params: Any) -> dict[str, Any]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        try:
-            writer.write(json.dumps({"cmd": cmd, **params}).encode() + b"\n")
-            reply = json.loads(await reader.readline())
-        finally:
-            writer.close()
-            await writer.wait_closed()
-        assert reply["ok"], reply
-        return reply
 
     async def sms(self, sender: str, text: str) -> None:
         await self.call("deliver_sms", **{"from": sender}, text=text)
@@ -121,7 +110,7 @@ class Phone:
 
 @pytest.fixture
 async def phone(tmp_path: Path) -> AsyncIterator[Phone]:
-    terminal = await Terminal.start(tmp_path)
+    terminal = await Terminal.start_with_audio(tmp_path)
     run = None
     try:
         text = sim_config_text(tmp_path / "data", "127.0.0.1:0", 1.0, {
