@@ -20,11 +20,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def sim_config(data_dir: Path, extra: str = "", **replace: str) -> Config:
-    """The embedded simulated-station config, pointed at ``data_dir``."""
+BUS_START, BUS_END = "# == the simulated RS-485 line", "# == end of the RS-485 line =="
+
+
+def sim_config(data_dir: Path, extra: str = "", *, with_simulators: bool = False,
+               **replace: str) -> Config:
+    """The embedded simulated-station config, pointed at ``data_dir``.
+
+    Without ``with_simulators``, what hangs on the simulators' wires (the RS-485 line with
+    its gauges, remote siren and remote hand alarm; the satellite phone) is left out:
+    in-process tests on a manual clock do not start those simulators, and a device that
+    cannot be reached would make every such station degraded.
+    """
     from edge.sim_station import sim_config_text
 
     text = sim_config_text(data_dir, "127.0.0.1:0", 1.0, {})
+    if not with_simulators:
+        text = text[:text.index(BUS_START)] + text[text.index(BUS_END) + len(BUS_END):]
+        if "\n[sat_phone]" in text:
+            cut = text.index("\n[sat_phone]")
+            comment = text.rfind("\n\n", 0, cut)
+            text = text[:comment + 1]
     for old, new in replace.items():
         text = text.replace(old, new)
     return parse(text + "\n" + extra)

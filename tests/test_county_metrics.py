@@ -24,7 +24,8 @@ def yaml_blocks() -> list[str]:
 
 
 async def scrape(tmp_path: Path) -> str:
-    async with StationRun(sim_config(tmp_path)) as run:
+    pulse_gauge = '[[rain_gauges]]\nid = "rg-p"\nkind = "pulse"\npin = 20\n'
+    async with StationRun(sim_config(tmp_path, pulse_gauge)) as run:
         run.station.parts["alarms"].hand_alarm("ha-1", "村口手动报警", True)
         transport = httpx.ASGITransport(app=create_app(run.station))
         async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
