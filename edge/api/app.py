@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from edge.api import (
     broadcast_routes,
@@ -15,10 +13,12 @@ from edge.api import (
     checkin_routes,
     core_routes,
     output_routes,
+    panel_routes,
     rain_routes,
     sim_routes,
 )
 from edge.api.metrics import registry_for
+from edge.api.sessions import SessionBook
 
 
 def create_app(station: Any) -> FastAPI:
@@ -34,6 +34,9 @@ def create_app(station: Any) -> FastAPI:
     app.state.station = station
     app.state.metrics_registry = registry_for(station)
     app.state.background: set[asyncio.Task[Any]] = set()
+    app.state.sessions = SessionBook(station.clock)
+    app.state.stream_sources = panel_routes.default_stream_sources(station)
+    app.include_router(panel_routes.router)
     app.include_router(core_routes.router)
     app.include_router(output_routes.router)
     app.state.idempotency = {}
@@ -50,9 +53,5 @@ def create_app(station: Any) -> FastAPI:
         app.include_router(sim_routes.router)
     for extra in getattr(station, "api_routers", []):
         app.include_router(extra)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def panel_shell() -> str:
-        return resources.files("edge.panel").joinpath("index.html").read_text(encoding="utf-8")
-
+    app.state.stream_sources.update(getattr(station, "stream_sources", {}))
     return app

@@ -12,11 +12,12 @@ from broadcast.amplifier import UnknownZone
 from broadcast.library import UploadRejected
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent, TextContent, UnknownContent
+from edge.api.errors import ERRORS
 from edge.api.security import Admin, Operator, Viewer
 from edge.auth import Principal
 from edge.journal import iso_utc
 
-router = APIRouter(prefix="/api/v1", tags=["broadcast"])
+router = APIRouter(prefix="/api/v1", tags=["broadcast"], responses=ERRORS)
 
 #: Priorities a caller may ask for through the API (live voice is the call-in's alone).
 API_PRIORITIES = {

@@ -9,10 +9,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from broadcast.cap import CapRejected, station_alarm_as_cap
+from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.auth import Principal
 
-router = APIRouter(prefix="/api/v1", tags=["CAP"])
+router = APIRouter(prefix="/api/v1", tags=["CAP"], responses=ERRORS)
 CAP_MEDIA_TYPE = "application/cap+xml"
 #: A rain alarm as CAP: 立即转移 is Extreme/Immediate (level I), 准备转移 Severe/Expected (II).
 RAIN_CAP = {"evacuate": ("Extreme", "Immediate", "I"), "prepare": ("Severe", "Expected", "II")}

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.auth import Principal
 
-router = APIRouter(prefix="/api/v1/checkins", tags=["spot checks"])
+router = APIRouter(prefix="/api/v1/checkins", tags=["spot checks"], responses=ERRORS)
 
 
 @router.post("", status_code=201)

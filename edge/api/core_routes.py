@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from edge.api.errors import ERRORS
 from edge.api.security import Viewer
 from edge.journal import iso_utc
 
-router = APIRouter()
+router = APIRouter(responses=ERRORS)
 
 
 @router.get("/api/v1/health", dependencies=[Viewer], tags=["county"])

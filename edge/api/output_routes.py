@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.api.errors import ERRORS
 from edge.api.security import Admin, Viewer
 
-router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"])
+router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"], responses=ERRORS)
 
 
 class OutputTest(BaseModel):

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.auth import Principal
 from edge.journal import iso_utc
 from edge.rain_store import series
 
-router = APIRouter(prefix="/api/v1", tags=["rain and alarms"])
+router = APIRouter(prefix="/api/v1", tags=["rain and alarms"], responses=ERRORS)
 MAX_SERIES_POINTS = 10_000
 
 

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.auth import Principal
 from edge.satphone import outgoing_json
 from edge.satphone_calls import CallInError
 
-router = APIRouter(prefix="/api/v1", tags=["satellite phone"])
+router = APIRouter(prefix="/api/v1", tags=["satellite phone"], responses=ERRORS)
 
 NUMBER = r"^\+?[0-9]{3,20}$"
 

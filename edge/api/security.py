@@ -2,7 +2,16 @@
 
 ``requires(role)`` is the one way a route gets its check, and it marks the dependency
 with the role, so a test can walk the app's route table and prove that no route (but
-the static panel shell) escaped it.
+the static panel and its sign-in) escaped it.
+
+A caller proves who it is in one of two ways, and both meet the same role check:
+
+* ``Authorization: Bearer <token>`` (the county, scripts, curl);
+* the panel's session cookie (see :mod:`edge.api.sessions`). A request that changes
+  anything (any method but GET/HEAD/OPTIONS) made with the cookie must also carry the
+  session's CSRF token in the ``X-CSRF-Token`` header, since a browser attaches the
+  cookie to a forged request too. A Bearer token needs no CSRF token: no other site can
+  make a browser send one.
 """
 
 from __future__ import annotations
@@ -12,12 +21,35 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from edge.api.sessions import PanelSession
 from edge.auth import Principal, Role
 
 bearer = HTTPBearer(auto_error=False, description="A station token: viewer, operator or admin")
 
-#: Routes reachable without a token: the static panel shell only.
-PUBLIC_PATHS = frozenset({"/", "/panel/{path:path}"})
+#: Routes reachable without a token: the static panel and the panel's sign-in (which
+#: takes the token in its body and checks it itself).
+PUBLIC_PATHS = frozenset({"/", "/panel/{path:path}", "/api/v1/sign-in"})
+
+SESSION_COOKIE = "station_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def panel_session(request: Request) -> PanelSession | None:
+    """The live panel session the request's cookie names, if any."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    sessions = getattr(request.app.state, "sessions", None)
+    if not session_id or sessions is None:
+        return None
+    return sessions.get(session_id)
+
+
+def _deny(request: Request, code: int, actor: str, reason: str, detail: str) -> HTTPException:
+    request.app.state.station.journal.record(
+        "access.denied", "api", actor, path=request.url.path, reason=reason,
+        client=request.client.host if request.client else None)
+    headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
+    return HTTPException(code, detail, headers=headers)
 
 
 def requires(role: Role) -> Any:
@@ -27,18 +59,24 @@ def requires(role: Role) -> Any:
     ) -> Principal:
         station = request.app.state.station
         principal = None
+        session = None
         if credentials is not None and credentials.scheme.lower() == "bearer":
             principal = station.tokens.identify(credentials.credentials)
+        elif request.headers.get("authorization") is None:
+            session = panel_session(request)
+            principal = session.principal if session else None
         if principal is None:
-            station.journal.record("access.denied", "api", "anonymous",
-                                   path=request.url.path, reason="no or unknown token",
-                                   client=request.client.host if request.client else None)
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            tried_cookie = credentials is None and SESSION_COOKIE in request.cookies
+            reason = "unknown or expired session" if tried_cookie else "no or unknown token"
+            raise _deny(request, status.HTTP_401_UNAUTHORIZED, "anonymous", reason,
+                        "a valid bearer token is required")
+        if session is not None and request.method not in SAFE_METHODS \
+                and not session.csrf_matches(request.headers.get(CSRF_HEADER)):
+            raise _deny(request, status.HTTP_403_FORBIDDEN, principal.name,
+                        "missing or wrong CSRF token", f"the {CSRF_HEADER} header is required")
         if not principal.may(role):
-            station.journal.record("access.denied", "api", principal.name,
-                                   path=request.url.path, reason=f"needs role {role}")
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+            raise _deny(request, status.HTTP_403_FORBIDDEN, principal.name,
+                        f"needs role {role}", f"this needs the {role} role")
         return principal
 
     check.required_role = role  # type: ignore[attr-defined]

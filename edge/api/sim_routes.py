@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.api.errors import ERRORS
 from edge.api.security import Operator
 
-router = APIRouter(prefix="/api/v1/sim", tags=["simulation"])
+router = APIRouter(prefix="/api/v1/sim", tags=["simulation"], responses=ERRORS)
 
 
 class PinLevel(BaseModel):
