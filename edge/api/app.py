@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from edge.api import (
     broadcast_routes,
@@ -17,8 +18,28 @@ from edge.api import (
     rain_routes,
     sim_routes,
 )
+from edge.api.body_limit import BodyLimit
 from edge.api.metrics import registry_for
 from edge.api.sessions import SessionBook
+from edge.api.throttle import AuthThrottle
+
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
+
+
+def allowed_hosts(config: Any) -> list[str]:
+    """Host headers the API answers (against DNS rebinding): configured, else the listen
+    address and the loopback names."""
+    if config.api.allowed_hosts is not None:
+        return list(config.api.allowed_hosts)
+    host = config.api.listen.rpartition(":")[0].strip("[]")
+    return [host, *LOOPBACK_NAMES]
+
+
+def body_limits(config: Any) -> dict[str, Any]:
+    by_prefix = {"/api/v1/messages": int(config.messages.max_upload_mb * 1_000_000)}
+    if config.cap is not None:
+        by_prefix["/api/v1/cap"] = config.cap.max_alert_kb * 1024
+    return {"default": config.api.max_body_kb * 1024, "by_prefix": by_prefix}
 
 
 def create_app(station: Any) -> FastAPI:
@@ -32,6 +53,9 @@ def create_app(station: Any) -> FastAPI:
         openapi_url="/api/openapi.json" if docs else None,
     )
     app.state.station = station
+    app.state.auth_throttle = AuthThrottle()
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(station.config))
+    app.add_middleware(BodyLimit, **body_limits(station.config))
     app.state.metrics_registry = registry_for(station)
     app.state.background: set[asyncio.Task[Any]] = set()
     app.state.sessions = SessionBook(station.clock)

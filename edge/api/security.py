@@ -16,6 +16,7 @@ A caller proves who it is in one of two ways, and both meet the same role check:
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -58,6 +59,13 @@ def requires(role: Role) -> Any:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
         station = request.app.state.station
+        client = request.client.host if request.client else "unknown"
+        throttle = request.app.state.auth_throttle
+        wait = throttle.locked(client, station.clock.monotonic())
+        if wait is not None:
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                                "too many failed authentications from this client; retry later",
+                                headers={"Retry-After": str(math.ceil(wait))})
         principal = None
         session = None
         if credentials is not None and credentials.scheme.lower() == "bearer":
@@ -68,6 +76,9 @@ def requires(role: Role) -> Any:
         if principal is None:
             tried_cookie = credentials is None and SESSION_COOKIE in request.cookies
             reason = "unknown or expired session" if tried_cookie else "no or unknown token"
+            if throttle.failed(client, station.clock.monotonic()):
+                station.journal.record("access.locked_out", "api", "anonymous", client=client,
+                                       lockout_s=throttle.lockout_s)
             raise _deny(request, status.HTTP_401_UNAUTHORIZED, "anonymous", reason,
                         "a valid bearer token is required")
         if session is not None and request.method not in SAFE_METHODS \
