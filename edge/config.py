@@ -68,6 +68,8 @@ class ApiConfig(Section):
     listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:8080"
     tokens: list[TokenConfig] = []
     docs: bool = False
+    allowed_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = None
+    max_body_kb: Annotated[int, _range(1, 16384)] = 64
 
 
 class GpioConfig(Section):
@@ -462,6 +464,10 @@ def _tokens(config: Config) -> Iterator[str]:
         names.add(token.name)
         if token.sha256 in SIM_TOKEN_HASHES and not config.is_simulated:
             yield f"api.tokens[{i}].sha256: a simulator token is never accepted by a real station"
+    host = config.api.listen.rpartition(":")[0].strip("[]")
+    if host in ("0.0.0.0", "::") and config.api.allowed_hosts is None:
+        yield ("api.allowed_hosts: required when listening on every interface: the names "
+               "and addresses the county uses to reach the station (DNS-rebinding guard)")
     if config.gpio.backend == "mock" and not config.is_simulated:
         yield "gpio.backend: 'mock' only in a simulated station (add a [sim] section)"
 

@@ -41,7 +41,7 @@ def concrete(path: str) -> str:
 
 
 async def test_every_route_declares_a_role_and_enforces_it(tmp_path: Path) -> None:
-    async with StationRun(sim_config(tmp_path)) as run:
+    async with StationRun(sim_config(tmp_path, with_simulators=True)) as run:
         app = create_app(run.station)
         routes = list(iter_route_contexts(app.routes))
         assert len(routes) >= 6

@@ -92,6 +92,7 @@ def test_every_problem_is_reported_at_once() -> None:
         ('[[rain_thresholds]]\nwindow = "1h"\nprepare_mm = 50\nevacuate_mm = 30',
          "rain_thresholds[0].evacuate_mm: must be above prepare_mm"),
         ('[gpio]\nbackend = "mock"', "gpio.backend: 'mock' only in a simulated station"),
+        ('[api]\nlisten = "0.0.0.0:8080"', "api.allowed_hosts: required when listening on every"),
         ('[[api.tokens]]\nname = "c"\nrole = "admin"\nsha256 = '
          '"6a2a8a3bf554543fceb1d7cc344a872e16fd0617072c74c6af1872b342853bce"',
          "api.tokens[0].sha256: a simulator token is never accepted by a real station"),

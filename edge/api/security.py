@@ -63,6 +63,8 @@ def requires(role: Role) -> Any:
         throttle = request.app.state.auth_throttle
         wait = throttle.locked(client, station.clock.monotonic())
         if wait is not None:
+            station.journal.record("access.throttled", "api", "anonymous", client=client,
+                                   path=request.url.path, retry_after_s=round(wait))
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 "too many failed authentications from this client; retry later",
                                 headers={"Retry-After": str(math.ceil(wait))})

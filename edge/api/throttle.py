@@ -1,0 +1,54 @@
+"""Failed authentications are limited per client: a token cannot be guessed from the LAN.
+
+After ``max_failures`` failures within ``window_s``, a client is refused with 429 for
+``lockout_s`` whatever it presents (its token is not even looked at, so the lockout
+leaks nothing). Plain logic on the station clock, tested without an event loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Client:
+    failures: deque[float] = field(default_factory=deque)
+    locked_until: float = float("-inf")
+
+
+class AuthThrottle:
+    def __init__(self, *, max_failures: int = 10, window_s: float = 60.0,
+                 lockout_s: float = 300.0, max_clients: int = 4096) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.lockout_s = lockout_s
+        self.max_clients = max_clients
+        self._clients: dict[str, _Client] = {}
+
+    def locked(self, client: str, now: float) -> float | None:
+        """Seconds until ``client`` may try again, or None if it may try now."""
+        entry = self._clients.get(client)
+        if entry is None or now >= entry.locked_until:
+            return None
+        return entry.locked_until - now
+
+    def failed(self, client: str, now: float) -> bool:
+        """Count a failure; True if the client is now locked out."""
+        if client not in self._clients and len(self._clients) >= self.max_clients:
+            self._forget_quiet(now)
+        entry = self._clients.setdefault(client, _Client())
+        entry.failures.append(now)
+        while entry.failures and entry.failures[0] <= now - self.window_s:
+            entry.failures.popleft()
+        if len(entry.failures) >= self.max_failures:
+            entry.locked_until = now + self.lockout_s
+            entry.failures.clear()
+            return True
+        return False
+
+    def _forget_quiet(self, now: float) -> None:
+        for client, entry in list(self._clients.items()):
+            if now >= entry.locked_until and (not entry.failures
+                                              or entry.failures[-1] <= now - self.window_s):
+                del self._clients[client]
