@@ -51,7 +51,7 @@ async def test_sign_in_cookie_csrf_roles_and_sign_out(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         app = create_app(run.station)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             wrong = await client.post("/api/v1/sign-in", json={"token": "nope"})
             assert wrong.status_code == 401 and SESSION_COOKIE not in client.cookies
 
@@ -95,7 +95,7 @@ async def test_sign_in_cookie_csrf_roles_and_sign_out(tmp_path: Path) -> None:
 async def test_a_viewer_session_reads_but_cannot_act(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             csrf = (await client.post("/api/v1/sign-in", json={"token": "sim-viewer"})).json()[
                 "csrf"]
             assert (await client.get("/api/v1/broadcasts")).status_code == 200
@@ -110,7 +110,7 @@ async def test_a_session_expires_after_its_lifetime(tmp_path: Path) -> None:
         app = create_app(run.station)
         app.state.sessions = SessionBook(run.clock, lifetime_s=5)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             signed = await client.post("/api/v1/sign-in", json={"token": "sim-viewer"})
             assert "Max-Age=5" in signed.headers["set-cookie"]
             assert (await client.get("/api/v1/health")).status_code == 200
@@ -128,7 +128,7 @@ PANEL_PATHS = {
 async def test_panel_files_are_served_with_a_strict_policy(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             replies = {path: await client.get(path) for path in PANEL_PATHS}
     assert {path: r.status_code for path, r in replies.items()} == PANEL_PATHS
     for path, reply in replies.items():
@@ -154,7 +154,7 @@ async def test_the_stream_sends_changes_only(tmp_path: Path) -> None:
         assert first[-1].startswith(f"id: {state.after}\n") and state.after > 0
         assert await state.changes(request, app.state.stream_sources) == []
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             reply = await client.post("/api/v1/broadcasts", json=EVACUATE, headers=SIM_OPERATOR)
             assert reply.status_code == 202
         await run.station.journal.durable(run.station.journal.record("test.marker", "tests"))
@@ -162,3 +162,17 @@ async def test_the_stream_sends_changes_only(tmp_path: Path) -> None:
         names = {line for f in later for line in f.split("\n") if line.startswith("event:")}
         assert {"event: broadcasts", "event: journal"} <= names
         assert reply.json()["id"] in next(f for f in later if "event: broadcasts" in f)
+
+
+async def test_guessing_tokens_at_the_sign_in_is_locked_out(tmp_path: Path) -> None:
+    async with StationRun(sim_config(tmp_path)) as run:
+        app = create_app(run.station)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            guesses = [(await client.post("/api/v1/sign-in", json={"token": f"guess-{i}"}))
+                       .status_code for i in range(app.state.auth_throttle.max_failures)]
+            right = await client.post("/api/v1/sign-in", json={"token": "sim-operator"})
+        assert set(guesses) == {401}
+        assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
+        assert SESSION_COOKIE not in right.headers.get("set-cookie", "")
+        assert await run.settled_events("access.locked_out")

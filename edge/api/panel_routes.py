@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -117,11 +118,20 @@ def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any
     """Trade a token for a panel session: an HttpOnly, SameSite=Strict cookie holding a
     random session id (never the token), and the session's CSRF token in the body."""
     station = request.app.state.station
-    client = request.client.host if request.client else None
+    client = request.client.host if request.client else "unknown"
+    throttle = getattr(request.app.state, "auth_throttle", None)
+    now = station.clock.monotonic()
+    if throttle is not None and (wait := throttle.locked(client, now)) is not None:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            "too many failed authentications from this client; retry later",
+                            headers={"Retry-After": str(math.ceil(wait))})
     principal = station.tokens.identify(body.token)
     if principal is None:
         station.journal.record("access.denied", "api", "anonymous", path=request.url.path,
                                reason="sign-in with an unknown token", client=client)
+        if throttle is not None and throttle.failed(client, now):
+            station.journal.record("access.locked_out", "api", "anonymous", client=client,
+                                   lockout_s=throttle.lockout_s)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token")
     session = request.app.state.sessions.open(principal)
     response.set_cookie(
