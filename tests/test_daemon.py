@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from drivers.gpio import PinLatch
@@ -105,3 +107,49 @@ def test_a_second_station_on_a_busy_port_fails_loudly(tmp_path: Path) -> None:
     finally:
         first.signal(signal.SIGTERM)
         first.wait()
+
+
+def test_evacuate_pin_held_through_the_sim_api_plays_the_order(tmp_path: Path) -> None:
+    """The issue's own words: EVACUATE low for 1.6 s via /api/v1/sim/gpio; 0.5 s does nothing."""
+    station = SimStationProcess(tmp_path / "data", time_scale=2)
+    try:
+        station.wait_ready()
+        operator = {"Authorization": "Bearer sim-operator"}
+
+        def hold(seconds: float) -> None:
+            assert station.post("/api/v1/sim/gpio/17", {"level": 0}).status_code == 200
+            time.sleep(seconds / 2)  # the simulated station runs twice as fast
+            assert station.post("/api/v1/sim/gpio/17", {"level": 1}).status_code == 200
+
+        def pins() -> dict[int, int]:
+            reply = station.get("/api/v1/sim/gpio", headers=operator).json()["pins"]
+            return {p["pin"]: p["level"] for p in reply}
+
+        hold(0.5)
+        time.sleep(1)
+        events = station.get("/api/v1/events?limit=1000").json()["events"]
+        pressed = [e["ts"] for e in events if e["source"] == "panel.evacuate_button"]
+        held_s = (datetime.fromisoformat(pressed[1].replace("Z", "+00:00"))
+                  - datetime.fromisoformat(pressed[0].replace("Z", "+00:00"))).total_seconds()
+        triggered = any(e["kind"] == "panel.evacuate" for e in events)
+        assert triggered == (held_s >= 1.5), f"held {held_s} s: trigger iff held >= hold_s"
+        for early in station.get("/api/v1/broadcasts").json()["broadcasts"]:
+            httpx.delete(f"{station.base_url}/api/v1/broadcasts/{early['id']}",
+                         headers=operator, timeout=10)
+        hold(1.6)
+        deadline = time.monotonic() + 20
+        while not all(pins()[p] for p in (23, 24, 25)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(pins()[p] for p in (23, 24, 25)), "power and every zone ON"
+        [broadcast] = station.get("/api/v1/broadcasts?active=true").json()["broadcasts"]
+        assert broadcast["source"] == "panel" and broadcast["message"] == "evacuate"
+        while station.get(f"/api/v1/broadcasts/{broadcast['id']}").json()["state"] != "done":
+            assert time.monotonic() < deadline + 60
+            time.sleep(0.2)
+        done = station.get(f"/api/v1/broadcasts/{broadcast['id']}").json()
+        assert done["plays"] == 3
+        [wav] = list((station.data_dir / "audio-out").glob(f"*{broadcast['id']}.wav"))
+        assert wav.stat().st_size > 3 * 16000 * 2 * 3, "three plays of the order went out"
+    finally:
+        station.signal(signal.SIGTERM)
+        station.wait()
