@@ -149,8 +149,10 @@ async def test_the_stream_sends_changes_only(tmp_path: Path) -> None:
         await run.station.journal.durable(run.station.journal.record("test.marker", "tests"))
         state = StreamState(after=0)
         first = await state.changes(request, app.state.stream_sources)
-        assert [f.split("\n")[1] if f.startswith("id:") else f.split("\n")[0] for f in first] \
-            == ["event: health", "event: broadcasts", "event: journal"]
+        names = [f.split("\n")[1] if f.startswith("id:") else f.split("\n")[0] for f in first]
+        assert names == [f"event: {name}" for name in app.state.stream_sources] + [
+            "event: journal"]
+        assert {"health", "broadcasts", "alarms"} <= set(app.state.stream_sources)
         assert first[-1].startswith(f"id: {state.after}\n") and state.after > 0
         assert await state.changes(request, app.state.stream_sources) == []
         transport = httpx.ASGITransport(app=app)

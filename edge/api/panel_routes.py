@@ -22,10 +22,11 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.api import broadcast_routes, core_routes
+from edge.api import broadcast_routes, core_routes, rain_routes, satphone_routes
 from edge.api.security import (
     SESSION_COOKIE,
     Viewer,
@@ -75,10 +76,17 @@ class SignIn(BaseModel):
 
 
 def default_stream_sources(station: Any) -> dict[str, StreamSource]:
+    """What the panel is pushed: the bodies of the matching GET routes. Rain is left to
+    the panel to read (its readings change every poll; the warning levels that matter
+    arrive as alarms)."""
     sources: dict[str, StreamSource] = {"health": core_routes.health}
     if "broadcasting" in station.parts:
         sources["broadcasts"] = lambda request: broadcast_routes.list_broadcasts(
             request, active=True)
+    if "alarms" in station.parts:
+        sources["alarms"] = lambda request: rain_routes.alarms(request, all=False)
+    if "satphone" in station.parts:
+        sources["satphone"] = satphone_routes.satphone
     return sources
 
 
@@ -173,7 +181,7 @@ def sign_out(
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> str:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(jsonable_encoder(data), ensure_ascii=False, separators=(",", ":"))
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {text}\n\n"
 

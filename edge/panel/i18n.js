@@ -18,7 +18,8 @@ const WORDS = {
     not_available: "暂无此功能",
     devices: "设备状态", rain_24h: "近24小时雨量", no_gauges: "没有雨量计",
     satphone: "卫星电话", signal: "信号", registered: "已注册", not_registered: "未注册",
-    outbox: "待发短信", outbox_empty: "无待发短信",
+    outbox: "短信", outbox_empty: "无短信", battery: "电量",
+    sms_pending: "待发", sms_sent: "已发", sms_failed: "失败",
     journal: "值班日志",
     role_viewer: "查看员", role_operator: "值班员", role_admin: "管理员",
     st_ok: "正常", st_degraded: "降级", st_fault: "故障", st_offline: "离线", st_unknown: "未知",
@@ -44,6 +45,9 @@ const WORDS = {
     ev_broadcast_failed: "广播失败", ev_broadcast_interrupted: "广播被打断",
     ev_alarm_raised: "报警触发", ev_alarm_escalated: "报警升级", ev_alarm_acknowledged: "报警已确认",
     ev_alarm_cleared: "报警解除", ev_rain_data_gap: "雨量数据中断",
+    ev_satphone_sms_queued: "短信排队", ev_satphone_sms_attempt: "短信发送中",
+    ev_satphone_sms_sent: "短信已发出", ev_satphone_sms_failed: "短信发送失败",
+    ev_satphone_report: "卫星电话报告", dev_self_test: "自检", dev_checkin: "抽查",
   },
   en: {
     app_title: "StationEdge emergency station",
@@ -65,6 +69,7 @@ const WORDS = {
     devices: "Devices", rain_24h: "Rainfall, last 24 h", no_gauges: "No rain gauges",
     satphone: "Satellite phone", signal: "Signal", registered: "registered",
     not_registered: "not registered", outbox: "Outbox", outbox_empty: "Outbox empty",
+    battery: "battery", sms_pending: "pending", sms_sent: "sent", sms_failed: "failed",
     journal: "Journal",
     role_viewer: "viewer", role_operator: "operator", role_admin: "admin",
     st_ok: "OK", st_degraded: "Degraded", st_fault: "FAULT", st_offline: "Offline",
@@ -95,6 +100,9 @@ const WORDS = {
     ev_broadcast_interrupted: "broadcast interrupted", ev_alarm_raised: "alarm raised",
     ev_alarm_escalated: "alarm escalated", ev_alarm_acknowledged: "alarm acknowledged",
     ev_alarm_cleared: "alarm cleared", ev_rain_data_gap: "rain data gap",
+    ev_satphone_sms_queued: "SMS queued", ev_satphone_sms_attempt: "SMS sending",
+    ev_satphone_sms_sent: "SMS sent", ev_satphone_sms_failed: "SMS failed",
+    ev_satphone_report: "satellite report", dev_self_test: "Self-test", dev_checkin: "Spot check",
   },
 };
 

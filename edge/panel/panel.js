@@ -12,7 +12,9 @@ const $ = (id) => document.getElementById(id);
 const EVACUATE = { message: "evacuate", zones: ["all"], repeat: 3, priority: "evacuation",
   type: "emergency" };
 const JOURNAL_KEEP = 150;
+const OUTBOX_SHOWN = 3;
 const RAIN_SERIES_EVERY_MS = 60_000;
+const RAIN_TOTALS_EVERY_MS = 10_000;
 const FALLBACK_REFRESH_MS = 30_000;
 const SIGNED_IN_KEY = "station-edge.signed-in";
 
@@ -148,9 +150,8 @@ function renderAlarms() {
 }
 
 function signalBars(signal) {
-  // AT+CSQ: 0–31, 99 = unknown.
-  if (signal === null || signal === undefined || signal === 99) return 0;
-  return Math.min(5, Math.ceil((signal / 31) * 5));
+  // The station reports 0–5 bars for every terminal personality (null: unknown).
+  return Number.isInteger(signal) ? Math.max(0, Math.min(5, signal)) : 0;
 }
 
 function renderSatphone() {
@@ -162,19 +163,24 @@ function renderSatphone() {
   }
   const bars = signalBars(s.signal);
   const outbox = s.outbox || [];
-  box.replaceChildren(
+  box.replaceChildren(...[
     h("div", { class: "sat-line" },
       h("span", { class: "bars", dataset: { bars } },
         ...[1, 2, 3, 4, 5].map((i) => h("i", { class: i <= bars ? "on" : "" }))),
-      h("span", {}, `${t("signal")} ${s.signal ?? "—"}`),
-      h("span", { class: "badge" }, s.state),
-      h("span", {}, s.registered ? t("registered") : t("not_registered"))),
+      h("span", {}, `${t("signal")} ${s.signal ?? "—"}/5`),
+      h("span", { class: `badge status-${s.state}` }, tr("st", s.state)),
+      h("span", {}, s.registered ? t("registered") : t("not_registered")),
+      s.battery_percent !== null && s.battery_percent !== undefined
+        ? h("span", {}, `${t("battery")} ${s.battery_percent}%`) : null),
+    s.detail ? h("p", { class: "sat-detail" }, s.detail) : null,
     s.last_error ? h("p", { class: "error" }, s.last_error) : null,
     h("h3", {}, `${t("outbox")} (${outbox.length})`),
     outbox.length
-      ? h("ul", { class: "list outbox" }, ...outbox.map((m) => h("li", {},
-        h("span", { class: "badge" }, m.state), ` ${m.to} · ${m.text} (${m.attempts})`)))
-      : h("p", { class: "empty" }, t("outbox_empty")));
+      ? h("ul", { class: "list outbox" }, ...outbox.slice(0, OUTBOX_SHOWN).map((m) => h("li",
+        { class: `sms-${m.state}`, title: m.text }, h("span", { class: "badge" }, tr("sms", m.state)),
+        ` ${formatTime(m.created)} → ${m.to} · ${m.text}`)))
+      : h("p", { class: "empty" }, t("outbox_empty")),
+  ].filter(Boolean));
 }
 
 function renderRain() {
@@ -260,7 +266,8 @@ async function loadSatphone() {
 async function loadRain(withSeries) {
   state.rain = await optional("/api/v1/rain");
   if (state.rain && withSeries) {
-    const to = new Date();
+    // The station's own time: a simulated station may run faster than the wall clock.
+    const to = new Date(state.rain.time || state.health?.time || Date.now());
     await Promise.all(state.rain.gauges.map(async (g) => {
       const from = new Date(to.getTime() - seriesSpan(g) * 1000);
       const query = `from=${from.toISOString()}&to=${to.toISOString()}&step=${STEP_S}`;
@@ -290,7 +297,7 @@ function reactToJournal(events) {
   for (const e of events) {
     const head = e.kind.split(".")[0];
     if (!state.pushed.has("alarms") && /alarm|rain|input/.test(head)) soon("alarms", loadAlarms);
-    if (!state.pushed.has("rain") && head.startsWith("rain")) soon("rain", () => loadRain(false));
+    if (!state.pushed.has("rain") && /rain|alarm/.test(head)) soon("rain", () => loadRain(false));
     if (!state.pushed.has("satphone") && /sat|sms|modem|call/.test(head)) {
       soon("satphone", loadSatphone);
     }
@@ -392,6 +399,7 @@ function showPanel(me) {
   Promise.all([loadMessages().then(renderBroadcasts), loadAlarms(), loadSatphone(),
     loadRain(true)]).catch(failed);
   state.timers.push(setInterval(() => loadRain(true).catch(failed), RAIN_SERIES_EVERY_MS));
+  state.timers.push(setInterval(() => loadRain(false).catch(failed), RAIN_TOTALS_EVERY_MS));
   state.timers.push(setInterval(() => {
     if (!state.pushed.has("alarms")) loadAlarms().catch(failed);
     if (!state.pushed.has("satphone")) loadSatphone().catch(failed);

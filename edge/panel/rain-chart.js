@@ -12,7 +12,7 @@ export const WINDOW_S = {
 };
 const DAY_S = 86400;
 const SVG = "http://www.w3.org/2000/svg";
-const H = 190, LEFT = 40, RIGHT = 96, TOP = 12, BOTTOM = 26;
+const H = 170, LEFT = 40, RIGHT = 96, TOP = 12, BOTTOM = 26;
 
 /** How far back to ask for a gauge's series: 24 h plus its longest window. */
 export function seriesSpan(gauge) {
