@@ -79,7 +79,7 @@ async def test_rain_raises_prepare_then_evacuate_ack_stops_the_sirens_and_it_cle
         assert service.on_air is not None and service.on_air.priority == Priority.ALARM_SIREN
 
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             listed = (await client.get("/api/v1/alarms", headers=SIM_VIEWER)).json()["alarms"]
             assert [a["id"] for a in listed] == [alarm.id]
             ack = await client.post(f"/api/v1/alarms/{alarm.id}/ack", headers=SIM_OPERATOR)

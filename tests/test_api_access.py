@@ -15,6 +15,7 @@ from fastapi.routing import RouteContext, iter_route_contexts
 
 from edge.api.app import create_app
 from edge.api.security import PUBLIC_PATHS
+from edge.api.throttle import AuthThrottle
 from edge.auth import ROLE_RANK, TokenBook, load_or_generate, sha256_hex
 from tests.helpers import SIM_ADMIN, SIM_VIEWER, StationRun, sim_config
 
@@ -43,10 +44,11 @@ def concrete(path: str) -> str:
 async def test_every_route_declares_a_role_and_enforces_it(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path, with_simulators=True)) as run:
         app = create_app(run.station)
+        app.state.auth_throttle = AuthThrottle(max_failures=10**6)  # this test fails on purpose
         routes = list(iter_route_contexts(app.routes))
         assert len(routes) >= 6
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             for route in routes:
                 if route.path in PUBLIC_PATHS:
                     continue
@@ -75,7 +77,7 @@ async def test_every_route_declares_a_role_and_enforces_it(tmp_path: Path) -> No
 async def test_health_answers_as_the_county_expects(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             body = (await client.get("/api/v1/health", headers=SIM_VIEWER)).json()
             shell = await client.get("/")
             metrics = await client.get("/metrics", headers=SIM_VIEWER)
@@ -92,7 +94,7 @@ async def test_health_answers_as_the_county_expects(tmp_path: Path) -> None:
 async def test_admin_wiring_test_switches_an_output_for_a_while(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             reply = await client.post("/api/v1/outputs/siren-1/test", json={"seconds": 5},
                                       headers=SIM_ADMIN)
             assert reply.status_code == 202

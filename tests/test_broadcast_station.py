@@ -180,7 +180,7 @@ async def test_api_starts_refuses_and_deduplicates_broadcasts(tmp_path: Path) ->
     run = await started(tmp_path)
     try:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             bad_zone = await client.post("/api/v1/broadcasts", headers=SIM_OPERATOR,
                                          json={"message": "test", "zones": ["east"]})
             assert bad_zone.status_code == 422 and "unknown zones ['east']" in bad_zone.text
@@ -227,7 +227,7 @@ async def test_message_upload_is_checked_and_a_bad_one_changes_nothing(
             tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
             body = encode_wav(tone.astype(np.float32), 16000)
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             reply = await client.post("/api/v1/messages?id=test", content=body,
                                       headers={"Authorization": "Bearer sim-admin",
                                                "Content-Type": "audio/wav"})

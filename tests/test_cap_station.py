@@ -22,7 +22,7 @@ async def start(tmp_path: Path) -> tuple[StationRun, httpx.AsyncClient]:
     run = StationRun(sim_config(tmp_path), ManualClock(MORNING))
     await run.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(run.station)),
-                               base_url="http://s")
+                               base_url="http://127.0.0.1")
     return run, client
 
 

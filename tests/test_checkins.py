@@ -16,7 +16,7 @@ ACK_PIN = 22
 async def test_a_spot_check_answered_by_the_panel_button(tmp_path: Path) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             started = await client.post("/api/v1/checkins", headers=SIM_VIEWER)
             assert started.status_code == 201 and started.json()["state"] == "waiting"
             await run.clock.advance(0.3)
@@ -46,7 +46,7 @@ async def test_a_spot_check_nobody_answers_is_missed(tmp_path: Path) -> None:
     config = sim_config(tmp_path, "[checkins]\nanswer_within_s = 60\n")
     async with StationRun(config) as run:
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             await client.post("/api/v1/checkins", headers=SIM_VIEWER)
             await run.clock.advance(61)
             [check] = (await client.get("/api/v1/checkins", headers=SIM_VIEWER)).json()[

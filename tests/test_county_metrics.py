@@ -28,7 +28,7 @@ async def scrape(tmp_path: Path) -> str:
     async with StationRun(sim_config(tmp_path, pulse_gauge)) as run:
         run.station.parts["alarms"].hand_alarm("ha-1", "村口手动报警", True)
         transport = httpx.ASGITransport(app=create_app(run.station))
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             reply = await client.get("/metrics", headers=SIM_VIEWER)
     assert reply.status_code == 200
     return reply.text

@@ -286,7 +286,7 @@ async def test_a_wrong_pin_or_a_stranger_is_refused_and_nothing_is_broadcast(
 
 async def test_api_state_sms_and_a_placed_call(phone: Phone) -> None:
     transport = httpx.ASGITransport(app=create_app(phone.run.station))
-    async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         sent = await client.post("/api/v1/satphone/sms", headers=SIM_OPERATOR,
                                  json={"to": TIER2, "text": "测试短信"})
         assert sent.status_code == 202 and sent.json()["to"] == TIER2

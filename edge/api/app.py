@@ -20,6 +20,7 @@ from edge.api import (
 )
 from edge.api.body_limit import BodyLimit
 from edge.api.metrics import registry_for
+from edge.api.security import Viewer
 from edge.api.sessions import SessionBook
 from edge.api.throttle import AuthThrottle
 
@@ -48,9 +49,9 @@ def create_app(station: Any) -> FastAPI:
         title="StationEdge",
         version=station.version,
         description="应急站边缘控制器 — the API of a township emergency-management station.",
-        docs_url="/api/docs" if docs else None,
+        docs_url=None,  # the Swagger UI loads its scripts from a CDN: useless offline
         redoc_url=None,
-        openapi_url="/api/openapi.json" if docs else None,
+        openapi_url=None,  # served below, behind the viewer role, when [api] docs is on
     )
     app.state.station = station
     app.state.auth_throttle = AuthThrottle()
@@ -78,4 +79,9 @@ def create_app(station: Any) -> FastAPI:
     for extra in getattr(station, "api_routers", []):
         app.include_router(extra)
     app.state.stream_sources.update(getattr(station, "stream_sources", {}))
+    if docs:
+        @app.get("/api/openapi.json", dependencies=[Viewer], include_in_schema=False)
+        async def openapi_schema() -> dict[str, Any]:
+            return app.openapi()
+
     return app
