@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api import broadcast_routes, core_routes, rain_routes, satphone_routes
+from edge.api.errors import ERRORS
 from edge.api.security import (
     SESSION_COOKIE,
     Viewer,
@@ -35,7 +36,7 @@ from edge.api.security import (
 from edge.auth import Principal
 from edge.journal import iso_utc
 
-router = APIRouter()
+router = APIRouter(responses=ERRORS)
 
 StreamSource = Callable[[Request], Any]
 
