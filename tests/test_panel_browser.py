@@ -126,8 +126,6 @@ def test_operator_evacuates_from_the_panel_and_stops_it(
 
 
 def test_operator_acknowledges_an_alarm(station: SimStationProcess, browser: Panels) -> None:
-    if api(station, "GET", "/api/v1/alarms").status_code == 404:
-        pytest.skip("this station has no alarms API yet")
     page = browser.open("operator")
     sign_in(page, "sim-operator")
     expect(page.locator("#alarms")).to_contain_text("没有报警")
@@ -142,6 +140,24 @@ def test_operator_acknowledges_an_alarm(station: SimStationProcess, browser: Pan
     assert [(a["state"], a["acknowledged_by"]) for a in alarms] == [
         ("acknowledged", "sim-operator")]
     api(station, "POST", f"/api/v1/sim/gpio/{HAND_ALARM_PIN}", SIM_OPERATOR, {"level": 1})
+
+
+def test_operator_answers_a_spot_check_from_the_county(
+    station: SimStationProcess, browser: Panels
+) -> None:
+    page = browser.open("operator")
+    sign_in(page, "sim-operator")
+    expect(page.locator("#checkin")).to_be_hidden()
+    started = api(station, "POST", "/api/v1/checkins")  # the county's viewer token
+    assert started.status_code == 201
+    prompt = page.locator("#checkin")
+    expect(prompt).to_be_visible()
+    expect(prompt).to_contain_text("抽查")
+    screenshot(page, "desk-zh-spot-check")
+    page.locator("#checkin-answer").click()
+    expect(prompt).to_be_hidden()
+    [check] = api(station, "GET", "/api/v1/checkins").json()["checkins"]
+    assert check["state"] == "answered" and check["answered_by"] == "sim-operator"
 
 
 def test_viewer_on_a_phone_sees_everything_in_english_and_can_press_nothing(

@@ -26,7 +26,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.api import broadcast_routes, core_routes, rain_routes, satphone_routes
+from edge.api import broadcast_routes, checkin_routes, core_routes, rain_routes, satphone_routes
 from edge.api.errors import ERRORS
 from edge.api.security import (
     SESSION_COOKIE,
@@ -88,6 +88,8 @@ def default_stream_sources(station: Any) -> dict[str, StreamSource]:
         sources["alarms"] = lambda request: rain_routes.alarms(request, all=False)
     if "satphone" in station.parts:
         sources["satphone"] = satphone_routes.satphone
+    if "checkins" in station.parts:
+        sources["checkins"] = checkin_routes.list_checkins
     return sources
 
 

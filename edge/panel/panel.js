@@ -149,6 +149,18 @@ function renderAlarms() {
       : null)));
 }
 
+// A spot check (一键通抽查) waiting for the duty officer: a prompt at the top, one button.
+function renderCheckin() {
+  const waiting = (state.checkins || []).find((c) => c.state === "waiting");
+  $("checkin").hidden = !waiting;
+  $("checkin-answer").disabled = !canAct();
+}
+
+async function answerCheckin() {
+  await call("POST", "/api/v1/checkins/answer");
+  notice(t("checkin_answered"), "ok");
+}
+
 function signalBars(signal) {
   // The station reports 0–5 bars for every terminal personality (null: unknown).
   return Number.isInteger(signal) ? Math.max(0, Math.min(5, signal)) : 0;
@@ -244,6 +256,7 @@ function renderAll() {
   renderHealth();
   renderBroadcasts();
   renderAlarms();
+  renderCheckin();
   renderSatphone();
   renderRain();
   $("journal").replaceChildren(...state.journal.map(journalLine));
@@ -321,6 +334,7 @@ const PUSHED = {
   alarms: (data) => { state.alarms = data.alarms; renderAlarms(); },
   satphone: (data) => { state.satphone = data; renderSatphone(); },
   rain: (data) => { state.rain = data; renderRain(); },
+  checkins: (data) => { state.checkins = data.checkins; renderCheckin(); },
 };
 
 function openStream() {
@@ -462,6 +476,8 @@ function start() {
   });
   const dialog = $("confirm-evacuate");
   $("evacuate").addEventListener("click", () => { if (canAct()) dialog.showModal(); });
+  $("checkin-answer").addEventListener("click",
+    (e) => act(e.currentTarget, answerCheckin));
   dialog.addEventListener("close", () => {
     if (dialog.returnValue === "confirm") act($("evacuate"), evacuate);
     dialog.returnValue = "";
