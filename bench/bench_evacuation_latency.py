@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.latency import summary  # noqa: E402
+
 HOLD_S = 0.2
 ALSA_NULL = "pcm.!default {\n    type null\n}\n"
 
@@ -38,13 +39,6 @@ def config_text(data_dir: Path, audio_backend: str) -> str:
     start = text.index("\n[[sirens]]\nid = \"siren-2\"")
     text = text[:start]  # no simulated RS-485 line: this measures the button path only
     return text + "\n[broadcast]\nevacuate_repeat = 1\n"
-
-
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return (f"p50 {1000 * statistics.median(ordered):.2f} ms, p99 {1000 * p99:.2f} ms, "
-            f"max {1000 * ordered[-1]:.2f} ms (n={len(ordered)})")
 
 
 async def button_to_relay(presses: int) -> list[float]:
@@ -123,9 +117,9 @@ def main() -> None:
         os.environ["ALSA_CONFIG_PATH"] = str(conf)  # before PortAudio initialises
         presses = asyncio.run(button_to_relay(args.presses))
         print(f"button edge → power relay ON (software, hold {HOLD_S} s excluded): "
-              f"{percentiles(presses)}")
+              f"{summary(presses)}")
         requests = asyncio.run(request_to_first_frame(args.requests))
-        print(f"request → first frame handed to PortAudio (warm-up 0): {percentiles(requests)}")
+        print(f"request → first frame handed to PortAudio (warm-up 0): {summary(requests)}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.latency import p99, summary  # noqa: E402
+
 SIREN_PIN = 16
 
 
@@ -115,12 +116,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--poll-s", type=float, default=1.0)
     args = parser.parse_args()
-    latencies = sorted(asyncio.run(measure(args.trials, args.poll_s)))
-    p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
+    latencies = asyncio.run(measure(args.trials, args.poll_s))
     goal = args.poll_s + 0.05
-    print(f"threshold crossing → siren relay ON: p50 {1000 * statistics.median(latencies):.0f} ms,"
-          f" p99 {1000 * p99:.0f} ms, max {1000 * latencies[-1]:.0f} ms (n={len(latencies)}); "
-          f"goal p99 ≤ {1000 * goal:.0f} ms: {'met' if p99 <= goal else 'NOT met'}")
+    print(f"threshold crossing → siren relay ON: {summary(latencies)}; "
+          f"goal p99 ≤ {1000 * goal:.0f} ms: {'met' if p99(latencies) <= goal else 'NOT met'}")
 
 
 if __name__ == "__main__":
