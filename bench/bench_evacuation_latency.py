@@ -30,7 +30,7 @@ ALSA_NULL = "pcm.!default {\n    type null\n}\n"
 
 
 def config_text(data_dir: Path, audio_backend: str) -> str:
-    from edge.sim_station import sim_config_text
+    from edge.sim.station import sim_config_text
 
     text = sim_config_text(data_dir, "127.0.0.1:0", 1.0, {})
     text = text.replace("warmup_s = 2.0", "warmup_s = 0.0").replace("hold_s = 10.0",
@@ -52,7 +52,7 @@ async def button_to_relay(presses: int) -> list[float]:
         text = text.replace("[gpio]\n", "[gpio]\ndebounce_s = 0.0\n")
         station = Station(parse(text), SystemClock())
         await station.start()
-        service = station.parts["broadcasting"].service
+        service = station.parts.broadcasting.service
         history = station.gpio.factory.history
         latencies = []
         try:
@@ -66,7 +66,7 @@ async def button_to_relay(presses: int) -> list[float]:
                 latencies.append(t_on - t0 - HOLD_S)
                 station.gpio.drive_mock_input(17, 1)
                 await service.stop_all(actor="bench")
-                await station.parts["broadcasting"].amplifier.off_now(actor="bench",
+                await station.parts.broadcasting.amplifier.off_now(actor="bench",
                                                                       reason="next press")
                 await asyncio.sleep(0.02)
         finally:
@@ -85,7 +85,7 @@ async def request_to_first_frame(requests: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         station = Station(parse(config_text(Path(tmp), "sounddevice")), SystemClock())
         await station.start()
-        bc = station.parts["broadcasting"]
+        bc = station.parts.broadcasting
         await bc.library.prepare()
         latencies = []
         try:

@@ -73,7 +73,7 @@ evacuate_mm = 0.95
 async def measure(trials: int, poll_s: float) -> list[float]:
     from drivers.clock import SystemClock
     from edge.config import parse
-    from edge.simulators import Simulator
+    from edge.sim.simulators import Simulator
     from edge.station import Station
 
     latencies = []
@@ -86,7 +86,7 @@ async def measure(trials: int, poll_s: float) -> list[float]:
         station = Station(parse(config_text(Path(tmp), port, trials, poll_s)), SystemClock())
         await station.start()
         history = station.gpio.factory.history
-        alarms = station.parts["alarms"]
+        alarms = station.parts.alarms
         try:
             await asyncio.sleep(3 * poll_s)
             for unit in range(1, trials + 1):

@@ -34,13 +34,15 @@ What this station assumes, because the full text of the standard was not at hand
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import get_args
+
+from drivers.clock import BEIJING
 
 from .cap_model import CHINA_IDENTIFIER, CapAlert, CapInfo, NamedValue
 from .record import BroadcastLevel
 
-BEIJING_OFFSET = timedelta(hours=8)
+BEIJING_OFFSET = BEIJING.utcoffset(None)
 
 COLOUR_VALUE_NAMES = frozenset({
     "预警级别", "预警等级", "预警颜色", "级别", "颜色",

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from .library import MessageLibrary
-from .sirens import DEFAULT_PATTERNS, SirenPattern, chime, silence_blocks, siren_blocks
+from .siren_signals import DEFAULT_PATTERNS, SirenPattern, chime, silence_blocks, siren_blocks
 from .tts import MAX_TEXT_CHARS, Speech
 
 

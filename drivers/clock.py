@@ -15,8 +15,24 @@ import asyncio
 import heapq
 import itertools
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
+
+#: Beijing time (UTC+8, no daylight saving): reports, the 08:00 hydrological day, the
+#: self-test schedule. A fixed offset, so no time-zone database is needed on the device.
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-11-22T08:00:00.123Z``: the one timestamp format of the journal and the API.
+
+    Any aware moment is converted to UTC first; a naive one is refused, since its
+    zone would be a guess.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"iso_utc needs an aware datetime, got naive {moment!r}")
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Clock(Protocol):

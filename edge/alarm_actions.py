@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent, TextContent
-from broadcast.sirens import DEFAULT_PATTERNS
+from broadcast.siren_signals import DEFAULT_PATTERNS
 from edge.alarms import Alarm, Alarms
 from edge.background import Background
-from edge.sirens import Sirens
+from edge.siren_outputs import Sirens
 
 if TYPE_CHECKING:
     from edge.broadcasting import Broadcasting

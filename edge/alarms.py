@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from edge.journal import iso_utc
+from drivers.clock import iso_utc
 from sensors.levels import GaugeTransition, TransitionKind, WarningLevel
 
 if TYPE_CHECKING:

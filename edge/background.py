@@ -11,6 +11,8 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from drivers.tasks import cancel_and_wait
+
 if TYPE_CHECKING:
     from edge.journal import Journal
 
@@ -37,7 +39,4 @@ class Background:
                                 error=repr(task.exception()))
 
     async def cancel_all(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))

@@ -20,8 +20,8 @@ from broadcast.record import Broadcast
 from broadcast.service import BroadcastService
 from broadcast.tts import Speech, Voice
 from drivers.audio import AudioSession, AudioSettings, make_output
+from drivers.clock import iso_utc
 from edge.background import Background
-from edge.journal import iso_utc
 from edge.panel_buttons import HoldButton
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from edge.journal import iso_utc
+from drivers.clock import iso_utc
 
 if TYPE_CHECKING:
     from edge.station import Station

@@ -10,8 +10,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from drivers.clock import SystemClock
-from edge import sim_station
 from edge.config import DEFAULT_PATH, ConfigError, load
+from edge.sim import station as sim_station
 
 
 def _parser() -> argparse.ArgumentParser:

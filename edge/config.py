@@ -444,7 +444,7 @@ def _messages(config: Config) -> Iterator[str]:
                        ("alarms.hand_alarm_message", config.alarms.hand_alarm_message)):
         if value not in known:
             yield f"{key}: no message {value!r}; known: {sorted(known)}"
-    from broadcast.sirens import DEFAULT_PATTERNS
+    from broadcast.siren_signals import DEFAULT_PATTERNS
 
     if config.alarms.siren_pattern not in DEFAULT_PATTERNS:
         yield (f"alarms.siren_pattern: no siren pattern {config.alarms.siren_pattern!r}; "

@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from drivers.modbus_bus import BusError, ModbusBus
+from drivers.tasks import cancel_and_wait
 from edge.alarms import Alarms
 from edge.panel_buttons import HoldButton
 
@@ -77,6 +78,4 @@ class HandAlarms:
     async def _stop(self) -> None:
         for button in self._buttons:
             button.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)

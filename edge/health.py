@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from drivers.clock import Clock
-from edge.journal import iso_utc
+from drivers.clock import Clock, iso_utc
 
 log = logging.getLogger(__name__)
 

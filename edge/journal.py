@@ -25,13 +25,13 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from drivers.clock import Clock
+from drivers import sqlite_wal
+from drivers.clock import Clock, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,6 @@ BEGIN SELECT RAISE(ABORT, 'only archived events may leave the journal'); END;
 """
 
 RETRY_AFTER_FAILURE_S = 1.0
-
-
-def iso_utc(moment: datetime) -> str:
-    """``2026-11-22T08:00:00.123Z``: the one timestamp format of the journal and the API."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -66,10 +61,7 @@ class JournalCorrupt(Exception):
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
+    return sqlite_wal.connect(path, synchronous="FULL", check_same_thread=False)
 
 
 def _check(path: Path) -> None:

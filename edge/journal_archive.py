@@ -17,7 +17,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from edge.journal import iso_utc
+from drivers.clock import iso_utc
 
 #: When over budget, archive down to this share of the budget, so archiving is not
 #: triggered again by the next few events.

@@ -10,56 +10,83 @@ has routes, include them in ``edge/api/app.py``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edge.alarm_actions import AlarmResponder
+from edge.alarms import Alarms
+from edge.checkins import Checkins
+from edge.hand_alarms import HandAlarms
+from edge.modbus_lines import open_buses
+from edge.rain import Rain
+from edge.siren_outputs import Sirens
 
 if TYPE_CHECKING:
+    from edge.broadcasting import Broadcasting
+    from edge.cap_intake import CapIntake
+    from edge.satphone.phone import SatPhone
+    from edge.self_test import SelfTests
     from edge.station import Station
 
 
-def build_parts(station: Station) -> dict[str, Any]:
-    from edge.alarm_actions import AlarmResponder
-    from edge.alarms import Alarms
-    from edge.hand_alarms import HandAlarms
-    from edge.modbus_lines import open_buses
-    from edge.rain import Rain
-    from edge.sirens import Sirens
+@dataclass
+class StationParts:
+    """What this station is made of. ``None`` where the config has no such section.
 
-    parts: dict[str, Any] = {}
+    The optional capabilities are imported only when configured, so a station without an
+    amplifier, a satellite phone or CAP intake does not load their libraries.
+    """
+
+    alarms: Alarms
+    sirens: Sirens
+    hand_alarms: HandAlarms
+    alarm_actions: AlarmResponder
+    checkins: Checkins
+    broadcasting: Broadcasting | None = None
+    self_test: SelfTests | None = None
+    rain: Rain | None = None
+    satphone: SatPhone | None = None
+    cap: CapIntake | None = None
+
+
+def build_parts(station: Station) -> StationParts:
+    broadcasting = None
+    self_test = None
     if station.config.amplifier is not None:
         from edge.broadcasting import Broadcasting
 
-        parts["broadcasting"] = Broadcasting(station)
+        broadcasting = Broadcasting(station)
         if station.config.self_test.enabled:
             from edge.self_test import SelfTests
 
-            parts["self_test"] = SelfTests(station, parts["broadcasting"])
+            self_test = SelfTests(station, broadcasting)
     buses = open_buses(station)
     rain = Rain(station, buses) if station.config.rain_gauges else None
-    if rain is not None:
-        parts["rain"] = rain
-    alarms = parts["alarms"] = Alarms(station, rain)
-    sirens = parts["sirens"] = Sirens(station, buses)
-    parts["hand_alarms"] = HandAlarms(station, alarms, buses)
-    parts["alarm_actions"] = AlarmResponder(station, alarms, sirens, parts.get("broadcasting"))
+    alarms = Alarms(station, rain)
+    sirens = Sirens(station, buses)
+    hand_alarms = HandAlarms(station, alarms, buses)
+    alarm_actions = AlarmResponder(station, alarms, sirens, broadcasting)
+    satphone = None
     if station.config.sat_phone is not None:
-        from edge.satphone import SatPhone
+        from edge.satphone.phone import SatPhone
 
-        parts["satphone"] = SatPhone(station, alarms=alarms,
-                                     broadcasting=parts.get("broadcasting"))
+        satphone = SatPhone(station, alarms=alarms, broadcasting=broadcasting)
+    cap = None
     if station.config.cap is not None:
         from edge.cap_intake import CapIntake
 
-        parts["cap"] = CapIntake(station, parts.get("broadcasting"))
-    from edge.checkins import Checkins
-
-    checkins = parts["checkins"] = Checkins(station)
+        cap = CapIntake(station, broadcasting)
+    checkins = Checkins(station)
     if station.config.panel.ack_button is not None:
         station.on_input("panel.ack_button",
                          lambda active, _t: active and _ack_pressed(station, alarms, checkins))
-    return parts
+    return StationParts(alarms=alarms, sirens=sirens, hand_alarms=hand_alarms,
+                        alarm_actions=alarm_actions, checkins=checkins,
+                        broadcasting=broadcasting, self_test=self_test, rain=rain,
+                        satphone=satphone, cap=cap)
 
 
-def _ack_pressed(station: Station, alarms: Any, checkins: Any) -> None:
+def _ack_pressed(station: Station, alarms: Alarms, checkins: Checkins) -> None:
     """ACK answers a waiting spot check, else acknowledges every active alarm."""
     station.journal.record("panel.ack", "panel.ack_button", "panel")
     if checkins.waiting is not None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from drivers.modbus_bus import ModbusBus
+from drivers.tasks import cancel_and_wait
 from edge.rain_store import RainStore
 from sensors.levels import GaugeTransition, Thresholds, WarningBoard
 from sensors.modbus_gauge import (
@@ -134,9 +135,7 @@ class Rain:
         self._tasks.append(asyncio.create_task(self._evaluate_forever(), name="rain-levels"))
 
     async def _stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self.store.close()
 
     async def _evaluate_forever(self) -> None:

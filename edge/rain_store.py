@@ -9,11 +9,12 @@ Only increments with rain are stored (a dry day costs nothing).
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
+
+from drivers import sqlite_wal
 
 
 def _t(at: datetime) -> float:
@@ -23,9 +24,7 @@ def _t(at: datetime) -> float:
 class RainStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn = sqlite_wal.connect(path, synchronous="NORMAL", check_same_thread=False)
         db = sqlite_utils.Database(self.conn)
         if "increments" not in db.table_names():
             db["increments"].create({"gauge": str, "t": float, "mm": float, "since_t": float})

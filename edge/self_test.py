@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from broadcast.priority import Priority
 from broadcast.program import LiveContent, MessageContent, Program
+from drivers.clock import BEIJING
+from drivers.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from edge.broadcasting import Broadcasting
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RETRY_WHILE_BUSY_S = 60.0
 SILENCE_S = 0.5
@@ -86,9 +87,7 @@ class SelfTests:
             name="self-test-audible"))
 
     async def _stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
 
     async def _schedule(self, kind: TestKind, next_time: object) -> None:
         clock = self.station.clock

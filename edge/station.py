@@ -25,12 +25,14 @@ from typing import Any
 from drivers.clock import Clock
 from drivers.debounce import DebouncedInput
 from drivers.gpio import GpioChip, open_chip
+from drivers.tasks import cancel_and_wait
 from edge import auth, journal_archive
 from edge.config import SIM_TOKEN_HASHES, Config
 from edge.health import DeviceHealth, Health
 from edge.journal import Journal
 from edge.lifecycle import Lifecycle
 from edge.outputs import Output, Outputs
+from edge.parts import StationParts, build_parts
 from edge.systemd_notify import notify, watchdog_interval_s
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class Station:
         self.outputs: Outputs
         self.gpio: GpioChip
         self.tokens: auth.TokenBook
-        self.parts: dict[str, Any] = {}
+        self.parts: StationParts
 
     # -- start -----------------------------------------------------------------------
 
@@ -128,8 +130,6 @@ class Station:
         self.health.report("gpio", "ok", self.config.gpio.backend)
         self._load_tokens()
         self._watch_inputs()
-        from edge.parts import build_parts
-
         self.parts = build_parts(self)
         self._spawn(self.outputs.watch(), "outputs-watch")
         self._spawn(self._retention_loop(), "journal-retention")
@@ -308,9 +308,7 @@ class Station:
                             outputs_interrupted=interrupted, **extra)
         await self.lifecycle.emit("stopping")
         await self.outputs.all_off(actor="system", reason="station stopping")
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         for debounced in self.inputs.values():
             debounced.close()
         await self.lifecycle.emit("stopped")

@@ -36,8 +36,9 @@ import serial
 
 from drivers.clock import Clock
 from drivers.serial_line import SerialLine
+from drivers.tasks import cancel_and_wait
 from sat_phone.at_parser import AtEvent, AtParser, Echo, Final, Line, Prompt
-from sat_phone.waiting import cancel_and_wait, event_or_timeout, first_of
+from sat_phone.waiting import event_or_timeout, first_of
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class AtChannel:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
+        await cancel_and_wait([task])
         self._drop_line(AtUnavailable("channel closed"))
         self._set_state(ChannelState.CLOSED, "closed")
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from drivers.clock import Clock
+from drivers.tasks import cancel_and_wait
 from sat_phone.at_channel import (
     AtChannel,
     AtCommandError,
@@ -37,7 +38,7 @@ from sat_phone.at_channel import (
 )
 from sat_phone.at_parser import Line
 from sat_phone.pdu import Deliver, PduError, decode_deliver, encode_submit
-from sat_phone.waiting import cancel_and_wait, event_or_timeout
+from sat_phone.waiting import event_or_timeout
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class Modem:
     async def close(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            await cancel_and_wait(task)
+            await cancel_and_wait([task])
 
     def add_status_listener(self, listener: Callable[[ModemStatus], None]) -> None:
         """``listener`` hears each change of status or detail (to journal it, light a LED)."""

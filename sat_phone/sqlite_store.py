@@ -14,13 +14,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from sat_phone.waiting import cancel_and_wait
+from drivers import sqlite_wal
+from drivers.tasks import cancel_and_wait
 
 
 def open_database(path: Path) -> tuple[sqlite3.Connection, sqlite_utils.Database]:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn = sqlite_wal.connect(path, synchronous="FULL")
     return conn, sqlite_utils.Database(conn)
 
 
@@ -49,7 +48,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        await cancel_and_wait(task)
+        await cancel_and_wait([task])
         if self._conn is not None:
             self._conn.close()
             self._conn = self._db = None

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,11 +40,3 @@ async def event_or_timeout(clock: Clock, event: asyncio.Event, timeout_s: float)
         waiter.cancel()
     return True
 
-
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Stop a background task and wait until it has unwound (its ``finally`` blocks ran)."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -35,7 +35,9 @@ import bisect
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+
+from drivers.clock import BEIJING
 
 BIN_S = 300
 WINDOWS: dict[str, int] = {
@@ -47,7 +49,6 @@ WINDOWS: dict[str, int] = {
     "12h": 12 * 3600,
     "24h": 24 * 3600,
 }
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _DAY_START_HOUR_BEIJING = 8
 
 

@@ -32,7 +32,7 @@ def sim_config(data_dir: Path, extra: str = "", *, with_simulators: bool = False
     in-process tests on a manual clock do not start those simulators, and a device that
     cannot be reached would make every such station degraded.
     """
-    from edge.sim_station import sim_config_text
+    from edge.sim.station import sim_config_text
 
     text = sim_config_text(data_dir, "127.0.0.1:0", 1.0, {})
     if not with_simulators:

@@ -33,8 +33,8 @@ def config(tmp_path: Path):  # type: ignore[no-untyped-def]
 async def start(tmp_path: Path) -> StationRun:
     run = StationRun(config(tmp_path))
     await run.__aenter__()
-    await run.station.parts["broadcasting"].library.prepare()
-    speech = run.station.parts["broadcasting"].speech
+    await run.station.parts.broadcasting.library.prepare()
+    speech = run.station.parts.broadcasting.speech
     await speech.speak("村口雨量站1小时雨量30.0毫米，已达准备转移。")
     await speech.speak("村口雨量站1小时雨量50.0毫米，已达立即转移，请立即转移！")
     return run
@@ -58,8 +58,8 @@ async def test_rain_raises_prepare_then_evacuate_ack_stops_the_sirens_and_it_cle
 ) -> None:
     run = await start(tmp_path)
     try:
-        alarms = run.station.parts["alarms"]
-        service = run.station.parts["broadcasting"].service
+        alarms = run.station.parts.alarms
+        service = run.station.parts.broadcasting.service
         await rain(run, 30.0, over_s=900)  # 2 mm/min
         [alarm] = alarms.list(open_only=True)
         assert (alarm.kind, alarm.level, alarm.window, alarm.state) == (
@@ -110,7 +110,7 @@ async def test_rain_raises_prepare_then_evacuate_ack_stops_the_sirens_and_it_cle
 async def test_a_held_hand_alarm_sounds_the_sirens_until_the_panel_ack(tmp_path: Path) -> None:
     run = await start(tmp_path)
     try:
-        alarms = run.station.parts["alarms"]
+        alarms = run.station.parts.alarms
         run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)
         await run.clock.advance(0.2)
         run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 1)
@@ -139,8 +139,8 @@ async def test_an_alarm_that_nobody_acknowledges_stops_at_max_on_time(tmp_path: 
     run = StationRun(sim_config(tmp_path, '[alarms]\nmax_on_s = 60\n'))
     await run.__aenter__()
     try:
-        await run.station.parts["broadcasting"].library.prepare()
-        await run.station.parts["broadcasting"].speech.speak("村口手动报警已触发，请立即转移！")
+        await run.station.parts.broadcasting.library.prepare()
+        await run.station.parts.broadcasting.speech.speak("村口手动报警已触发，请立即转移！")
         run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)
         await run.clock.advance(2)
         assert sirens_on(run)

@@ -21,7 +21,7 @@ from broadcast.program import (
     TextContent,
     UnknownContent,
 )
-from broadcast.sirens import DEFAULT_PATTERNS, chime
+from broadcast.siren_signals import DEFAULT_PATTERNS, chime
 from broadcast.tts import Speech
 from drivers.audio import AudioSettings, make_output
 from drivers.audio_wav import decode_wav, encode_wav

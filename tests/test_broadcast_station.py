@@ -21,7 +21,7 @@ ALL_RELAYS = ["amplifier.power", "amplifier.zone-24", "amplifier.zone-25"]
 async def started(tmp_path: Path, extra: str = "") -> StationRun:
     run = StationRun(sim_config(tmp_path, extra))
     await run.__aenter__()
-    await run.station.parts["broadcasting"].library.prepare()  # real espeak-ng, before time moves
+    await run.station.parts.broadcasting.library.prepare()  # real espeak-ng, before time moves
     return run
 
 
@@ -45,7 +45,7 @@ async def test_holding_evacuate_plays_the_order_n_times_and_a_brush_does_nothing
 ) -> None:
     run = await started(tmp_path)
     try:
-        bc = run.station.parts["broadcasting"]
+        bc = run.station.parts.broadcasting
         await press(run, EVACUATE_PIN, 0.5)
         await run.clock.advance(5)
         assert relays_on(run) == [] and bc.service.list() == [], "0.5 s does nothing"
@@ -88,7 +88,7 @@ async def test_holding_evacuate_plays_the_order_n_times_and_a_brush_does_nothing
 async def test_sound_starts_within_warmup_plus_100ms_of_the_trigger(tmp_path: Path) -> None:
     run = await started(tmp_path)
     try:
-        bc = run.station.parts["broadcasting"]
+        bc = run.station.parts.broadcasting
         run.station.gpio.drive_mock_input(EVACUATE_PIN, 0)
         await run.clock.advance(1.5 + 0.05)  # hold time + debounce
         triggered = [e for e in await run.settled_events() if e["kind"] == "panel.evacuate"]
@@ -105,7 +105,7 @@ async def test_sound_starts_within_warmup_plus_100ms_of_the_trigger(tmp_path: Pa
 async def test_stop_ends_the_broadcast_and_relays_go_off_after_hold(tmp_path: Path) -> None:
     run = await started(tmp_path)
     try:
-        bc = run.station.parts["broadcasting"]
+        bc = run.station.parts.broadcasting
         await press(run, EVACUATE_PIN, 1.6)
         await run.clock.advance(5)
         broadcast = bc.service.on_air
@@ -124,7 +124,7 @@ async def test_a_siren_preempts_a_rain_message_which_resumes_and_evacuation_pree
 ) -> None:
     run = await started(tmp_path)
     try:
-        service = run.station.parts["broadcasting"].service
+        service = run.station.parts.broadcasting.service
         common = {"zones": ["all"], "type": "emergency", "actor": "test"}
         rain = await service.submit(Program(MessageContent("prepare"), repeat=2),
                                     priority=Priority.RAIN_MESSAGE, source="rain_rule", **common)
@@ -157,7 +157,7 @@ async def test_stopping_the_station_mid_broadcast_journals_it_as_interrupted(
     tmp_path: Path,
 ) -> None:
     run = await started(tmp_path)
-    bc = run.station.parts["broadcasting"]
+    bc = run.station.parts.broadcasting
     broadcast = await bc.evacuate(source="api", actor="test")
     await run.clock.advance(4)
     assert broadcast.state == "playing"
@@ -197,7 +197,7 @@ async def test_api_starts_refuses_and_deduplicates_broadcasts(tmp_path: Path) ->
                                       json={"message": "test", "type": "drill"})
             assert first.status_code == again.status_code == 202
             assert first.json()["id"] == again.json()["id"]
-            assert len(run.station.parts["broadcasting"].service.list()) == 1
+            assert len(run.station.parts.broadcasting.service.list()) == 1
             active = await client.get("/api/v1/broadcasts?active=true", headers=SIM_VIEWER)
             assert [b["id"] for b in active.json()["broadcasts"]] == [first.json()["id"]]
             await run.clock.advance(3)

@@ -29,7 +29,7 @@ async def start(tmp_path: Path) -> tuple[StationRun, httpx.AsyncClient]:
 async def test_an_alert_plays_once_and_its_cancel_stops_it(tmp_path: Path) -> None:
     run, client = await start(tmp_path)
     try:
-        service = run.station.parts["broadcasting"].service
+        service = run.station.parts.broadcasting.service
         first = await client.post("/api/v1/cap", content=example("cn_rainstorm_red.xml"),
                                   headers=CAP_HEADERS)
         assert first.status_code == 200, first.text
@@ -59,7 +59,7 @@ async def test_an_alert_plays_once_and_its_cancel_stops_it(tmp_path: Path) -> No
 async def test_bad_alerts_are_refused_with_the_reason_and_change_nothing(tmp_path: Path) -> None:
     run, client = await start(tmp_path)
     try:
-        service = run.station.parts["broadcasting"].service
+        service = run.station.parts.broadcasting.service
         for body, word in ((b"<not-cap/>", "not_cap"), (b"garbage", "not_xml"),
                            (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>',
                             "doctype"),
@@ -82,7 +82,7 @@ async def test_test_alerts_do_not_sound_and_exercises_carry_a_drill_prefix(
 ) -> None:
     run, client = await start(tmp_path)
     try:
-        service = run.station.parts["broadcasting"].service
+        service = run.station.parts.broadcasting.service
         silent = await client.post("/api/v1/cap", content=example("cn_test_blue.xml"),
                                    headers=CAP_HEADERS)
         assert silent.json()["action"] == "silent" and service.list() == []
@@ -97,7 +97,7 @@ async def test_test_alerts_do_not_sound_and_exercises_carry_a_drill_prefix(
 async def test_the_stations_own_alarm_reads_as_valid_cap(tmp_path: Path) -> None:
     run, client = await start(tmp_path)
     try:
-        alarm = run.station.parts["alarms"].hand_alarm("ha-1", "村口手动报警", True)
+        alarm = run.station.parts.alarms.hand_alarm("ha-1", "村口手动报警", True)
         reply = await client.get(f"/api/v1/alarms/{alarm.id}.cap", headers=SIM_VIEWER)
         assert reply.status_code == 200
         assert reply.headers["content-type"].startswith("application/cap+xml")

@@ -26,7 +26,7 @@ async def test_a_spot_check_answered_by_the_panel_button(tmp_path: Path) -> None
                 levels.add(run.station.outputs["panel.alarm_led"].switch.is_on)
                 await run.clock.advance(0.5)
             assert levels == {True, False}, "the alarm LED blinks"
-            alarm = run.station.parts["alarms"].hand_alarm("ha-1", "村口手动报警", True)
+            alarm = run.station.parts.alarms.hand_alarm("ha-1", "村口手动报警", True)
             await run.clock.advance(40)
             run.station.gpio.drive_mock_input(ACK_PIN, 0)
             await run.clock.advance(0.2)

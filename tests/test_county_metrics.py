@@ -26,7 +26,7 @@ def yaml_blocks() -> list[str]:
 async def scrape(tmp_path: Path) -> str:
     pulse_gauge = '[[rain_gauges]]\nid = "rg-p"\nkind = "pulse"\npin = 20\n'
     async with StationRun(sim_config(tmp_path, pulse_gauge)) as run:
-        run.station.parts["alarms"].hand_alarm("ha-1", "村口手动报警", True)
+        run.station.parts.alarms.hand_alarm("ha-1", "村口手动报警", True)
         transport = httpx.ASGITransport(app=create_app(run.station))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             reply = await client.get("/metrics", headers=SIM_VIEWER)

@@ -71,7 +71,7 @@ async def test_sign_in_cookie_csrf_roles_and_sign_out(tmp_path: Path) -> None:
             bad_csrf = await client.post("/api/v1/broadcasts", json=EVACUATE,
                                          headers={CSRF_HEADER: "guess"})
             assert no_csrf.status_code == bad_csrf.status_code == 403
-            assert not run.station.parts["broadcasting"].service.list(active=True)
+            assert not run.station.parts.broadcasting.service.list(active=True)
             started = await client.post("/api/v1/broadcasts", json=EVACUATE,
                                         headers={CSRF_HEADER: csrf})
             assert started.status_code == 202 and started.json()["actor"] == "sim-operator"
@@ -102,7 +102,7 @@ async def test_a_viewer_session_reads_but_cannot_act(tmp_path: Path) -> None:
             refused = await client.post("/api/v1/broadcasts", json=EVACUATE,
                                         headers={CSRF_HEADER: csrf})
             assert refused.status_code == 403
-            assert not run.station.parts["broadcasting"].service.list(active=True)
+            assert not run.station.parts.broadcasting.service.list(active=True)
 
 
 async def test_a_session_expires_after_its_lifetime(tmp_path: Path) -> None:

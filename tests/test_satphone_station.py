@@ -3,7 +3,7 @@ simulated terminal (hw-sim/at_modem_sim.py, a child process on a pty, with its c
 audio on a unix socket).
 
 Nothing is slept for: the test waits for what the station's phone part announces
-(:attr:`edge.satphone.SatPhone.listeners`), and for the simulator's replies.
+(:attr:`edge.satphone.phone.SatPhone.listeners`), and for the simulator's replies.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from broadcast.priority import Priority
 from drivers.audio_wav import read_wav_file
 from edge.api.app import create_app
 from edge.config import parse
-from edge.satphone_reports import alarm_report
-from edge.sim_station import sim_config_text
+from edge.satphone.reports import alarm_report
+from edge.sim.station import sim_config_text
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun
 
 REPORTER = "+8613800000001"  # report number, whitelisted
@@ -89,7 +89,7 @@ class Phone:
 
     @property
     def part(self) -> Any:
-        return self.run.station.parts["satphone"]
+        return self.run.station.parts.satphone
 
     @property
     def clock(self) -> Any:
@@ -129,7 +129,7 @@ async def phone(tmp_path: Path) -> AsyncIterator[Phone]:
         phone = Phone(run, terminal, seen, changed)
         phone.part.listeners.append(heard)
         phone.part.modem.add_status_listener(lambda _s: changed.set())
-        run.station.parts["broadcasting"].listeners.append(lambda *_a: changed.set())
+        run.station.parts.broadcasting.listeners.append(lambda *_a: changed.set())
         await phone.until(lambda: phone.part.modem.status.status == "ok")
         yield phone
     finally:
@@ -140,11 +140,11 @@ async def phone(tmp_path: Path) -> AsyncIterator[Phone]:
 
 def raise_rain(phone: Phone, gauge: str, totals: dict[str, float]) -> Any:
     """Feed the warning board as the gauge's windows would; returns the alarm."""
-    rain = phone.run.station.parts["rain"]
+    rain = phone.run.station.parts.rain
     for change in rain.board.update(gauge, totals):
         for listener in rain.listeners:
             listener(change)
-    return phone.run.station.parts["alarms"].open_for(gauge)
+    return phone.run.station.parts.alarms.open_for(gauge)
 
 
 async def test_a_rain_alarm_sends_a_multipart_chinese_first_report_and_a_callout(
@@ -198,7 +198,7 @@ async def test_no_answer_escalates_to_the_next_tier_then_is_unanswered(phone: Ph
 async def test_sms_evacuate_with_the_pin_from_a_whitelisted_number_starts_the_broadcast(
     phone: Phone,
 ) -> None:
-    service = phone.run.station.parts["broadcasting"].service
+    service = phone.run.station.parts.broadcasting.service
     await phone.terminal.sms(STRANGER, f"{PIN} 转移")
     await phone.event("satphone.command_refused")
     assert service.list() == []
@@ -243,7 +243,7 @@ async def test_a_call_with_the_right_dtmf_pin_goes_on_the_air(phone: Phone) -> N
     reply = await phone.terminal.call("dtmf", digits=PIN + "#")
     assert reply["written"]
     await phone.event("satphone.call_live")
-    service = phone.run.station.parts["broadcasting"].service
+    service = phone.run.station.parts.broadcasting.service
     [broadcast] = service.list()
     assert (broadcast.priority, broadcast.source, broadcast.actor) == (
         Priority.LIVE_VOICE, "phone", REPORTER)
@@ -280,7 +280,7 @@ async def test_a_wrong_pin_or_a_stranger_is_refused_and_nothing_is_broadcast(
     await phone.event("satphone.call_ended", 2)
     assert phone.count("satphone.call_refused", reason="wrong pin") == 1
     assert (await phone.terminal.call("call"))["call"] is None, "hung up"
-    assert phone.run.station.parts["broadcasting"].service.list() == []
+    assert phone.run.station.parts.broadcasting.service.list() == []
     assert not list((phone.run.station.config.station.data_dir / "audio-out").glob("*.wav"))
 
 

@@ -25,7 +25,7 @@ def test_schedules_are_in_beijing_time() -> None:
 async def started(tmp_path: Path, start: datetime) -> StationRun:
     run = StationRun(sim_config(tmp_path), ManualClock(start))
     await run.__aenter__()
-    await run.station.parts["broadcasting"].library.prepare()
+    await run.station.parts.broadcasting.library.prepare()
     return run
 
 
@@ -51,7 +51,7 @@ async def test_the_weekly_audible_test_plays_the_test_message(tmp_path: Path) ->
     run = await started(tmp_path, datetime(2026, 7, 6, 1, 59, 50, tzinfo=UTC))
     try:
         await run.clock.advance(60)
-        played = [b for b in run.station.parts["broadcasting"].service.list()
+        played = [b for b in run.station.parts.broadcasting.service.list()
                   if b.source == "self_test" and b.content_json() == {"message": "test"}]
         assert played and played[0].state == "done" and played[0].zones == ["all", "north",
                                                                             "south"]
@@ -66,8 +66,8 @@ async def test_a_test_that_cannot_run_is_missed_and_degrades_health(tmp_path: Pa
     run = StationRun(config, ManualClock(datetime(2026, 7, 1, 18, 59, 0, tzinfo=UTC)))
     await run.__aenter__()
     try:
-        await run.station.parts["broadcasting"].library.prepare()
-        service = run.station.parts["broadcasting"].service
+        await run.station.parts.broadcasting.library.prepare()
+        service = run.station.parts.broadcasting.service
         await service.submit(Program(MessageContent("evacuate"), repeat=100), zones=["all"],
                              priority=Priority.EVACUATION, type="emergency", source="api",
                              actor="test")

@@ -65,12 +65,12 @@ def create_app(station: Any) -> FastAPI:
     app.include_router(core_routes.router)
     app.include_router(output_routes.router)
     app.state.idempotency = {}
-    if "broadcasting" in station.parts:
+    if station.parts.broadcasting is not None:
         app.include_router(broadcast_routes.router)
     app.include_router(rain_routes.router)
     app.include_router(cap_routes.router)
     app.include_router(checkin_routes.router)
-    if "satphone" in station.parts:
+    if station.parts.satphone is not None:
         from edge.api import satphone_routes
 
         app.include_router(satphone_routes.router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,10 +12,14 @@ from broadcast.amplifier import UnknownZone
 from broadcast.library import UploadRejected
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent, TextContent, UnknownContent
+from drivers.clock import iso_utc
 from edge.api.errors import ERRORS
 from edge.api.security import Admin, Operator, Viewer
+from edge.api.state import broadcasting_of, station_of
 from edge.auth import Principal
-from edge.journal import iso_utc
+
+if TYPE_CHECKING:
+    from edge.broadcasting import Broadcasting
 
 router = APIRouter(prefix="/api/v1", tags=["broadcast"], responses=ERRORS)
 
@@ -63,8 +67,8 @@ class BroadcastRequest(BaseModel):
         return Program(content, repeat=self.repeat, gap_s=self.gap_s)
 
 
-def _broadcasting(request: Request) -> Any:
-    return request.app.state.station.parts["broadcasting"]
+def _broadcasting(request: Request) -> Broadcasting:
+    return broadcasting_of(request)
 
 
 @router.post("/broadcasts", status_code=202)
@@ -76,7 +80,7 @@ async def start_broadcast(
 ) -> dict[str, Any]:
     """Start a broadcast; 202 with its id. A retried request with the same
     ``Idempotency-Key`` returns the first broadcast instead of starting a second."""
-    station = request.app.state.station
+    station = station_of(request)
     seen: dict[str, tuple[float, str]] = request.app.state.idempotency
     if idempotency_key is not None:
         now = time.monotonic()
@@ -150,7 +154,7 @@ async def upload_message(
         info = await library.upload(id, data)
     except UploadRejected as exc:
         raise HTTPException(422, str(exc)) from None
-    station = request.app.state.station
+    station = station_of(request)
     await station.journal.durable(station.journal.record(
         "message.uploaded", id, principal.name, bytes=len(data), duration_s=info.duration_s))
     return info.__dict__

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from broadcast.cap import CapRejected, station_alarm_as_cap
 from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
+from edge.api.state import station_of
 from edge.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["CAP"], responses=ERRORS)
@@ -24,7 +25,7 @@ async def receive_cap(request: Request, principal: Annotated[Principal, Operator
     """An OASIS CAP 1.2 alert (XML body). Refused with 4xx and the reason, changing nothing,
     when it is malformed, invalid, unsigned where signing is required, or not China-profile
     where that is required."""
-    intake = request.app.state.station.parts.get("cap")
+    intake = station_of(request).parts.cap
     if intake is None:
         raise HTTPException(404, "CAP intake is not configured ([cap] area_codes)")
     limit = intake.config.max_alert_kb * 1024
@@ -41,9 +42,9 @@ async def receive_cap(request: Request, principal: Annotated[Principal, Operator
 @router.get("/alarms/{alarm_id}.cap", dependencies=[Viewer], response_class=Response,
             responses={200: {"content": {CAP_MEDIA_TYPE: {}}}})
 async def alarm_as_cap(request: Request, alarm_id: str) -> Response:
-    station = request.app.state.station
+    station = station_of(request)
     try:
-        alarm = station.parts["alarms"].get(alarm_id)
+        alarm = station.parts.alarms.get(alarm_id)
     except KeyError:
         raise HTTPException(404, f"no alarm {alarm_id!r}") from None
     severity, urgency, level = RAIN_CAP.get(alarm.level or "", ("Severe", "Immediate", "II"))

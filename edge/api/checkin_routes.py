@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
+from edge.api.state import station_of
 from edge.auth import Principal
 
 router = APIRouter(prefix="/api/v1/checkins", tags=["spot checks"], responses=ERRORS)
@@ -17,21 +18,21 @@ router = APIRouter(prefix="/api/v1/checkins", tags=["spot checks"], responses=ER
 async def start_checkin(request: Request, principal: Annotated[Principal, Viewer]) -> Any:
     """Start a spot check (the county's viewer token may do this); a check already
     waiting is returned instead of starting a second."""
-    station = request.app.state.station
-    check = station.parts["checkins"].start(requested_by=principal.name)
+    station = station_of(request)
+    check = station.parts.checkins.start(requested_by=principal.name)
     await station.journal.durable(station.journal.last_recorded_seq)
     return check.as_json()
 
 
 @router.get("", dependencies=[Viewer])
 async def list_checkins(request: Request) -> dict[str, Any]:
-    return {"checkins": [c.as_json() for c in request.app.state.station.parts["checkins"].list()]}
+    return {"checkins": [c.as_json() for c in station_of(request).parts.checkins.list()]}
 
 
 @router.post("/answer")
 async def answer_checkin(request: Request, principal: Annotated[Principal, Operator]) -> Any:
     """The duty officer answers the waiting check from the web panel."""
-    check = request.app.state.station.parts["checkins"].answer(actor=principal.name)
+    check = station_of(request).parts.checkins.answer(actor=principal.name)
     if check is None:
         raise HTTPException(409, "no spot check is waiting")
     return check.as_json()

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from drivers.clock import iso_utc
 from edge.api.errors import ERRORS
 from edge.api.security import Viewer
-from edge.journal import iso_utc
+from edge.api.state import station_of
 
 router = APIRouter(responses=ERRORS)
 
@@ -18,7 +19,7 @@ router = APIRouter(responses=ERRORS)
 @router.get("/api/v1/health", dependencies=[Viewer], tags=["county"])
 async def health(request: Request) -> dict[str, Any]:
     """Station health for the county poll; always 200 while the daemon lives."""
-    station = request.app.state.station
+    station = station_of(request)
     devices = station.health.devices()
     return {
         "station": {"id": station.config.station.id, "name": station.config.station.name},
@@ -46,6 +47,6 @@ async def events(
     kind: str | None = Query(None, max_length=64),
 ) -> dict[str, Any]:
     """The journal, oldest first."""
-    journal = request.app.state.station.journal
+    journal = station_of(request).journal
     rows = journal.read(after=after, limit=limit, kind=kind)
     return {"events": rows, "last_seq": journal.committed_seq}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.errors import ERRORS
 from edge.api.security import Admin, Viewer
+from edge.api.state import station_of
 
 router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"], responses=ERRORS)
 
@@ -23,7 +24,7 @@ class OutputTest(BaseModel):
 
 @router.get("", dependencies=[Viewer])
 async def list_outputs(request: Request) -> dict[str, Any]:
-    outputs = request.app.state.station.outputs
+    outputs = station_of(request).outputs
     return {"outputs": [
         {"id": o.id, "kind": o.kind, "on": o.switch.is_on, "max_on_s": o.max_on_s,
          "cut_count": o.cut_count}
@@ -33,7 +34,7 @@ async def list_outputs(request: Request) -> dict[str, Any]:
 
 @router.post("/{output_id}/test", dependencies=[Admin], status_code=202)
 async def test_output(request: Request, output_id: str, body: OutputTest) -> dict[str, Any]:
-    station = request.app.state.station
+    station = station_of(request)
     if output_id not in station.outputs:
         raise HTTPException(404, f"no output {output_id!r}")
     await station.outputs.set(output_id, True, actor="api", reason="wiring test")

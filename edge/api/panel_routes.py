@@ -19,13 +19,14 @@ import math
 import re
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from drivers.clock import iso_utc
 from edge.api import broadcast_routes, checkin_routes, core_routes, rain_routes, satphone_routes
 from edge.api.errors import ERRORS
 from edge.api.security import (
@@ -33,8 +34,11 @@ from edge.api.security import (
     Viewer,
     panel_session,
 )
+from edge.api.state import station_of
 from edge.auth import Principal
-from edge.journal import iso_utc
+
+if TYPE_CHECKING:
+    from edge.station import Station
 
 router = APIRouter(responses=ERRORS)
 
@@ -76,20 +80,18 @@ class SignIn(BaseModel):
     token: str = Field(min_length=1, max_length=256)
 
 
-def default_stream_sources(station: Any) -> dict[str, StreamSource]:
+def default_stream_sources(station: Station) -> dict[str, StreamSource]:
     """What the panel is pushed: the bodies of the matching GET routes. Rain is left to
     the panel to read (its readings change every poll; the warning levels that matter
     arrive as alarms)."""
     sources: dict[str, StreamSource] = {"health": core_routes.health}
-    if "broadcasting" in station.parts:
+    if station.parts.broadcasting is not None:
         sources["broadcasts"] = lambda request: broadcast_routes.list_broadcasts(
             request, active=True)
-    if "alarms" in station.parts:
-        sources["alarms"] = lambda request: rain_routes.alarms(request, all=False)
-    if "satphone" in station.parts:
+    sources["alarms"] = lambda request: rain_routes.alarms(request, all=False)
+    if station.parts.satphone is not None:
         sources["satphone"] = satphone_routes.satphone
-    if "checkins" in station.parts:
-        sources["checkins"] = checkin_routes.list_checkins
+    sources["checkins"] = checkin_routes.list_checkins
     return sources
 
 
@@ -128,7 +130,7 @@ def _session_json(principal: Principal, csrf: str | None, expires: str | None) -
 def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any]:
     """Trade a token for a panel session: an HttpOnly, SameSite=Strict cookie holding a
     random session id (never the token), and the session's CSRF token in the body."""
-    station = request.app.state.station
+    station = station_of(request)
     client = request.client.host if request.client else "unknown"
     throttle = getattr(request.app.state, "auth_throttle", None)
     now = station.clock.monotonic()
@@ -176,7 +178,7 @@ def sign_out(
     closed = request.app.state.sessions.close(session_id) if session_id else None
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     if closed is not None:
-        request.app.state.station.journal.record("panel.signed_out", "panel", principal.name)
+        station_of(request).journal.record("panel.signed_out", "panel", principal.name)
     return {"signed_out": closed is not None}
 
 
@@ -212,7 +214,7 @@ class StreamState:
             if self.sent.get(name) != frame:
                 self.sent[name] = frame
                 out.append(frame)
-        rows = request.app.state.station.journal.read(after=self.after, limit=JOURNAL_BATCH)
+        rows = station_of(request).journal.read(after=self.after, limit=JOURNAL_BATCH)
         if rows:
             self.after = rows[-1]["seq"]
             out.append(sse("journal", {"events": rows}, self.after))
@@ -236,7 +238,7 @@ async def stream(request: Request, principal: Annotated[Principal, Viewer]) -> S
 
     A caller that does not ``Accept: text/event-stream`` (curl, a script) gets one
     snapshot, the frames a browser gets first, and the response ends."""
-    station = request.app.state.station
+    station = station_of(request)
     sources: dict[str, StreamSource] = request.app.state.stream_sources
     state = StreamState(_resume_after(request, station.journal))
     session_id = request.cookies.get(SESSION_COOKIE) \

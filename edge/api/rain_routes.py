@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from drivers.clock import iso_utc
 from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
+from edge.api.state import station_of
 from edge.auth import Principal
-from edge.journal import iso_utc
 from edge.rain_store import series
 
 router = APIRouter(prefix="/api/v1", tags=["rain and alarms"], responses=ERRORS)
@@ -19,7 +20,7 @@ MAX_SERIES_POINTS = 10_000
 
 
 def _rain(request: Request) -> Any:
-    rain = request.app.state.station.parts.get("rain")
+    rain = station_of(request).parts.rain
     if rain is None:
         raise HTTPException(404, "this station has no rain gauges")
     return rain
@@ -38,8 +39,8 @@ def _parse_time(value: str | None, default: datetime) -> datetime:
 @router.get("/rain", dependencies=[Viewer])
 async def rain(request: Request) -> dict[str, Any]:
     """Every gauge: status, last reading, each window's total, warning level."""
-    station = request.app.state.station
-    parts = station.parts.get("rain")
+    station = station_of(request)
+    parts = station.parts.rain
     gauges = [parts.gauge_json(g, iso_utc) for g in parts.gauges] if parts else []
     return {"time": iso_utc(station.clock.now()), "gauges": gauges}
 
@@ -75,7 +76,7 @@ async def rain_series(
 async def alarms(
     request: Request, all: bool = Query(False, description="include cleared")
 ) -> Any:
-    registry = request.app.state.station.parts["alarms"]
+    registry = station_of(request).parts.alarms
     return {"alarms": [a.as_json() for a in registry.list(open_only=not all)]}
 
 
@@ -83,8 +84,8 @@ async def alarms(
 async def acknowledge(
     request: Request, alarm_id: str, principal: Annotated[Principal, Operator]
 ) -> dict[str, Any]:
-    station = request.app.state.station
-    registry = station.parts["alarms"]
+    station = station_of(request)
+    registry = station.parts.alarms
     try:
         alarm = registry.acknowledge(alarm_id, actor=principal.name)
     except KeyError:

@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
+from edge.api.state import station_of
 from edge.auth import Principal
-from edge.satphone import outgoing_json
-from edge.satphone_calls import CallInError
+from edge.satphone.calls import CallInError
+from edge.satphone.phone import outgoing_json
 
 router = APIRouter(prefix="/api/v1", tags=["satellite phone"], responses=ERRORS)
 
@@ -30,14 +31,14 @@ class CallRequest(BaseModel):
 
 
 def _phone(request: Request) -> Any:
-    phone = request.app.state.station.parts.get("satphone")
+    phone = station_of(request).parts.satphone
     if phone is None:
         raise HTTPException(404, "this station has no satellite phone")
     return phone
 
 
 async def _durable(request: Request) -> None:
-    journal = request.app.state.station.journal
+    journal = station_of(request).journal
     await journal.durable(journal.committed_seq + journal.pending_count)
 
 

@@ -23,6 +23,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from edge.api.sessions import PanelSession
+from edge.api.state import station_of
 from edge.auth import Principal, Role
 
 bearer = HTTPBearer(auto_error=False, description="A station token: viewer, operator or admin")
@@ -46,7 +47,7 @@ def panel_session(request: Request) -> PanelSession | None:
 
 
 def _deny(request: Request, code: int, actor: str, reason: str, detail: str) -> HTTPException:
-    request.app.state.station.journal.record(
+    station_of(request).journal.record(
         "access.denied", "api", actor, path=request.url.path, reason=reason,
         client=request.client.host if request.client else None)
     headers = {"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None
@@ -58,7 +59,7 @@ def requires(role: Role) -> Any:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        station = request.app.state.station
+        station = station_of(request)
         client = request.client.host if request.client else "unknown"
         throttle = request.app.state.auth_throttle
         wait = throttle.locked(client, station.clock.monotonic())

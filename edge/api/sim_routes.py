@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.api.errors import ERRORS
 from edge.api.security import Operator
+from edge.api.state import station_of
 
 router = APIRouter(prefix="/api/v1/sim", tags=["simulation"], responses=ERRORS)
 
@@ -20,12 +21,12 @@ class PinLevel(BaseModel):
 
 @router.get("/gpio", dependencies=[Operator])
 async def read_pins(request: Request) -> dict[str, Any]:
-    return {"pins": request.app.state.station.gpio.mock_pins()}
+    return {"pins": station_of(request).gpio.mock_pins()}
 
 
 @router.post("/gpio/{pin}", dependencies=[Operator])
 async def drive_pin(request: Request, pin: int, body: PinLevel) -> dict[str, Any]:
-    station = request.app.state.station
+    station = station_of(request)
     try:
         station.gpio.drive_mock_input(pin, body.level)
     except KeyError:

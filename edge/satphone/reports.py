@@ -17,8 +17,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from broadcast.priority import Priority
-from edge.journal import iso_utc
-from edge.satphone import cancel_all
+from drivers.clock import iso_utc
+from drivers.tasks import cancel_and_wait
 from sat_phone.callout import Callout, CalloutStep, Tier
 from sat_phone.commands import is_callout_answer
 from sat_phone.reassembly import IncomingSms
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from broadcast.record import Broadcast
     from edge.alarms import Alarm, Alarms
     from edge.broadcasting import Broadcasting
-    from edge.satphone import SatPhone
+    from edge.satphone.phone import SatPhone
 
 log = logging.getLogger(__name__)
 
@@ -158,4 +158,4 @@ class Reports:
     async def close(self) -> None:
         tasks: set[asyncio.Task[Any]] = set(self._timers.values())
         self._timers.clear()
-        await cancel_all(tasks)
+        await cancel_and_wait(tasks)

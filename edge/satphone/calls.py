@@ -31,8 +31,8 @@ import numpy as np
 from broadcast.priority import Priority
 from broadcast.program import LiveContent, Program
 from drivers.audio_input import AudioInput, AudioInputError, AudioInputSettings, make_input
-from edge.journal import iso_utc
-from edge.satphone import cancel_all
+from drivers.clock import iso_utc
+from drivers.tasks import cancel_and_wait
 from sat_phone.at_channel import AtCommandError, AtError
 from sat_phone.at_parser import Line
 from sat_phone.calls import PinEntry, call_urc, parse_clcc
@@ -42,7 +42,7 @@ from sat_phone.numbers import NumberList
 if TYPE_CHECKING:
     from broadcast.record import Broadcast
     from edge.broadcasting import Broadcasting
-    from edge.satphone import SatPhone
+    from edge.satphone.phone import SatPhone
 
 log = logging.getLogger(__name__)
 
@@ -358,4 +358,4 @@ class Calls:
         call = self.call
         if call is not None:
             self._end(call, "station stopping")
-        await cancel_all(self._tasks)
+        await cancel_and_wait(self._tasks)

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from edge.config import SIM_TOKENS, Config, parse
-from edge.simulators import Simulator
+from edge.sim.simulators import Simulator
 
 DEFAULT_DATA_DIR = Path("var/sim")
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -38,7 +38,7 @@ def poll_interval_s(time_scale: float) -> float:
 def sim_config_text(
     data_dir: Path, listen: str, time_scale: float, devices: dict[str, str]
 ) -> str:
-    template = resources.files("edge").joinpath("sim_config.toml").read_text(encoding="utf-8")
+    template = resources.files("edge.sim").joinpath("sim_config.toml").read_text(encoding="utf-8")
     values = {"gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale),
               "modem_port": NO_MODEM, "modem_audio": NO_MODEM_AUDIO}
     values.update(devices)

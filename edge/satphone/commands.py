@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from edge.satphone import cancel_all
+from drivers.tasks import cancel_and_wait
 from sat_phone.commands import USAGE_ZH, CommandKind, PinGuard, SmsCommand, parse_command
 from sat_phone.numbers import NumberList
 from sat_phone.reassembly import IncomingSms
@@ -20,7 +20,7 @@ from sat_phone.reassembly import IncomingSms
 if TYPE_CHECKING:
     from edge.alarms import Alarms
     from edge.broadcasting import Broadcasting
-    from edge.satphone import SatPhone
+    from edge.satphone.phone import SatPhone
 
 log = logging.getLogger(__name__)
 
@@ -137,4 +137,4 @@ class SmsCommands:
         return "；".join(parts)
 
     async def close(self) -> None:
-        await cancel_all(self._tasks)
+        await cancel_and_wait(self._tasks)

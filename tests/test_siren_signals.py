@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from broadcast.sirens import CHIME_NOTES_HZ, DEFAULT_PATTERNS, SirenPattern, chime, siren_blocks
+from broadcast.siren_signals import (
+    CHIME_NOTES_HZ,
+    DEFAULT_PATTERNS,
+    SirenPattern,
+    chime,
+    siren_blocks,
+)
 
 RATE = 8000
 BLOCK = 800

@@ -20,7 +20,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-HW_SIM_DIR = Path(__file__).resolve().parent.parent / "hw-sim"
+HW_SIM_DIR = Path(__file__).resolve().parents[2] / "hw-sim"
 READY_TIMEOUT_S = 15.0
 PR_SET_PDEATHSIG = 1
 

@@ -8,22 +8,24 @@ metrics. Every SMS queued, every attempt and its final result, every message rec
 is journaled.
 
 What the station does with the phone lives beside this module: first reports and 叫应
-(:mod:`edge.satphone_reports`), SMS commands (:mod:`edge.satphone_commands`) and calls
-with the call-in live broadcast (:mod:`edge.satphone_calls`).
+(:mod:`edge.satphone.reports`), SMS commands (:mod:`edge.satphone.commands`) and calls
+with the call-in live broadcast (:mod:`edge.satphone.calls`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from edge.journal import iso_utc
+from drivers.clock import BEIJING, iso_utc
+from edge.satphone.calls import Calls
+from edge.satphone.commands import SmsCommands
+from edge.satphone.reports import Reports
 from sat_phone.at_channel import AtChannel, ChannelSettings
 from sat_phone.modem import Modem, ModemSettings, ModemStatus
 from sat_phone.outbox import Attempt, Outbox, OutboxSettings, OutgoingSms
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 RECENT_MESSAGES = 200
 
 
@@ -47,7 +48,7 @@ def beijing_hhmm(moment: datetime) -> str:
 
 
 class SatPhone:
-    """The station's satellite phone; ``parts["satphone"]``."""
+    """The station's satellite phone; ``station.parts.satphone``."""
 
     def __init__(self, station: Station, *, alarms: Alarms | None,
                  broadcasting: Broadcasting | None) -> None:
@@ -86,10 +87,6 @@ class SatPhone:
         station.metric_sources.append(self._metrics)
         station.lifecycle.on("ready", "satphone", self._start)
         station.lifecycle.on("stopping", "satphone", self._stop)
-
-        from edge.satphone_calls import Calls
-        from edge.satphone_commands import SmsCommands
-        from edge.satphone_reports import Reports
 
         self.reports = Reports(self, alarms, broadcasting)
         self.commands = SmsCommands(self, alarms, broadcasting)
@@ -240,10 +237,3 @@ def outgoing_json(sms: OutgoingSms) -> dict[str, Any]:
         "tag": sms.tag, "created": iso_utc(sms.created), "last_error": sms.last_error,
     }
 
-
-async def cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
-    """Stop background tasks and wait until they have unwound."""
-    for task in list(tasks):
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    tasks.clear()

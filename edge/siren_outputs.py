@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from broadcast.sirens import SirenPattern
+from broadcast.siren_signals import SirenPattern
 from drivers.modbus_bus import ModbusBus
 from drivers.modbus_switch import CoilSwitch
 from edge.outputs import Output, OutputFailed

@@ -1,0 +1,28 @@
+"""Opening a SQLite file the one way every store of the station uses.
+
+WAL, so a reader (the API, a backup) never blocks the writer; autocommit
+(``isolation_level=None``), so each store says itself where a transaction begins;
+``synchronous`` chosen by the caller: ``FULL`` where a row is a promise to someone
+(the journal, the outbox, durable state), ``NORMAL`` for bulk data that can be
+recovered from the device (rain readings).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+def connect(path: Path | str, *, synchronous: Synchronous = "FULL",
+            check_same_thread: bool = True) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,1 @@
+"""The satellite phone, wired into the station (see :mod:`edge.satphone.phone`)."""

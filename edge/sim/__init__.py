@@ -1,0 +1,1 @@
+"""The simulated station: ``station-edge run --sim`` and its device simulators."""
