@@ -59,15 +59,15 @@ LEVEL_COLOUR_ZH: dict[BroadcastLevel, str] = {
     "I": "红色", "II": "橙色", "III": "黄色", "IV": "蓝色",
 }
 
-_LEVEL_WORDS: dict[str, BroadcastLevel] = {}
-for _level, _words in {
+_LEVEL_NAMES: dict[BroadcastLevel, tuple[str, ...]] = {
     "I": ("red", "红", "i", "ⅰ", "1", "一"),
     "II": ("orange", "橙", "ii", "ⅱ", "2", "二"),
     "III": ("yellow", "黄", "iii", "ⅲ", "3", "三"),
     "IV": ("blue", "蓝", "iv", "ⅳ", "4", "四"),
-}.items():
-    for _word in _words:
-        _LEVEL_WORDS[_word] = _level  # type: ignore[assignment]
+}
+_LEVEL_WORDS: dict[str, BroadcastLevel] = {
+    word: level for level, words in _LEVEL_NAMES.items() for word in words
+}
 assert set(_LEVEL_WORDS.values()) == set(get_args(BroadcastLevel))
 
 _PROFILE_CODE = re.compile(r"^GB/?T35965(\.1)?(-2018)?$", re.IGNORECASE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from .record import BroadcastLevel
 
@@ -23,6 +23,14 @@ Scope = Literal["Public", "Restricted", "Private"]
 Urgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
 Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
 Certainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+
+# The same code values as tuples, to check a parsed word against.
+STATUSES: tuple[Status, ...] = get_args(Status)
+MSG_TYPES: tuple[MsgType, ...] = get_args(MsgType)
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+CERTAINTIES: tuple[Certainty, ...] = get_args(Certainty)
 
 RejectCode = Literal[
     "too_large", "not_xml", "doctype", "not_cap", "schema", "cap_rule", "resource",

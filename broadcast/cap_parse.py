@@ -30,13 +30,20 @@ import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from lxml import etree
 
 from . import cap_china
 from .cap_model import (
     CAP_NS,
+    CERTAINTIES,
     DSIG_NS,
+    MSG_TYPES,
+    SCOPES,
+    SEVERITIES,
+    STATUSES,
+    URGENCIES,
     AlertRef,
     CapAlert,
     CapArea,
@@ -108,7 +115,8 @@ def validate(root: etree._Element) -> None:
     schema = cap_schema()
     if not schema.validate(root):
         err = schema.error_log.last_error
-        raise CapRejected("schema", f"not valid CAP 1.2: line {err.line}: {err.message}")
+        where = f"line {err.line}: {err.message}" if err is not None else "libxml2 gave no detail"
+        raise CapRejected("schema", f"not valid CAP 1.2: {where}")
     # The schema allows XML-DSig elements only after the info blocks, but libxml2 lets a
     # lax wildcard through anywhere in the sequence: the order is checked here.
     foreign = False
@@ -146,6 +154,18 @@ def _text(el: etree._Element, name: str) -> str | None:
     return child.text.strip()
 
 
+_Code = TypeVar("_Code", bound=str)
+
+
+def _code(el: etree._Element, name: str, allowed: tuple[_Code, ...]) -> _Code:
+    """A coded element as its literal type: the schema has checked it, this proves it."""
+    value = _text(el, name)
+    for word in allowed:
+        if word == value:
+            return word
+    raise CapRejected("schema", f"<{name}> {value!r} is not one of {', '.join(allowed)}")
+
+
 def _texts(el: etree._Element, name: str) -> tuple[str, ...]:
     return tuple((c.text or "").strip() for c in el.findall(_C + name))
 
@@ -169,8 +189,8 @@ def _read_alert(root: etree._Element) -> CapAlert:
         if not value or _FORBIDDEN_IN_IDS.search(value):
             raise CapRejected("cap_rule", f"{name} {value!r} must be non-empty with no "
                               "spaces, commas, '<' or '&'")
-    msg_type = _text(root, "msgType")
-    scope = _text(root, "scope")
+    msg_type = _code(root, "msgType", MSG_TYPES)
+    scope = _code(root, "scope", SCOPES)
     references = _references(_text(root, "references"))
     if msg_type in ("Update", "Cancel") and not references:
         raise CapRejected("cap_rule", f"a {msg_type} must list what it refers to in "
@@ -184,9 +204,7 @@ def _read_alert(root: etree._Element) -> CapAlert:
     infos = tuple(_read_info(i, n) for n, i in enumerate(root.findall(_C + "info")))
     return CapAlert(
         identifier=identifier, sender=sender, sent=sent,
-        status=_text(root, "status"),  # type: ignore[arg-type]  # schema-checked
-        msg_type=msg_type,  # type: ignore[arg-type]
-        scope=scope,  # type: ignore[arg-type]
+        status=_code(root, "status", STATUSES), msg_type=msg_type, scope=scope,
         source=_text(root, "source"), restriction=_text(root, "restriction"),
         addresses=addresses, codes=codes, note=_text(root, "note"), references=references,
         incidents=_text(root, "incidents"), infos=infos,
@@ -217,9 +235,9 @@ def _read_info(el: etree._Element, n: int) -> CapInfo:
         language=_text(el, "language") or "en-US",  # the schema's default
         categories=_texts(el, "category"),
         event=_text(el, "event") or "",
-        urgency=_text(el, "urgency"),  # type: ignore[arg-type]  # schema-checked
-        severity=_text(el, "severity"),  # type: ignore[arg-type]
-        certainty=_text(el, "certainty"),  # type: ignore[arg-type]
+        urgency=_code(el, "urgency", URGENCIES),
+        severity=_code(el, "severity", SEVERITIES),
+        certainty=_code(el, "certainty", CERTAINTIES),
         response_types=_texts(el, "responseType"),
         audience=_text(el, "audience"),
         event_codes=event_codes,

@@ -198,7 +198,7 @@ class _StreamResampler:
         last = len(ext) - 1
         count = max(0, int(np.floor((last - self._pos) / self._step)) + 1)
         t = self._pos + self._step * np.arange(count)
-        out = np.interp(t, np.arange(len(ext)), ext).astype(np.float32)
+        out: np.ndarray = np.interp(t, np.arange(len(ext)), ext).astype(np.float32)
         self._pos = self._pos + self._step * count - last
         self._prev = ext[-1:]
         return out

@@ -11,6 +11,7 @@ kept on the :class:`~broadcast.record.Broadcast` and reported through ``on_event
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import logging
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from broadcast.record import (
     Broadcast,
     BroadcastLevel,
     BroadcastSource,
+    BroadcastState,
     BroadcastType,
 )
 from drivers.audio import AudioOutput
@@ -88,7 +90,7 @@ class BroadcastService:
         await self._final[broadcast_id].wait()
         return self._broadcasts[broadcast_id]
 
-    def check(self, program: Program, zones: list[str]) -> None:
+    def check(self, program: Program, zones: builtins.list[str]) -> None:
         """Raise (UnknownZone / UnknownContent) before anything is switched on."""
         self.amplifier.check_zones(zones)
         self.repertoire.check(program)
@@ -99,7 +101,7 @@ class BroadcastService:
         self,
         program: Program,
         *,
-        zones: list[str],
+        zones: builtins.list[str],
         priority: Priority,
         type: BroadcastType,
         source: BroadcastSource,
@@ -155,13 +157,13 @@ class BroadcastService:
             return None
         return await self.cancel(current.id, actor=actor)
 
-    async def stop_all(self, *, actor: str, reason: str = "stop all") -> list[Broadcast]:
+    async def stop_all(self, *, actor: str, reason: str = "stop all") -> builtins.list[Broadcast]:
         stopped = []
         for broadcast in [b for b in self._broadcasts.values() if b.active]:
             stopped.append(await self.cancel(broadcast.id, actor=actor, reason=reason))
         return stopped
 
-    async def shutdown(self, *, reason: str) -> list[Broadcast]:
+    async def shutdown(self, *, reason: str) -> builtins.list[Broadcast]:
         """Interrupt everything (daemon stopping): returns the broadcasts interrupted."""
         self._stopped = True
         async with self._lock:
@@ -224,7 +226,8 @@ class BroadcastService:
 
     async def _air(self, run: _OnAir) -> None:
         broadcast = run.broadcast
-        outcome, error = "done", None
+        outcome: BroadcastState = "done"
+        error: str | None = None
         try:
             await self._play(run)
         except Exception as exc:  # a device failed: the broadcast failed, loudly
@@ -289,9 +292,9 @@ class BroadcastService:
         broadcast.resume_from = repeat + 1
         self.on_event("played", broadcast, {"repeat": repeat})
 
-    def _finish(self, broadcast: Broadcast, state: str, *, actor: str,
+    def _finish(self, broadcast: Broadcast, state: BroadcastState, *, actor: str,
                 reason: str | None = None) -> None:
-        broadcast.state = state  # type: ignore[assignment]
+        broadcast.state = state
         broadcast.ended = self.clock.now()
         self._final[broadcast.id].set()
         self.on_event(state, broadcast, {"by": actor, **({"reason": reason} if reason else {})})

@@ -131,7 +131,7 @@ def chime(rate: int, level: float = 0.5, note_s: float = 0.45) -> np.ndarray:
         note = np.zeros(n * len(CHIME_NOTES_HZ) + len(t))
         note[i * n : i * n + len(t)] = tail * attack
         parts.append(note)
-    out = np.sum(parts, axis=0)
+    out: np.ndarray = np.sum(parts, axis=0)  # numpy types a sum over a list as Any
     out *= level / np.max(np.abs(out))
     fade = min(len(out), round(0.02 * rate))
     out[-fade:] *= np.linspace(1.0, 0.0, fade)

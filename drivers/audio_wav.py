@@ -104,8 +104,8 @@ def decode_wav(
 
 def _to_float(raw: bytes, tag: int, width: int) -> np.ndarray:
     if tag == _IEEE_FLOAT:
-        values = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8")
-        return np.clip(np.nan_to_num(values), -1.0, 1.0)
+        floats = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8").astype(np.float64)
+        return np.clip(np.nan_to_num(floats), -1.0, 1.0)
     if width == 1:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     if width == 3:
@@ -118,7 +118,7 @@ def _to_float(raw: bytes, tag: int, width: int) -> np.ndarray:
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
     """Float samples to 16-bit PCM, clipped rather than wrapped."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    return (samples.clip(-1.0, 1.0) * 32767.0).astype("<i2")
 
 
 def encode_wav(samples: np.ndarray, rate: int) -> bytes:

@@ -72,7 +72,11 @@ class DebouncedInput:
         self._loop = loop
         self._debounce = Debounce(stable_s, initial=raw.is_active)
         self._task: asyncio.Task[None] | None = None
-        raw.on_change(lambda level: loop.call_soon_threadsafe(self._edge, level))
+
+        def hop_to_loop(level: bool) -> None:  # called in gpiozero's thread
+            loop.call_soon_threadsafe(self._edge, level)
+
+        raw.on_change(hop_to_loop)
 
     @property
     def active(self) -> bool:

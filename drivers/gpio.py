@@ -62,15 +62,15 @@ class LatchedMockPin(MockPin):
     """A mock pin whose output level is latched in the factory's state file."""
 
     def __init__(self, factory: LatchedMockFactory, info: Any) -> None:
-        super().__init__(factory, info)
+        super().__init__(factory, info)  # type: ignore[no-untyped-call]  # gpiozero: no annotations
         self._number = int(info.name.removeprefix("GPIO"))
         latched = factory.latch.read().get(self._number)
         if latched is not None:
             self._state = latched
 
     def _change_state(self, value: bool) -> bool:
-        changed = super()._change_state(value)
-        factory: LatchedMockFactory = self.factory  # type: ignore[assignment]
+        changed = bool(super()._change_state(value))  # type: ignore[no-untyped-call]  # gpiozero: no annotations
+        factory: LatchedMockFactory = self.factory
         if self._function == "output":
             factory.latch.write(self._number, bool(value))
             if changed:
@@ -83,7 +83,7 @@ class LatchedMockFactory(MockFactory):
         self.latch = latch
         self.clock = clock
         self.history: list[LevelChange] = []
-        super().__init__(pin_class=LatchedMockPin)
+        super().__init__(pin_class=LatchedMockPin)  # type: ignore[no-untyped-call]  # gpiozero: no annotations
 
 
 class Switch(Protocol):
@@ -190,8 +190,9 @@ class GpioChip:
 
     def close(self) -> None:
         """Release every pin, outputs OFF first; every pin is released even if one fails."""
-        errors: list[BaseException] = []
-        for item in [*self._outputs.values(), *self._inputs.values()]:
+        errors: list[Exception] = []
+        items: list[GpioOutput | GpioInput] = [*self._outputs.values(), *self._inputs.values()]
+        for item in items:
             try:
                 item.close()
             except Exception as exc:  # keep releasing the others, then report
@@ -200,7 +201,7 @@ class GpioChip:
         self._inputs.clear()
         self.factory.close()
         if errors:
-            raise ExceptionGroup("some GPIO pins failed to close", errors)  # type: ignore[type-var]
+            raise ExceptionGroup("some GPIO pins failed to close", errors)
 
 
 def open_chip(backend: str, *, clock: Clock, latch_path: Path | None = None) -> GpioChip:

@@ -35,7 +35,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
@@ -84,6 +84,15 @@ class BusCounters:
     opened: int = 0
 
 
+class _LineSettings(TypedDict):
+    """The serial framing, handed to every client this line opens."""
+
+    baudrate: int
+    bytesize: int
+    parity: str
+    stopbits: int
+
+
 class _QuietPymodbus(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -127,8 +136,9 @@ class ModbusBus:
         self.timeout_s = timeout_s
         self.quiet_s = quiet_s
         self.counters = BusCounters()
-        self._line = {"baudrate": baudrate, "bytesize": bytesize, "parity": parity,
-                      "stopbits": stopbits}
+        self._line = _LineSettings(
+            baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits
+        )
         self._client: AsyncModbusSerialClient | None = None
         self._lock = asyncio.Lock()
         self._awaiting = False

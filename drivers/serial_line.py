@@ -51,10 +51,14 @@ class SerialLine:
         exclusive: bool = True,
     ) -> SerialLine:
         """Open ``url`` (a device path or pyserial URL); raises ``OSError``/``SerialException``."""
-        kwargs: dict[str, object] = {"baudrate": baudrate, "timeout": 0, "write_timeout": 0}
-        if "://" not in url:
-            kwargs["exclusive"] = exclusive
-        port = serial.serial_for_url(url, **kwargs)
+        # A URL handler (socket://, loop://) has no lock; None is pyserial's "not asked".
+        port = serial.serial_for_url(
+            url,
+            baudrate=baudrate,
+            timeout=0,
+            write_timeout=0,
+            exclusive=exclusive if "://" not in url else None,
+        )
         try:
             return cls(port, on_data, on_lost)
         except BaseException:

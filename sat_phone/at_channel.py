@@ -31,6 +31,7 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import serial
 
@@ -268,7 +269,7 @@ class AtChannel:
 
     async def _await_prompt(self, inflight: _InFlight, line: SerialLine) -> None:
         try:
-            waits = [inflight.prompt, inflight.done]
+            waits: list[asyncio.Future[Any]] = [inflight.prompt, inflight.done]
             await first_of(self._clock, waits, self.settings.prompt_timeout_s)
         except TimeoutError:
             line.write(ESC)  # abandon the message so the terminal leaves text entry

@@ -315,7 +315,7 @@ class Modem:
     async def _run(self) -> None:
         while True:
             self._changed.clear()  # set again by any channel change while we work
-            if self.channel.state is not ChannelState.READY:
+            if not self._channel_ready():
                 await self._changed.wait()
                 continue
             try:
@@ -324,7 +324,7 @@ class Modem:
                 await self._poll()
                 self._failures = 0
             except AtUnavailable:
-                if self.channel.state is not ChannelState.READY:
+                if not self._channel_ready():
                     continue  # wait for the channel to come back
             except AtError as exc:
                 self._failures += 1
@@ -384,6 +384,10 @@ class Modem:
     def _set_readings(self, **values: int | None) -> None:
         self.readings = replace(self.readings, **values, updated=self._clock.now())
         self._update_status()
+
+    def _channel_ready(self) -> bool:
+        """Asked afresh each time: the channel changes state while this task awaits."""
+        return self.channel.state is ChannelState.READY
 
     def _update_status(self) -> None:
         state = self.channel.state

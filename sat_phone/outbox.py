@@ -100,7 +100,7 @@ class Outbox(SqliteStore):
         self._wake = asyncio.Event()
 
     def _create(self, db: sqlite_utils.Database) -> None:
-        db["outbox"].create(
+        db.table("outbox").create(
             {
                 "id": int, "number": str, "text": str, "tag": str, "reference": int,
                 "parts": int, "parts_sent": int, "refs": str, "state": str,
@@ -109,7 +109,7 @@ class Outbox(SqliteStore):
             pk="id",
             not_null={"number", "text", "state", "created", "next_try"},
         )
-        db["outbox"].create_index(["state", "next_try"])
+        db.table("outbox").create_index(["state", "next_try"])
 
     def enqueue(self, number: str, text: str, *, tag: str | None = None) -> int:
         """Store the message durably and return its id; the sender task takes it from here."""
@@ -122,8 +122,9 @@ class Outbox(SqliteStore):
             "attempts": 0, "created": now, "next_try": now, "last_error": None,
         }
         message_id = self._table.insert(row).last_pk
+        assert isinstance(message_id, int)  # the rowid of the row just inserted
         self._wake.set()
-        return int(message_id)
+        return message_id
 
     def retry_now(self) -> None:
         """Make every pending message due (the terminal just came back)."""

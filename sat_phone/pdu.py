@@ -213,7 +213,7 @@ def _semi_octets(digits: str) -> bytes:
 
 
 def _digits(data: bytes) -> str:
-    out = []
+    out: list[str] = []
     for b in data:
         for nibble in (b & 0x0F, b >> 4):
             if nibble == 0xF:

@@ -69,7 +69,7 @@ class Reassembly(SqliteStore):
         self._on_message = on_message
 
     def _create(self, db: sqlite_utils.Database) -> None:
-        db["sms_parts"].create(
+        db.table("sms_parts").create(
             {
                 "id": int, "sender": str, "reference": int, "ref_bits": int, "total": int,
                 "seq": int, "encoding": str, "payload": bytes, "text": str,
@@ -77,7 +77,7 @@ class Reassembly(SqliteStore):
             },
             pk="id",
         )
-        db["sms_parts"].create_index(
+        db.table("sms_parts").create_index(
             ["sender", "reference", "ref_bits", "total", "seq"], unique=True
         )
 

@@ -57,7 +57,7 @@ class SqliteStore:
     def _table(self) -> sqlite_utils.db.Table:
         if self._db is None:
             raise RuntimeError(f"{self.table_name} store is not open")
-        return self._db[self.table_name]  # type: ignore[return-value]
+        return self._db.table(self.table_name)
 
     @property
     def _connection(self) -> sqlite3.Connection:

@@ -84,8 +84,8 @@ def daily_totals(increments: Iterable[tuple[datetime, float]]) -> dict[date, flo
 
 @dataclass
 class _Bin:
-    times: array = field(default_factory=lambda: array("d"))
-    amounts: array = field(default_factory=lambda: array("d"))
+    times: array[float] = field(default_factory=lambda: array("d"))
+    amounts: array[float] = field(default_factory=lambda: array("d"))
     total: float = 0.0
 
     def add(self, t: float, mm: float) -> None:
