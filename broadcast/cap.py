@@ -36,6 +36,8 @@ from .cap_model import (
     CapResource,
     Circle,
     NamedValue,
+    Severity,
+    Urgency,
     alert_key,
 )
 from .cap_parse import SCHEMA_PATH, parse_alert
@@ -57,7 +59,9 @@ __all__ = [
     "Circle",
     "NamedValue",
     "SeenAlerts",
+    "Severity",
     "StationArea",
+    "Urgency",
     "alert_key",
     "codes_match",
     "decide",

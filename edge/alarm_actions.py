@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent, TextContent
+from broadcast.record import Broadcast, BroadcastSource
 from broadcast.siren_signals import DEFAULT_PATTERNS
 from edge.alarms import Alarm, Alarms
 from edge.background import Background
@@ -101,12 +103,12 @@ class AlarmResponder:
             cadence.cancel()
             await asyncio.gather(cadence, return_exceptions=True)
 
-    async def _submit(self, alarm: Alarm, program: Program, priority: Priority) -> Any:
+    async def _submit(self, alarm: Alarm, program: Program, priority: Priority) -> Broadcast:
         assert self.broadcasting is not None
-        source = "hand_alarm" if alarm.kind == "hand_alarm" else "rain_rule"
+        source: BroadcastSource = "hand_alarm" if alarm.kind == "hand_alarm" else "rain_rule"
         broadcast = await self.broadcasting.service.submit(
             program, zones=sorted(self.broadcasting.amplifier.zones), priority=priority,
-            type="emergency", source=source, actor=alarm.source,  # type: ignore[arg-type]
+            type="emergency", source=source, actor=alarm.source,
             labels={"alarm": alarm.id},
         )
         self._owned.setdefault(alarm.id, set()).add(broadcast.id)
@@ -137,5 +139,5 @@ class AlarmResponder:
             await asyncio.gather(loop, return_exceptions=True)
         await self._background.cancel_all()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._background.spawn(coro)

@@ -11,6 +11,7 @@ acknowledgement and clear is journaled.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import logging
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from drivers.clock import iso_utc
 from sensors.levels import GaugeTransition, TransitionKind, WarningLevel
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.rain import Rain
     from edge.station import Station
 
@@ -29,6 +32,10 @@ log = logging.getLogger(__name__)
 
 AlarmKind = Literal["rain", "hand_alarm"]
 AlarmState = Literal["active", "acknowledged", "cleared"]
+AlarmLevel = Literal["prepare", "evacuate"]
+ALARM_LEVEL: dict[WarningLevel, AlarmLevel] = {
+    WarningLevel.PREPARE: "prepare", WarningLevel.EVACUATE: "evacuate",
+}
 WINDOW_ZH = {"10min": "10分钟", "30min": "30分钟", "1h": "1小时", "3h": "3小时", "6h": "6小时",
              "12h": "12小时", "24h": "24小时"}
 LEVEL_ZH = {"prepare": "准备转移", "evacuate": "立即转移"}
@@ -41,7 +48,7 @@ class Alarm:
     source: str
     name: str
     raised: datetime
-    level: Literal["prepare", "evacuate"] | None = None
+    level: AlarmLevel | None = None
     window: str | None = None
     total_mm: float | None = None
     threshold_mm: float | None = None
@@ -97,7 +104,7 @@ class Alarms:
             rain.listeners.append(self._rain_transition)
         station.metric_sources.append(self._metrics)
 
-    def _metrics(self) -> list[Any]:
+    def _metrics(self) -> list[Metric]:
         from prometheus_client.core import GaugeMetricFamily
 
         family = GaugeMetricFamily("station_edge_alarms_open",
@@ -107,8 +114,8 @@ class Alarms:
         for a in self.list(open_only=True):
             key = (a.kind, a.level or "", a.state)
             counts[key] = counts.get(key, 0) + 1
-        for key, count in sorted(counts.items()):
-            family.add_metric(list(key), count)
+        for labels, count in sorted(counts.items()):
+            family.add_metric(list(labels), count)
         return [family]
 
     def list(self, *, open_only: bool = False) -> list[Alarm]:
@@ -148,7 +155,7 @@ class Alarms:
                 alarm = self._new("rain", gauge, name)
                 self._set_rain_level(alarm, change, level)
                 self._announce("raised", alarm)
-            elif level.name.lower() != alarm.level:
+            elif ALARM_LEVEL.get(level) != alarm.level:
                 self._set_rain_level(alarm, change, level)
                 alarm.state = "active"
                 alarm.escalated = self.station.clock.now()
@@ -159,13 +166,13 @@ class Alarms:
                 alarm.cleared_at = self.station.clock.now()
                 alarm.total_mm = t.total_mm
                 self._announce("cleared", alarm)
-            elif level.name.lower() != alarm.level:
-                alarm.level = level.name.lower()  # type: ignore[assignment]
+            elif ALARM_LEVEL.get(level) != alarm.level:
+                alarm.level = ALARM_LEVEL.get(level)
                 self._announce("lowered", alarm)
 
     @staticmethod
     def _set_rain_level(alarm: Alarm, change: GaugeTransition, level: WarningLevel) -> None:
-        alarm.level = level.name.lower()  # type: ignore[assignment]
+        alarm.level = ALARM_LEVEL.get(level)
         alarm.window = change.window
         alarm.total_mm = change.transition.total_mm
         alarm.threshold_mm = change.transition.threshold_mm
@@ -203,7 +210,7 @@ class Alarms:
             self._clear(alarm)
         return alarm
 
-    def acknowledge_all(self, *, actor: str) -> list[Alarm]:
+    def acknowledge_all(self, *, actor: str) -> builtins.list[Alarm]:
         return [self.acknowledge(a.id, actor=actor) for a in self.list(open_only=True)
                 if a.state == "active"]
 

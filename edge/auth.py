@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 Role = Literal["viewer", "operator", "admin"]
-ROLE_RANK: dict[str, int] = {"viewer": 1, "operator": 2, "admin": 3}
+ROLE_RANK: dict[Role, int] = {"viewer": 1, "operator": 2, "admin": 3}
 GENERATED_TOKENS_FILE = "api-tokens.json"
 
 
@@ -59,14 +59,14 @@ class TokenBook:
         return Principal(found.name, found.role) if found else None
 
 
-def load_or_generate(data_dir: Path) -> tuple[list[StoredToken], dict[str, str]]:
+def load_or_generate(data_dir: Path) -> tuple[list[StoredToken], dict[Role, str]]:
     """Tokens generated at an earlier first start, or new ones (returned in clear once)."""
     path = data_dir / GENERATED_TOKENS_FILE
     if path.exists():
         rows = json.loads(path.read_text())
         return [StoredToken(r["name"], r["role"], r["sha256"]) for r in rows], {}
-    clear = {role: secrets.token_hex(16) for role in ("viewer", "operator", "admin")}
-    stored = [StoredToken(f"generated-{role}", role, sha256_hex(secret))  # type: ignore[arg-type]
+    clear = {role: secrets.token_hex(16) for role in ROLE_RANK}
+    stored = [StoredToken(f"generated-{role}", role, sha256_hex(secret))
               for role, secret in clear.items()]
     data_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -9,14 +9,14 @@ broadcasts through :attr:`Broadcasting.service`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from broadcast.amplifier import Amplifier, AmplifierState
 from broadcast.library import DEFAULT_MESSAGES, MessageLibrary, MessageText, UploadLimits
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, Repertoire
-from broadcast.record import Broadcast
+from broadcast.record import Broadcast, BroadcastSource
 from broadcast.service import BroadcastService
 from broadcast.tts import Speech, Voice
 from drivers.audio import AudioSession, AudioSettings, make_output
@@ -25,6 +25,8 @@ from edge.background import Background
 from edge.panel_buttons import HoldButton
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.station import Station
 
 log = logging.getLogger(__name__)
@@ -113,14 +115,16 @@ class Broadcasting:
         self.station.journal.record("panel.stop_all", "panel.stop_button", "panel")
         self._spawn(self.service.stop_all(actor="panel"))
 
-    async def evacuate(self, *, source: str, actor: str, **labels: Any) -> Broadcast:
+    async def evacuate(
+        self, *, source: BroadcastSource, actor: str, **labels: Any
+    ) -> Broadcast:
         """The configured evacuation order on every zone (panel, SMS, rules)."""
         cfg = self.station.config.broadcast
         program = Program(MessageContent(cfg.evacuate_message), repeat=cfg.evacuate_repeat,
                           gap_s=cfg.gap_s)
         return await self.service.submit(
             program, zones=sorted(self.amplifier.zones), priority=Priority.EVACUATION,
-            type="emergency", source=source, actor=actor, labels=labels,  # type: ignore[arg-type]
+            type="emergency", source=source, actor=actor, labels=labels,
         )
 
     # -- reports -----------------------------------------------------------------------
@@ -167,7 +171,7 @@ class Broadcasting:
         else:
             self.station.health.report("messages", "ok", f"{len(self.library.ids)} messages")
 
-    def _metrics(self) -> list[Any]:
+    def _metrics(self) -> list[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         on_air = GaugeMetricFamily("station_edge_broadcast_on_air",
@@ -196,5 +200,5 @@ class Broadcasting:
         await self.service.shutdown(reason="station stopping")
         await self._background.cancel_all()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._background.spawn(coro)

@@ -108,6 +108,8 @@ class CapIntake:
     async def _air(self, decision: CapDecision, actor: str) -> list[str]:
         if self.broadcasting is None:
             return []
+        if decision.priority is None or decision.type is None:
+            raise ValueError(f"a {decision.action} decision without priority or type")
         programs = self._programs(decision)
         ttl = None
         if decision.expires is not None:
@@ -116,7 +118,7 @@ class CapIntake:
         for program in programs:
             started.append(await self.broadcasting.service.submit(
                 program, zones=sorted(self.broadcasting.amplifier.zones),
-                priority=decision.priority, type=decision.type,  # type: ignore[arg-type]
+                priority=decision.priority, type=decision.type,
                 level=decision.level, source="cap", actor=actor, ttl_s=ttl,
                 labels={"cap": decision.alert_key}))
         return [b.id for b in started]

@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers.clock import SystemClock
 from edge.config import DEFAULT_PATH, ConfigError, load
 from edge.sim import station as sim_station
+
+if TYPE_CHECKING:
+    from edge.station import Station
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,11 +45,14 @@ def _print_problems(problems: list[str]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
+        banner: Callable[[Station], str] | None = None
         try:
             if args.sim:
                 config = sim_station.prepare(stack, args.data_dir, args.listen,
                                              args.time_scale or 1.0)
-                banner = lambda: sim_station.banner(args.data_dir)  # noqa: E731
+
+                def banner(_station: Station) -> str:
+                    return sim_station.banner(args.data_dir)
             else:
                 config = load(args.config or DEFAULT_PATH)
                 overrides: dict[str, object] = {}
@@ -54,7 +62,6 @@ def _run(args: argparse.Namespace) -> int:
                     overrides["station"] = config.station.model_copy(
                         update={"data_dir": args.data_dir})
                 config = config.model_copy(update=overrides)
-                banner = None
         except ConfigError as exc:
             print("configuration refused; nothing was started:", file=sys.stderr)
             _print_problems(exc.problems)
@@ -62,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         clock = SystemClock(config.sim.time_scale if config.sim else 1.0)
         from edge.daemon import serve
 
-        return asyncio.run(serve(config, clock, banner=(lambda _s: banner()) if banner else None))
+        return asyncio.run(serve(config, clock, banner=banner))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 DEFAULT_PATH = Path("/etc/station-edge/config.toml")
 SIM_TOKENS = {"viewer": "sim-viewer", "operator": "sim-operator", "admin": "sim-admin"}
 SIM_TOKEN_HASHES = {hashlib.sha256(t.encode()).hexdigest() for t in SIM_TOKENS.values()}
-WINDOWS = ("10min", "30min", "1h", "3h", "6h", "12h", "24h")
+Window = Literal["10min", "30min", "1h", "3h", "6h", "12h", "24h"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 
 
@@ -110,7 +111,7 @@ class BroadcastConfig(Section):
 
 
 class TtsConfig(Section):
-    voice: str = Field("cmn", pattern=r"^[a-z0-9+-]{2,20}$")
+    voice: Annotated[str, Field(pattern=r"^[a-z0-9+-]{2,20}$")] = "cmn"
     words_per_minute: Annotated[int, _range(80, 450)] = 140
 
 
@@ -224,7 +225,7 @@ class RainGaugeConfig(Section):
 
 class RainThresholdConfig(Section):
     gauge: str = "*"
-    window: Literal[WINDOWS]  # type: ignore[valid-type]
+    window: Window
     prepare_mm: Annotated[float, _range(0.1, 2000.0)]
     evacuate_mm: Annotated[float, _range(0.1, 2000.0)]
     clear_fraction: Annotated[float, _range(0.1, 1.0)] = 0.8
@@ -323,7 +324,7 @@ def key_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: ErrorDetails) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
         return "unknown key (a typo?)"
@@ -383,12 +384,28 @@ def _pin_conflicts(config: Config) -> Iterator[str]:
             first[pin] = path
 
 
+class _GpioOrBus(Protocol):
+    """A siren or hand alarm: on a GPIO pin, or at a unit on a Modbus bus."""
+
+    @property
+    def bus(self) -> str | None: ...
+
+    @property
+    def unit(self) -> int | None: ...
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
 def _modbus_refs(config: Config) -> Iterator[str]:
     buses = config.modbus.buses
-    for name, items, address in (
+    kinds: tuple[tuple[str, Sequence[_GpioOrBus], str], ...] = (
         ("sirens", config.sirens, "coil"),
         ("hand_alarms", config.hand_alarms, "discrete_input"),
-    ):
+    )
+    for name, items, address in kinds:
         local = "relay" if name == "sirens" else "pin"
         for i, item in enumerate(items):
             on_gpio = getattr(item, local) is not None
@@ -417,8 +434,11 @@ def _modbus_refs(config: Config) -> Iterator[str]:
 
 def _unique_ids(config: Config) -> Iterator[str]:
     seen = {name: name for name in ("amplifier", "journal", "gpio", "sat_phone")}
-    for name, items in (("sirens", config.sirens), ("hand_alarms", config.hand_alarms),
-                        ("rain_gauges", config.rain_gauges)):
+    kinds: tuple[tuple[str, Sequence[_Identified]], ...] = (
+        ("sirens", config.sirens), ("hand_alarms", config.hand_alarms),
+        ("rain_gauges", config.rain_gauges),
+    )
+    for name, items in kinds:
         for i, item in enumerate(items):
             if item.id in seen:
                 yield f"{name}[{i}].id: {item.id!r} is already used by {seen[item.id]}"

@@ -8,6 +8,7 @@ health (logged once), and its input keeps its last known level.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from drivers.modbus_bus import BusError, ModbusBus
@@ -36,10 +37,13 @@ class HandAlarms:
         station.lifecycle.on("ready", "remote-hand-alarms", self._start)
         station.lifecycle.on("stopping", "hand-alarms", self._stop)
 
-    def _handler(self, cfg: HandAlarmConfig) -> object:
+    def _handler(self, cfg: HandAlarmConfig) -> Callable[[bool, float], None]:
         name = cfg.name or cfg.id
-        hold = HoldButton(self.station.clock, max(cfg.hold_s, 0.0),
-                          on_hold=lambda: self.alarms.hand_alarm(cfg.id, name, True))
+
+        def held() -> None:
+            self.alarms.hand_alarm(cfg.id, name, True)
+
+        hold = HoldButton(self.station.clock, max(cfg.hold_s, 0.0), on_hold=held)
         self._buttons.append(hold)
 
         def changed(active: bool, began: float) -> None:

@@ -92,14 +92,14 @@ def _move_aside(path: Path, stamp: str) -> Path:
 def _create_schema(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
     if "events" not in db.table_names():
-        db["events"].create(
+        db.table("events").create(
             {"seq": int, "ts": str, "kind": str, "source": str, "actor": str, "data": str},
             pk="seq",
             not_null={"ts", "kind", "source", "actor", "data"},
         )
-        db["events"].create_index(["kind"])
+        db.table("events").create_index(["kind"])
     if "archives" not in db.table_names():
-        db["archives"].create(
+        db.table("archives").create(
             {"through_seq": int, "file": str, "events": int, "created": str}, pk="through_seq"
         )
     conn.executescript(SCHEMA_TRIGGERS)

@@ -42,8 +42,8 @@ def archive_cutoff(
     """The highest ``seq`` to archive now (0 = nothing)."""
     cutoff_ts = iso_utc(now - timedelta(days=retain_days))
     by_age = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE ts < ?", (cutoff_ts,))
-    through = by_age.fetchone()[0]
-    total = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    through: int = by_age.fetchone()[0]
+    total: int = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     surplus = rows_over_budget(total, db_bytes, budget_bytes)
     if surplus:
         row = conn.execute(

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from drivers.modbus_bus import ModbusBus
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.station import Station
 
 
@@ -28,10 +30,10 @@ def open_buses(station: Station) -> dict[str, ModbusBus]:
     return buses
 
 
-def _metrics(buses: dict[str, ModbusBus]) -> list[object]:
+def _metrics(buses: dict[str, ModbusBus]) -> list[Metric]:
     from prometheus_client.core import CounterMetricFamily
 
-    families = []
+    families: list[Metric] = []
     for field, help_text in (("requests", "Modbus requests sent"),
                              ("no_reply", "Modbus requests without a usable reply"),
                              ("bad_reply", "Modbus replies that did not match their request")):

@@ -78,8 +78,12 @@ def build_parts(station: Station) -> StationParts:
         cap = CapIntake(station, broadcasting)
     checkins = Checkins(station)
     if station.config.panel.ack_button is not None:
-        station.on_input("panel.ack_button",
-                         lambda active, _t: active and _ack_pressed(station, alarms, checkins))
+
+        def ack_button(active: bool, _began: float) -> None:
+            if active:
+                _ack_pressed(station, alarms, checkins)
+
+        station.on_input("panel.ack_button", ack_button)
     return StationParts(alarms=alarms, sirens=sirens, hand_alarms=hand_alarms,
                         alarm_actions=alarm_actions, checkins=checkins,
                         broadcasting=broadcasting, self_test=self_test, rain=rain,

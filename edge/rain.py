@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.modbus_bus import ModbusBus
 from drivers.tasks import cancel_and_wait
+from edge.health import DeviceStatus
 from edge.rain_store import RainStore
 from sensors.levels import GaugeTransition, Thresholds, WarningBoard
 from sensors.modbus_gauge import (
@@ -38,13 +39,17 @@ from sensors.pulse_gauge import PulseRainGauge
 from sensors.windows import WINDOWS, RainfallWindows
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.config import RainGaugeConfig
     from edge.station import Station
 
 log = logging.getLogger(__name__)
 
 EVALUATE_INTERVAL_S = 1.0
-HEALTH_STATE = {GaugeState.OK: "ok", GaugeState.OFFLINE: "offline", GaugeState.UNKNOWN: "unknown"}
+HEALTH_STATE: dict[GaugeState, DeviceStatus] = {
+    GaugeState.OK: "ok", GaugeState.OFFLINE: "offline", GaugeState.UNKNOWN: "unknown",
+}
 
 
 def thresholds_for(station: Station) -> dict[str, dict[str, Thresholds]]:
@@ -148,7 +153,7 @@ class Rain:
         journal = self.station.journal
         if isinstance(event, StatusChange):
             status = HEALTH_STATE[event.status.state]
-            self.station.health.report(event.gauge_id, status, event.status.detail)  # type: ignore[arg-type]
+            self.station.health.report(event.gauge_id, status, event.status.detail)
             return
         if isinstance(event, DataGap):
             journal.record("rain.data_gap", event.gauge_id, "system", kind=event.kind.value,
@@ -236,7 +241,7 @@ class Rain:
             ],
         }
 
-    def _metrics(self) -> Any:
+    def _metrics(self) -> list[Metric]:
         from prometheus_client.core import GaugeMetricFamily
 
         totals = GaugeMetricFamily("station_edge_rain_window_mm",

@@ -27,10 +27,10 @@ class RainStore:
         self.conn = sqlite_wal.connect(path, synchronous="NORMAL", check_same_thread=False)
         db = sqlite_utils.Database(self.conn)
         if "increments" not in db.table_names():
-            db["increments"].create({"gauge": str, "t": float, "mm": float, "since_t": float})
-            db["increments"].create_index(["gauge", "t"])
+            db.table("increments").create({"gauge": str, "t": float, "mm": float, "since_t": float})
+            db.table("increments").create_index(["gauge", "t"])
         if "counters" not in db.table_names():
-            db["counters"].create({"gauge": str, "raw": int, "t": float}, pk="gauge")
+            db.table("counters").create({"gauge": str, "raw": int, "t": float}, pk="gauge")
 
     def close(self) -> None:
         self.conn.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -89,10 +89,12 @@ class SelfTests:
     async def _stop(self) -> None:
         await cancel_and_wait(self._tasks)
 
-    async def _schedule(self, kind: TestKind, next_time: object) -> None:
+    async def _schedule(
+        self, kind: TestKind, next_time: Callable[[datetime], datetime]
+    ) -> None:
         clock = self.station.clock
         while True:
-            due = next_time(clock.now())  # type: ignore[operator]
+            due = next_time(clock.now())
             await clock.sleep((due - clock.now()).total_seconds())
             await self.run_when_free(kind, due)
 

@@ -15,12 +15,13 @@ the station builds from its config section; see docs/adding-a-device.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.clock import Clock
 from drivers.debounce import DebouncedInput
@@ -34,6 +35,9 @@ from edge.lifecycle import Lifecycle
 from edge.outputs import Output, Outputs
 from edge.parts import StationParts, build_parts
 from edge.systemd_notify import notify, watchdog_interval_s
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +85,11 @@ class Station:
         self.clock = clock
         self.lifecycle = Lifecycle()
         self.health = Health(clock)
-        self.generated_tokens: dict[str, str] = {}
+        self.generated_tokens: dict[auth.Role, str] = {}
         self.inputs: dict[str, DebouncedInput] = {}
         self.input_handlers: dict[str, list[Callable[[bool, float], None]]] = {}
         self.stopping_details: list[Callable[[], dict[str, Any]]] = []
-        self.metric_sources: list[Callable[[], Any]] = []
+        self.metric_sources: list[Callable[[], Iterable[Metric]]] = []
         self.started_monotonic = 0.0
         self.version = VERSION
         self.interrupted: list[str] = []
@@ -191,7 +195,7 @@ class Station:
             raw = self.gpio.input(pin, active_low=True)
             self.inputs[input_id] = DebouncedInput(
                 raw, self.clock, self.config.gpio.debounce_s,
-                lambda active, began, i=input_id: self.input_changed(i, active, began), loop,
+                functools.partial(self.input_changed, input_id), loop,
             )
         for alarm in self.config.hand_alarms:
             if alarm.pin is not None:
@@ -208,7 +212,7 @@ class Station:
     def on_input(self, input_id: str, handler: Callable[[bool, float], None]) -> None:
         self.input_handlers.setdefault(input_id, []).append(handler)
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     # -- health of the station itself -------------------------------------------------

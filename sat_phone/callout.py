@@ -52,6 +52,11 @@ class Callout:
         self.answered_at: datetime | None = None
         self._reached = NumberList(())
 
+    @property
+    def calling(self) -> bool:
+        """Still waiting for an answer; asked afresh after ``expire`` or ``answer``."""
+        return self.state == "calling"
+
     def start(self, now: float, at: datetime) -> CalloutStep:
         if self.tier:
             raise RuntimeError("callout already started")

@@ -25,6 +25,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
 
 from drivers.clock import Clock
 from drivers.tasks import cancel_and_wait
@@ -86,12 +87,15 @@ class Readings:
         return None if self.registration is None else self.registration in REGISTERED
 
 
+ModemHealth = Literal["ok", "degraded", "offline", "fault", "unknown"]
+
+
 @dataclass(frozen=True, slots=True)
 class ModemStatus:
     """For health: ``ok``, ``degraded`` (no signal, not registered, resynchronising),
     ``offline`` (port gone), ``fault`` (terminal does not answer), ``unknown``."""
 
-    status: str
+    status: ModemHealth
     detail: str
     since: datetime
 
@@ -392,6 +396,7 @@ class Modem:
     def _update_status(self) -> None:
         state = self.channel.state
         r = self.readings
+        status: ModemHealth
         if state is ChannelState.CLOSED:
             status, detail = "unknown", "channel closed"
         elif state is ChannelState.OFFLINE:

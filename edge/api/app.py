@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -24,10 +24,14 @@ from edge.api.security import Viewer
 from edge.api.sessions import SessionBook
 from edge.api.throttle import AuthThrottle
 
+if TYPE_CHECKING:
+    from edge.config import Config
+    from edge.station import Station
+
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
 
 
-def allowed_hosts(config: Any) -> list[str]:
+def allowed_hosts(config: Config) -> list[str]:
     """Host headers the API answers (against DNS rebinding): configured, else the listen
     address and the loopback names."""
     if config.api.allowed_hosts is not None:
@@ -36,14 +40,14 @@ def allowed_hosts(config: Any) -> list[str]:
     return [host, *LOOPBACK_NAMES]
 
 
-def body_limits(config: Any) -> dict[str, Any]:
+def body_limits(config: Config) -> dict[str, Any]:
     by_prefix = {"/api/v1/messages": int(config.messages.max_upload_mb * 1_000_000)}
     if config.cap is not None:
         by_prefix["/api/v1/cap"] = config.cap.max_alert_kb * 1024
     return {"default": config.api.max_body_kb * 1024, "by_prefix": by_prefix}
 
 
-def create_app(station: Any) -> FastAPI:
+def create_app(station: Station) -> FastAPI:
     docs = station.config.api.docs
     app = FastAPI(
         title="StationEdge",
@@ -58,7 +62,8 @@ def create_app(station: Any) -> FastAPI:
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(station.config))
     app.add_middleware(BodyLimit, **body_limits(station.config))
     app.state.metrics_registry = registry_for(station)
-    app.state.background: set[asyncio.Task[Any]] = set()
+    background: set[asyncio.Task[Any]] = set()  # tasks a route started, kept until done
+    app.state.background = background
     app.state.sessions = SessionBook(station.clock)
     app.state.stream_sources = panel_routes.default_stream_sources(station)
     app.include_router(panel_routes.router)

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from broadcast.cap import CapRejected, station_alarm_as_cap
+from broadcast.cap import CapRejected, Severity, Urgency, station_alarm_as_cap
+from broadcast.record import BroadcastLevel
 from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
@@ -17,7 +18,9 @@ from edge.auth import Principal
 router = APIRouter(prefix="/api/v1", tags=["CAP"], responses=ERRORS)
 CAP_MEDIA_TYPE = "application/cap+xml"
 #: A rain alarm as CAP: 立即转移 is Extreme/Immediate (level I), 准备转移 Severe/Expected (II).
-RAIN_CAP = {"evacuate": ("Extreme", "Immediate", "I"), "prepare": ("Severe", "Expected", "II")}
+RAIN_CAP: dict[str, tuple[Severity, Urgency, BroadcastLevel]] = {
+    "evacuate": ("Extreme", "Immediate", "I"), "prepare": ("Severe", "Expected", "II"),
+}
 
 
 @router.post("/cap", status_code=200)
@@ -55,9 +58,9 @@ async def alarm_as_cap(request: Request, alarm_id: str) -> Response:
         identifier=f"{station.config.station.id}-{alarm.id}",
         sender=station.config.station.id, sent=alarm.raised, event=event,
         headline=f"{station.config.station.name}：{alarm.summary_zh()}",
-        description=alarm.summary_zh(), severity=severity, urgency=urgency,  # type: ignore[arg-type]
+        description=alarm.summary_zh(), severity=severity, urgency=urgency,
         area_desc=station.config.station.name, geocodes=codes,
-        sender_name=station.config.station.name, level=level,  # type: ignore[arg-type]
+        sender_name=station.config.station.name, level=level,
         instruction="请立即转移到安全地点。" if alarm.level == "evacuate" else "请做好转移准备。",
         expires=alarm.raised + timedelta(hours=24),
     )

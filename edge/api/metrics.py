@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from edge.health import STATUSES
 
+if TYPE_CHECKING:
+    from edge.station import Station
+
 
 class StationCollector(Collector):
-    def __init__(self, station: Any) -> None:
+    def __init__(self, station: Station) -> None:
         self.station = station
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         s = self.station
         info = GaugeMetricFamily("station_edge_info", "Station identity",
                                  labels=["station", "version"])
@@ -56,11 +60,11 @@ class StationCollector(Collector):
             cuts.add_metric([o.id], o.cut_count)
         yield on
         yield cuts
-        for extra in getattr(s, "metric_sources", []):
+        for extra in s.metric_sources:
             yield from extra()
 
 
-def registry_for(station: Any) -> CollectorRegistry:
+def registry_for(station: Station) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StationCollector(station))
     return registry

@@ -38,6 +38,7 @@ from edge.api.state import station_of
 from edge.auth import Principal
 
 if TYPE_CHECKING:
+    from edge.journal import Journal
     from edge.station import Station
 
 router = APIRouter(responses=ERRORS)
@@ -221,7 +222,7 @@ class StreamState:
         return out
 
 
-def _resume_after(request: Request, journal: Any) -> int:
+def _resume_after(request: Request, journal: Journal) -> int:
     last_id = request.headers.get("last-event-id", "")
     if last_id.isdigit():
         return int(last_id)

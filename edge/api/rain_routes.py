@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -15,11 +15,14 @@ from edge.api.state import station_of
 from edge.auth import Principal
 from edge.rain_store import series
 
+if TYPE_CHECKING:
+    from edge.rain import Rain
+
 router = APIRouter(prefix="/api/v1", tags=["rain and alarms"], responses=ERRORS)
 MAX_SERIES_POINTS = 10_000
 
 
-def _rain(request: Request) -> Any:
+def _rain(request: Request) -> Rain:
     rain = station_of(request).parts.rain
     if rain is None:
         raise HTTPException(404, "this station has no rain gauges")

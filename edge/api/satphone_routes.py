@@ -12,7 +12,7 @@ from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
 from edge.satphone.calls import CallInError
-from edge.satphone.phone import outgoing_json
+from edge.satphone.phone import SatPhone, outgoing_json
 
 router = APIRouter(prefix="/api/v1", tags=["satellite phone"], responses=ERRORS)
 
@@ -30,7 +30,7 @@ class CallRequest(BaseModel):
     to: str = Field(pattern=NUMBER)
 
 
-def _phone(request: Request) -> Any:
+def _phone(request: Request) -> SatPhone:
     phone = station_of(request).parts.satphone
     if phone is None:
         raise HTTPException(404, "this station has no satellite phone")

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from edge.api.sessions import PanelSession
+from edge.api.sessions import PanelSession, SessionBook
 from edge.api.state import station_of
 from edge.auth import Principal, Role
 
@@ -40,7 +40,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def panel_session(request: Request) -> PanelSession | None:
     """The live panel session the request's cookie names, if any."""
     session_id = request.cookies.get(SESSION_COOKIE)
-    sessions = getattr(request.app.state, "sessions", None)
+    sessions: SessionBook | None = getattr(request.app.state, "sessions", None)
     if not session_id or sessions is None:
         return None
     return sessions.get(session_id)
@@ -54,11 +54,18 @@ def _deny(request: Request, code: int, actor: str, reason: str, detail: str) -> 
     return HTTPException(code, detail, headers=headers)
 
 
-def requires(role: Role) -> Any:
-    async def check(
+class RoleCheck:
+    """The dependency ``requires`` gives a route; ``required_role`` is what the audit reads."""
+
+    def __init__(self, role: Role) -> None:
+        self.required_role: Role = role
+
+    async def __call__(
+        self,
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
+        role = self.required_role
         station = station_of(request)
         client = request.client.host if request.client else "unknown"
         throttle = request.app.state.auth_throttle
@@ -93,8 +100,9 @@ def requires(role: Role) -> Any:
                         f"needs role {role}", f"this needs the {role} role")
         return principal
 
-    check.required_role = role  # type: ignore[attr-defined]
-    return Depends(check)
+
+def requires(role: Role) -> Any:
+    return Depends(RoleCheck(role))
 
 
 Viewer = requires("viewer")

@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -346,7 +346,7 @@ class Calls:
             except Exception:
                 log.exception("call listener failed")
 
-    def _spawn(self, coro: Any, *, per_call: bool = False) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], *, per_call: bool = False) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

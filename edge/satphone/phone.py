@@ -33,6 +33,8 @@ from sat_phone.pdu import Deliver
 from sat_phone.reassembly import IncomingSms, Reassembly
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.alarms import Alarms
     from edge.broadcasting import Broadcasting
     from edge.station import Station
@@ -186,8 +188,7 @@ class SatPhone:
 
     def _on_status(self, status: ModemStatus) -> None:
         previous = self.station.health.get("sat_phone").status
-        self.station.health.report("sat_phone", status.status,  # type: ignore[arg-type]
-                                   status.detail)
+        self.station.health.report("sat_phone", status.status, status.detail)
         if status.status in ("fault", "offline"):
             self.last_error = status.detail
         if status.status == "ok" and previous != "ok":
@@ -203,7 +204,7 @@ class SatPhone:
             "call": self.calls.as_json(),
         }
 
-    def _metrics(self) -> Iterator[Any]:
+    def _metrics(self) -> Iterator[Metric]:
         r = self.modem.readings
         yield GaugeMetricFamily("station_edge_satphone_signal_bars",
                                 "Satellite signal, 0-5 bars (NaN: unknown)",

@@ -118,7 +118,7 @@ class Reports:
 
     async def _follow(self, alarm: Alarm, callout: Callout) -> None:
         clock = self.station.clock
-        while callout.state == "calling" and callout.deadline is not None:
+        while callout.calling and callout.deadline is not None:
             await clock.sleep(max(0.0, callout.deadline - clock.monotonic()))
             step = callout.expire(clock.monotonic(), clock.now())
             if step is not None:
@@ -133,13 +133,14 @@ class Reports:
         if not is_callout_answer(message.text):
             return False
         settled = []
+        now = self.station.clock.now()
         for alarm_id, (alarm, callout) in self.callouts.items():
-            if callout.answer(message.sender, self.station.clock.now()):
+            if callout.answer(message.sender, now):
                 settled.append(alarm_id)
                 self._stop_timer(alarm_id)
                 self.phone.record("satphone.callout_answered", alarm_id,
                                             message.sender, tier=callout.tier,
-                                            answered_at=iso_utc(callout.answered_at))
+                                            answered_at=iso_utc(now))
                 self._show(alarm, callout)
         if not settled:
             return False
