@@ -522,6 +522,7 @@ class Terminal:
                 continue
             if kind == "cancel":
                 continue
+            final: str | None
             if kind == "body":
                 lines, final = self.submit(text)
             else:
@@ -795,20 +796,20 @@ class Terminal:
                 "stored": sorted(self.storage), "faults": self.faults, "commands": self.commands,
             }
         if cmd == "wait_command":
-            future = asyncio.get_running_loop().create_future()
-            entry = (request["match"], int(request.get("count", 1)), future)
+            seen: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (request["match"], int(request.get("count", 1)), seen)
             if self._count(entry[0]) < entry[1]:
                 self._command_waiters.append(entry)
-                await future
+                await seen
                 self._command_waiters.remove(entry)
             return {"ok": True}
         if cmd == "fault":
             return self.set_fault(request)
         if cmd == "wait_held":
             if self._held is None:
-                future = asyncio.get_running_loop().create_future()
-                self._held_waiters.append(future)
-                await future
+                held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._held_waiters.append(held)
+                await held
             return {"ok": True}
         if cmd == "release":
             if self._held is not None:

@@ -81,6 +81,7 @@ import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 BITS_PER_CHAR = 11
 REGISTERS = 64
@@ -272,10 +273,10 @@ class Unit:
                     return bytes([fc | 0x80, 2])
                 return bytes([fc, 2 * count]) + b"".join(w.to_bytes(2, "big") for w in words)
             if fc == 5:
-                address, value = int.from_bytes(pdu[1:3], "big"), pdu[3:5]
-                if address >= BITS or value not in (b"\xff\x00", b"\x00\x00"):
+                address, state = int.from_bytes(pdu[1:3], "big"), pdu[3:5]
+                if address >= BITS or state not in (b"\xff\x00", b"\x00\x00"):
                     return bytes([fc | 0x80, 2 if address >= BITS else 3])
-                self.coils[address] = value == b"\xff\x00"
+                self.coils[address] = state == b"\xff\x00"
                 return pdu[:5]
             if fc == 6:
                 address, value = int.from_bytes(pdu[1:3], "big"), int.from_bytes(pdu[3:5], "big")
@@ -300,28 +301,47 @@ class Unit:
         )
 
 
+class UnitOptions(TypedDict, total=False):
+    """What a ``--unit`` spec may set beyond the address."""
+
+    function: str
+    register: int
+    width: int
+    word_order: str
+    scale_mm: float
+    clear: tuple[int, int]
+    start: int
+    profile: Profile
+
+
 def parse_unit(spec: str, clock: Callable[[], float], default: Profile) -> Unit:
     head, *pairs = spec.split(",")
-    kwargs: dict[str, object] = {"address": int(head), "clock": clock, "profile": default}
+    address = int(head)
+    options: UnitOptions = {"profile": default}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key in ("function", "word_order"):
-            kwargs[key] = value
-        elif key in ("register", "width", "start"):
-            kwargs[key] = int(value, 0)
+        if key == "function":
+            options["function"] = value
+        elif key == "word_order":
+            options["word_order"] = value
+        elif key == "register":
+            options["register"] = int(value, 0)
+        elif key == "width":
+            options["width"] = int(value, 0)
+        elif key == "start":
+            options["start"] = int(value, 0)
         elif key == "scale_mm":
-            kwargs[key] = float(value)
+            options["scale_mm"] = float(value)
         elif key == "clear":
             register, _, clear_value = value.partition(":")
-            kwargs[key] = (int(register, 0), int(clear_value, 0))
+            options["clear"] = (int(register, 0), int(clear_value, 0))
         elif key == "rain":
-            kwargs["profile"] = parse_profile(value)
+            options["profile"] = parse_profile(value)
         else:
             raise ValueError(f"unknown unit key {key!r} in {spec!r}")
-    address = kwargs["address"]
-    if not 1 <= address <= 247:  # type: ignore[operator]
+    if not 1 <= address <= 247:
         raise ValueError(f"unit address must be 1..247, got {address}")
-    return Unit(**kwargs)  # type: ignore[arg-type]
+    return Unit(address, clock, **options)
 
 
 # ---------------------------------------------------------------- the bus
@@ -341,8 +361,8 @@ class Bus:
         self._line_free = 0.0
         self._generation = 0
 
-    def wire_s(self, nbytes: int) -> float:
-        return nbytes * self.char_s if self.wire_timing else 0.0
+    def wire_s(self, chars: float) -> float:
+        return chars * self.char_s if self.wire_timing else 0.0
 
     def received(self, data: bytes) -> None:
         now = time.monotonic()
@@ -413,10 +433,11 @@ class SocketLine(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         for old in list(self.lines):
             old.close()
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a stream server's connection
+        self.transport = transport
         self.lines.append(self)
         self.bus.drop_pending()
-        self.bus.write = transport.write  # type: ignore[attr-defined]
+        self.bus.write = transport.write
 
     def data_received(self, data: bytes) -> None:
         self.bus.received(data)
@@ -519,10 +540,10 @@ class Control:
         elif verb == "status":
             address = int(args[0])
             requests = self.bus.requests.get(address, 0)
-            unit = self.bus.units.get(address)
-            if unit is None:
+            found = self.bus.units.get(address)
+            if found is None:
                 return f" unit={address} absent requests={requests}"
-            return " " + unit.status(requests)
+            return " " + found.status(requests)
         elif verb == "disconnect":
             for line in list(self.lines):
                 line.close()
@@ -592,8 +613,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def run(args: argparse.Namespace) -> None:
     t0 = time.monotonic()
 
+    time_scale: float = args.time_scale
+
     def sim_clock() -> float:
-        return (time.monotonic() - t0) * args.time_scale
+        return (time.monotonic() - t0) * time_scale
 
     random.seed(args.seed)
     default = parse_profile(args.rain)
