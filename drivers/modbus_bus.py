@@ -6,8 +6,10 @@ station polling several far-away devices falls into:
 * A reply that arrives after its timeout is taken as the answer to the next
   request, so every later read can shift by one. Here: one request in flight per
   line (a FIFO lock); after a timeout, or whenever bytes arrive that nobody asked
-  for, the line is kept quiet for ``quiet_s`` and its input flushed before the next
-  request; input is flushed before every request; and every reply is checked
+  for (seen through the client's ``trace_packet`` hook), the line is kept quiet for
+  ``quiet_s``; before every request the port is drained through that hook, and
+  pymodbus empties its receive buffer as it sends (a test holds it to that: a torn
+  reply must not spoil the next answer); and every reply is checked
   against its request (unit, function, register or bit count, echoed address and
   value) -- pymodbus already drops a frame from another unit. What remains is a
   reply later than ``timeout_s + quiet_s`` to the very same request of the same
@@ -22,6 +24,9 @@ station polling several far-away devices falls into:
 * It logs every miss at ERROR: its WARNING and ERROR records are dropped (kept at
   DEBUG on this module's logger) and this line logs changes of state once -- a
   unit that stops answering, answers again, the port lost and back.
+
+Only pymodbus's public client API is used: the constructor's parameters, ``connect``,
+``connected``, ``close``, ``set_max_no_responses`` and the read/write calls.
 
 ``port`` is a device path or any pyserial URL (pymodbus hands it to
 ``serial.serial_for_url``), e.g. ``socket://127.0.0.1:5020`` for a simulator.
@@ -275,20 +280,25 @@ class ModbusBus:
             self.counters.opened += 1
             self._client = client
         await self._keep_quiet()
-        self._flush(self._client)
         return self._client
 
     async def _keep_quiet(self) -> None:
-        """Wait out the quiet time; stray bytes meanwhile extend it, a few times at most.
+        """Wait out the quiet time, then drain the port; stray bytes extend it, a few times
+        at most.
 
-        Wire time (real seconds), see the module docstring.
+        Draining: two turns of the event loop, so the client reads whatever the port holds
+        and ``_traced`` sees it (a stray byte hushes the line and the wait goes on). What
+        was read then never becomes the answer: pymodbus empties its receive buffer as it
+        sends each request. Wire time (real seconds), see the module docstring.
         """
         loop = asyncio.get_running_loop()
         for _ in range(3):
             wait = self._quiet_until - loop.time()
-            if wait <= 0:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await _drain_turns()
+            if self._quiet_until <= loop.time():
                 return
-            await asyncio.sleep(wait)
 
     def _traced(self, sending: bool, data: bytes) -> bytes:
         if not sending and not self._awaiting:
@@ -300,14 +310,6 @@ class ModbusBus:
     def _hush(self) -> None:
         loop = asyncio.get_running_loop()
         self._quiet_until = max(self._quiet_until, loop.time() + self.quiet_s)
-
-    @staticmethod
-    def _flush(client: AsyncModbusSerialClient) -> None:
-        client.ctx.recv_buffer = b""
-        transport = client.ctx.transport
-        serial_port = getattr(transport, "sync_serial", None)
-        if serial_port is not None:
-            serial_port.reset_input_buffer()
 
     def _drop_client(self) -> None:
         if self._client is not None:
@@ -335,6 +337,16 @@ class ModbusBus:
         if unit in self._silent_units:
             self._silent_units.discard(unit)
             log.info("%s: unit %d answers again", self.name, unit)
+
+
+async def _drain_turns() -> None:
+    """Let the event loop poll the port once and run what it read before we go on.
+
+    The loop runs this task's step first, then the readers of the same turn: the second
+    yield comes back only after them.
+    """
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 def _honour_cancellation() -> None:

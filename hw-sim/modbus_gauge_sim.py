@@ -51,7 +51,8 @@ one reply line each, ``OK ...`` or ``ERR <reason>``. UNIT may be ``*`` (every un
 * ``fault UNIT KIND [SECONDS] [COUNT]`` -- KIND: ``none``; ``silence`` (no reply);
   ``slow``/``late`` (reply after SECONDS; late is meant to exceed the master's
   timeout); ``garbage`` (the reply with a broken CRC); ``noise`` (random bytes
-  instead of a reply). COUNT limits the fault to the next COUNT requests;
+  instead of a reply); ``torn`` (the reply breaks off after its first 3 bytes, as
+  when a device browns out mid-frame). COUNT limits the fault to the next COUNT requests;
 * ``reset UNIT`` -- the counter restarts at 0 (as after a power loss);
 * ``set UNIT RAW`` -- the counter jumps to RAW;
 * ``wrap UNIT [MARGIN]`` -- the counter jumps to 2^width - MARGIN (default 3), so the
@@ -403,6 +404,8 @@ class Bus:
             reply = frame(bytes([address]) + unit.handle(request[1:-2]))
             if fault.kind == "garbage":
                 reply = reply[:-2] + bytes(b ^ 0xFF for b in reply[-2:])
+            elif fault.kind == "torn":
+                reply = reply[:3]
         due = request_end + self.wire_s(3.5) + self.wire_s(len(reply))
         if fault.kind in ("slow", "late"):
             due += fault.seconds
@@ -516,7 +519,7 @@ class Control:
                 unit.set_profile(parse_profile(args[1]))
         elif verb == "fault":
             kind = args[1]
-            if kind not in ("none", "silence", "slow", "late", "garbage", "noise"):
+            if kind not in ("none", "silence", "slow", "late", "garbage", "noise", "torn"):
                 raise ValueError(f"unknown fault {kind}")
             timed = kind in ("slow", "late")
             seconds = float(args[2]) if timed else 0.0
