@@ -94,7 +94,8 @@ class Switch(Protocol):
 
     async def set(self, on: bool) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the output; closing again does nothing."""
 
 
 class GpioOutput:
@@ -103,6 +104,13 @@ class GpioOutput:
     def __init__(self, device: DigitalOutputDevice, pin: int) -> None:
         self._device = device
         self.pin = pin
+        self.closed = False
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<GpioOutput GPIO{self.pin} closed>"
+        return (f"<GpioOutput GPIO{self.pin} active_high={self._device.active_high}"
+                f" is_on={self.is_on}>")
 
     @property
     def is_on(self) -> bool:
@@ -118,7 +126,10 @@ class GpioOutput:
         self.drive(on)
 
     def close(self) -> None:
-        """Drive OFF, then release the pin (gpiozero leaves it a floating input)."""
+        """Drive OFF, then release the pin (gpiozero leaves it a floating input); once."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             self._device.off()
         finally:
@@ -131,6 +142,13 @@ class GpioInput:
     def __init__(self, device: DigitalInputDevice, pin: int) -> None:
         self._device = device
         self.pin = pin
+        self.closed = False
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<GpioInput GPIO{self.pin} closed>"
+        return (f"<GpioInput GPIO{self.pin} pull_up={self._device.pull_up}"
+                f" is_active={self.is_active}>")
 
     @property
     def is_active(self) -> bool:
@@ -141,7 +159,10 @@ class GpioInput:
         self._device.when_deactivated = lambda: callback(False)
 
     def close(self) -> None:
-        self._device.close()
+        """Release the pin; closing again does nothing."""
+        if not self.closed:
+            self.closed = True
+            self._device.close()
 
 
 class GpioChip:
@@ -151,6 +172,15 @@ class GpioChip:
         self.factory = factory
         self._outputs: dict[int, GpioOutput] = {}
         self._inputs: dict[int, GpioInput] = {}
+        self.closed = False
+
+    def __repr__(self) -> str:
+        kind = "mock" if self.is_mock else type(self.factory).__name__
+        if self.closed:
+            return f"<GpioChip {kind} closed>"
+        on = sorted(pin for pin, out in self._outputs.items() if out.is_on)
+        return (f"<GpioChip {kind} outputs={sorted(self._outputs)} on={on}"
+                f" inputs={sorted(self._inputs)}>")
 
     def output(self, pin: int, *, active_high: bool = True) -> GpioOutput:
         device = DigitalOutputDevice(
@@ -189,7 +219,12 @@ class GpioChip:
             mock.drive_low()
 
     def close(self) -> None:
-        """Release every pin, outputs OFF first; every pin is released even if one fails."""
+        """Release every pin, outputs OFF first; every pin is released even if one fails.
+
+        Closing again does nothing."""
+        if self.closed:
+            return
+        self.closed = True
         errors: list[Exception] = []
         items: list[GpioOutput | GpioInput] = [*self._outputs.values(), *self._inputs.values()]
         for item in items:

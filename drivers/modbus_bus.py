@@ -190,7 +190,18 @@ class ModbusBus:
             raise self._bad(unit, f"FC06 echo does not match register {address}={value}")
         self._answered(unit)
 
+    def __repr__(self) -> str:
+        if self._port_down:
+            state = "port down"
+        else:
+            state = "open" if self._client is not None and self._client.connected else "closed"
+        c = self.counters
+        silent = sorted(self._silent_units)
+        return (f"<ModbusBus {self.name} on {self.port} {state} requests={c.requests}"
+                f" replies={c.replies} no_reply={c.no_reply} silent_units={silent}>")
+
     async def close(self) -> None:
+        """Close the port (the next request reopens it); closing again does nothing."""
         async with self._lock:
             self._drop_client()
 

@@ -16,16 +16,27 @@ class CoilSwitch:
         self.unit = unit
         self.coil = coil
         self._on = False
+        self.closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"is_on={self._on}"
+        return f"<CoilSwitch {self.bus.name} unit {self.unit} coil {self.coil} {state}>"
 
     @property
     def is_on(self) -> bool:
         return self._on
 
     async def set(self, on: bool) -> None:
+        if self.closed:
+            raise RuntimeError(f"{self!r}: closed")
         if on:
             self._on = True  # counts as ON (for the max on-time) even if the write fails
         await self.bus.write_coil(self.unit, self.coil, on)
         self._on = on
 
     def close(self) -> None:
-        """The bus is closed by its owner; a coil cannot be driven synchronously."""
+        """No more switching through this face; closing again does nothing.
+
+        The bus is closed by its owner; a coil cannot be driven synchronously, so OFF is
+        the station's job before it closes (``Outputs.all_off``)."""
+        self.closed = True

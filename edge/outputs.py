@@ -34,6 +34,16 @@ class Output:
     cut_count: int = 0
     on_cut: list[Callable[[Output], None]] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        limit = f"{self.max_on_s:g} s" if self.max_on_s is not None else "none"
+        since = f" since {self.on_since:.3f}" if self.on_since is not None else ""
+        return (f"<Output {self.id} ({self.kind}) {self.switch!r}{since}"
+                f" max_on={limit} cuts={self.cut_count}>")
+
+    def close(self) -> None:
+        """Release the switch behind it (idempotent, as every switch's close is)."""
+        self.switch.close()
+
 
 class OutputFailed(Exception):
     pass

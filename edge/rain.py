@@ -141,6 +141,8 @@ class Rain:
 
     async def _stop(self) -> None:
         await cancel_and_wait(self._tasks)
+        for gauge in self.gauges.values():
+            gauge.close()
         self.store.close()
 
     async def _evaluate_forever(self) -> None:

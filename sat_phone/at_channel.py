@@ -180,7 +180,12 @@ class AtChannel:
         if self._task is None:
             self._task = asyncio.create_task(self._supervise(), name=f"at-channel {self.port}")
 
+    def __repr__(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"<AtChannel {self.port} {self.state.value}{detail} generation={self.generation}>"
+
     async def close(self) -> None:
+        """Stop the channel and close the port; closing again does nothing."""
         task, self._task = self._task, None
         await cancel_and_wait([task])
         self._drop_line(AtUnavailable("channel closed"))

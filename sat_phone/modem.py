@@ -173,7 +173,16 @@ class Modem:
                 asyncio.create_task(self._read_inbox(), name="modem inbox"),
             ]
 
+    def __repr__(self) -> str:
+        r = self.readings
+        running = "running" if self._tasks else "stopped"
+        return (f"<Modem {self.channel.port} {running} {self._status.status}"
+                f" ({self._status.detail}) signal_bars={r.signal_bars}"
+                f" registration={r.registration} sent={self.sent_messages}"
+                f" received={self.received_messages}>")
+
     async def close(self) -> None:
+        """Stop polling and reading the inbox; closing again does nothing."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             await cancel_and_wait([task])

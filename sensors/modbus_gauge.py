@@ -160,6 +160,19 @@ class ModbusRainGauge:
         self.last = last
         self.failures = 0
         self.status = GaugeStatus(GaugeState.UNKNOWN, clock.now(), "not read yet")
+        self.closed = False
+
+    def __repr__(self) -> str:
+        where = f"{self.gauge_id} unit {self.unit} on {self.bus.name}"
+        if self.closed:
+            return f"<ModbusRainGauge {where} closed>"
+        counter = self.last.raw if self.last is not None else None
+        return (f"<ModbusRainGauge {where} {self.status.state.value}"
+                f" counter={counter} failures={self.failures}>")
+
+    def close(self) -> None:
+        """No more polls (the bus is its owner's to close); closing again does nothing."""
+        self.closed = True
 
     def is_fresh(self, max_age_s: float) -> bool:
         """True if the gauge is ok and was read within ``max_age_s`` (else: stale)."""
@@ -171,6 +184,8 @@ class ModbusRainGauge:
 
     async def poll(self) -> RainIncrement | DataGap | None:
         """Read the counter once; None if the gauge did not answer."""
+        if self.closed:
+            raise RuntimeError(f"{self!r}: closed")
         try:
             raw = await self._read_raw()
         except BusError as exc:

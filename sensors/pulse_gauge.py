@@ -26,8 +26,22 @@ class PulseRainGauge:
         self.started = now
         self.last_tip: datetime | None = None
         self.status = GaugeStatus(GaugeState.OK, now, "pulse input")
+        self.closed = False
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<PulseRainGauge {self.gauge_id} closed>"
+        last = self.last_tip.isoformat() if self.last_tip is not None else None
+        return (f"<PulseRainGauge {self.gauge_id} tips={self.tips}"
+                f" mm_per_tip={self.mm_per_tip:g} last_tip={last}>")
+
+    def close(self) -> None:
+        """No more tips are counted (a tip after this raises); closing again does nothing."""
+        self.closed = True
 
     def tip(self, at: datetime) -> RainIncrement:
+        if self.closed:
+            raise RuntimeError(f"{self!r}: closed")
         self.tips += 1
         event = RainIncrement(self.gauge_id, at, self.mm_per_tip, self.tips,
                               self.last_tip or self.started, CounterOutcome.RAIN)

@@ -16,6 +16,7 @@ from drivers.modbus_bus import (
     NoReply,
     PortUnavailable,
 )
+from drivers.modbus_switch import CoilSwitch
 
 TIMEOUT_S = 0.25
 QUIET_S = 0.15
@@ -121,6 +122,28 @@ async def test_a_torn_reply_never_spoils_the_next_answer(sim: GaugeSim, bus: Mod
         with pytest.raises(NoReply):
             await bus.read_holding_registers(unit, 0, count)
         assert await bus.read_holding_registers(unit, 0, count) == value
+
+
+async def test_the_line_and_a_coil_show_their_state_and_close_once(
+    sim: GaugeSim, bus: ModbusBus
+) -> None:
+    where = f"<ModbusBus rs485 on {sim.url}"
+    assert repr(bus) == f"{where} closed requests=0 replies=0 no_reply=0 silent_units=[]>"
+    coil = CoilSwitch(bus, 2, 1)
+    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 is_on=False>"
+    await coil.set(True)
+    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 is_on=True>"
+    with pytest.raises(NoReply):
+        await bus.read_holding_registers(9, 0, 1)
+    assert repr(bus) == f"{where} open requests=2 replies=1 no_reply=1 silent_units=[9]>"
+    coil.close()
+    coil.close()
+    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 closed>"
+    with pytest.raises(RuntimeError, match="closed"):
+        await coil.set(False)
+    await bus.close()
+    await bus.close()
+    assert repr(bus).startswith(f"{where} closed requests=2 ")
 
 
 async def test_a_dead_unit_costs_one_timeout_and_no_retries(sim: GaugeSim, bus: ModbusBus) -> None:

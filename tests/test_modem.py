@@ -142,6 +142,24 @@ async def test_iridium_init_prefers_csqf_and_reads_battery(iridium: Station) -> 
     assert iridium.modem.status.detail == "registered, signal 4/5"
 
 
+async def test_the_modem_and_channel_show_their_state_and_close_once(iridium: Station) -> None:
+    port, generation = iridium.channel.port, iridium.channel.generation
+    assert repr(iridium.channel) == f"<AtChannel {port} ready generation={generation}>"
+    assert repr(iridium.modem) == (f"<Modem {port} running ok (registered, signal 4/5)"
+                                   " signal_bars=4 registration=1 sent=0 received=0>")
+    await iridium.sim.call("signal", bars=0)
+    await iridium.status("degraded")
+    shown = repr(iridium.modem)
+    assert shown.startswith(f"<Modem {port} running degraded (")
+    assert " signal_bars=0 " in shown
+    await iridium.modem.close()
+    await iridium.modem.close()
+    assert repr(iridium.modem).startswith(f"<Modem {port} stopped degraded")
+    await iridium.channel.close()
+    await iridium.channel.close()
+    assert repr(iridium.channel) == f"<AtChannel {port} closed (closed) generation={generation}>"
+
+
 async def test_generic_terminal_signal_without_battery(tmp_path: Path) -> None:
     station = await build(tmp_path, "generic")
     try:

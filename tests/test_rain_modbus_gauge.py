@@ -263,3 +263,22 @@ def test_bad_register_maps_are_refused() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             RegisterMap(**kwargs)
+
+
+async def test_a_gauge_shows_its_state_and_counter_and_closes_once(
+    sim: GaugeSim, gauges: Gauges
+) -> None:
+    gauge = gauges.gauges[1]
+    where = f"<ModbusRainGauge rg-1 unit 1 on {sim.url}"
+    assert repr(gauge) == f"{where} unknown counter=None failures=0>"
+    await gauge.poll()
+    assert repr(gauge) == f"{where} ok counter=65530 failures=0>"
+    sim.command("fault 1 silence 2")
+    await gauge.poll()
+    await gauge.poll()
+    assert repr(gauge) == f"{where} offline counter=65530 failures=2>"
+    gauge.close()
+    gauge.close()
+    assert repr(gauge) == f"{where} closed>"
+    with pytest.raises(RuntimeError, match="closed"):
+        await gauge.poll()
