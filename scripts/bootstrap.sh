@@ -6,7 +6,7 @@
 # apt-get line is printed and the script stops, so nothing half-works later.
 set -eu
 
-DEBIAN_PACKAGES="${STATION_EDGE_DEBIAN_PACKAGES:-libportaudio2 libasound2 espeak-ng systemd prometheus chromium fonts-wqy-microhei}"
+DEBIAN_PACKAGES="${STATION_EDGE_DEBIAN_PACKAGES:-libportaudio2 libasound2 espeak-ng systemd prometheus chromium fonts-wqy-microhei baresip-core sip-tester kamailio}"
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
@@ -41,4 +41,4 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
 echo "bootstrap: installing StationEdge into $VENV"
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev,sip]"
