@@ -58,6 +58,7 @@ class Alarm:
     acknowledged_at: datetime | None = None
     cleared_at: datetime | None = None
     callout: dict[str, Any] | None = None
+    wakeup: dict[str, Any] | None = None  # 叫醒 over SIP (edge.sip.wakeup)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,7 +85,7 @@ class Alarm:
             "raised": iso(self.raised), "escalated": iso(self.escalated),
             "acknowledged_by": self.acknowledged_by, "acknowledged_at": iso(self.acknowledged_at),
             "cleared_at": iso(self.cleared_at), "summary": self.summary_zh(),
-            "callout": self.callout,
+            "callout": self.callout, "wakeup": self.wakeup,
         }
 
 

@@ -262,6 +262,44 @@ class SatPhoneConfig(Section):
     audio_socket: Path | None = None
 
 
+SipTarget = Annotated[str, Field(pattern=r"^(\+?[0-9]{3,20}|sips?:[^\s<>]{3,200})$")]
+
+
+class SipWakeTierConfig(Section):
+    """One tier of 叫醒: ring these people (numbers through the PBX, or SIP URIs)."""
+
+    targets: Annotated[list[SipTarget], Field(min_length=1)]
+    answer_within_s: Annotated[float, _range(15.0, 86400.0)] = 120.0
+
+
+class SipConfig(Section):
+    """Voice over SIP: 叫醒 calls, the SIP call-in broadcast, the duty-room phone."""
+
+    listen: Annotated[str, AfterValidator(_listen)] = "0.0.0.0:5060"
+    transports: Annotated[list[Literal["udp", "tcp"]], Field(min_length=1)] = ["udp", "tcp"]
+    public_address: str | None = Field(None, min_length=1, max_length=253)
+    user: str = Field("station", pattern=r"^[A-Za-z0-9_.+-]{1,64}$")
+    domain: str | None = Field(None, min_length=1, max_length=253)
+    registrar: Annotated[str, AfterValidator(_listen)] | None = None
+    registrar_transport: Literal["udp", "tcp"] = "udp"
+    username: str | None = Field(None, min_length=1, max_length=64)
+    password: str | None = Field(None, min_length=1, max_length=128)
+    realm: str = Field("*", min_length=1, max_length=128)
+    register_every_s: Annotated[int, _range(5, 3600)] = 300
+    retry_after_s: Annotated[int, _range(1, 3600)] = 30
+    wakeup: list[SipWakeTierConfig] = []
+    wakeup_plays: Annotated[int, _range(1, 10)] = 3
+    wakeup_key_wait_s: Annotated[float, _range(5.0, 120.0)] = 15.0
+    callin_whitelist: list[SipTarget] = []
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
+    pin_entry_s: Annotated[float, _range(5.0, 120.0)] = 30.0
+    call_max_s: Annotated[float, _range(10.0, 3600.0)] = 600.0
+    callin_zones: list[Id] | None = None
+    desk_phone: SipTarget | None = None
+    desk_prefix: str = Field("9", pattern=r"^[0-9*#]{1,4}$")
+    desk_ring_s: Annotated[float, _range(5.0, 300.0)] = 45.0
+
+
 class JournalConfig(Section):
     retain_days: Annotated[int, _range(183, 3650)] = 183
     max_db_mb: Annotated[int, _range(8, 100000)] = 512
@@ -292,6 +330,7 @@ class Config(Section):
     rain_gauges: list[RainGaugeConfig] = []
     rain_thresholds: list[RainThresholdConfig] = []
     sat_phone: SatPhoneConfig | None = None
+    sip: SipConfig | None = None
     journal: JournalConfig = JournalConfig()
     sim: SimConfig | None = None
 
@@ -433,7 +472,7 @@ def _modbus_refs(config: Config) -> Iterator[str]:
 
 
 def _unique_ids(config: Config) -> Iterator[str]:
-    seen = {name: name for name in ("amplifier", "journal", "gpio", "sat_phone")}
+    seen = {name: name for name in ("amplifier", "journal", "gpio", "sat_phone", "sip")}
     kinds: tuple[tuple[str, Sequence[_Identified]], ...] = (
         ("sirens", config.sirens), ("hand_alarms", config.hand_alarms),
         ("rain_gauges", config.rain_gauges),
@@ -502,8 +541,30 @@ def _sat_phone(config: Config) -> Iterator[str]:
         yield "sat_phone.pin: required with a whitelist (commands and call-in need a PIN)"
 
 
+def _sip(config: Config) -> Iterator[str]:
+    sip = config.sip
+    if sip is None:
+        return
+    numbers = [t for tier in sip.wakeup for t in tier.targets if not t.startswith("sip")]
+    if not sip.wakeup and config.sat_phone is not None:
+        numbers += [n for tier in config.sat_phone.callout for n in tier.numbers]
+    if numbers and sip.domain is None and sip.registrar is None:
+        yield ("sip.domain: required to dial numbers (wake-up tiers, or the satellite "
+               "callout tiers they default to): the PBX's domain, or give a registrar")
+    if sip.callin_whitelist and sip.pin is None:
+        yield "sip.pin: required with a callin_whitelist (a caller keys it before going on air)"
+    if (sip.username is None) != (sip.password is None):
+        yield "sip.password: username and password go together (digest authentication)"
+    if sip.callin_zones is not None and config.amplifier is not None:
+        for zone in sip.callin_zones:
+            if zone not in config.amplifier.zones:
+                yield f"sip.callin_zones: no zone {zone!r} in [amplifier.zones]"
+    if sip.desk_phone is not None and config.sat_phone is None:
+        yield "sip.desk_phone: the duty-room phone dials out through [sat_phone]; add it"
+
+
 CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _messages, _tokens,
-                _sat_phone)
+                _sat_phone, _sip)
 
 
 def validate(raw: dict[str, Any]) -> Config:

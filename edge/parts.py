@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from edge.cap_intake import CapIntake
     from edge.satphone.phone import SatPhone
     from edge.self_test import SelfTests
+    from edge.sip.phone import SipPhone
     from edge.station import Station
 
 
@@ -47,6 +48,7 @@ class StationParts:
     rain: Rain | None = None
     satphone: SatPhone | None = None
     cap: CapIntake | None = None
+    sip: SipPhone | None = None
 
 
 def build_parts(station: Station) -> StationParts:
@@ -71,6 +73,11 @@ def build_parts(station: Station) -> StationParts:
         from edge.satphone.phone import SatPhone
 
         satphone = SatPhone(station, alarms=alarms, broadcasting=broadcasting)
+    sip = None
+    if station.config.sip is not None:
+        from edge.sip.phone import SipPhone
+
+        sip = SipPhone(station, alarms=alarms, broadcasting=broadcasting, satphone=satphone)
     cap = None
     if station.config.cap is not None:
         from edge.cap_intake import CapIntake
@@ -87,7 +94,7 @@ def build_parts(station: Station) -> StationParts:
     return StationParts(alarms=alarms, sirens=sirens, hand_alarms=hand_alarms,
                         alarm_actions=alarm_actions, checkins=checkins,
                         broadcasting=broadcasting, self_test=self_test, rain=rain,
-                        satphone=satphone, cap=cap)
+                        satphone=satphone, cap=cap, sip=sip)
 
 
 def _ack_pressed(station: Station, alarms: Alarms, checkins: Checkins) -> None:

@@ -112,6 +112,9 @@ class Calls:
         self.call: Call | None = None
         self.history: deque[dict[str, Any]] = deque(maxlen=50)
         self.listeners: list[Callable[[Call], None]] = []
+        #: Who takes an incoming call that is not a call-in (the duty-room SIP phone,
+        #: edge.sip.desk); returns False when it cannot (busy).
+        self.desk_route: Callable[[Call], bool] | None = None
         self._numbers = itertools.count(1)
         self._audio: AudioInput | None = None
         self._live: CallAudio | None = None
@@ -149,7 +152,10 @@ class Calls:
     def _screen(self, call: Call) -> None:
         assert call.number is not None
         config = self.phone.config
-        if not config.answer_calls or self.broadcasting is None or config.pin is None:
+        call_in = config.answer_calls and self.broadcasting is not None and config.pin is not None
+        if not (call_in and call.number in self.whitelist) and self._to_desk(call):
+            return
+        if not call_in:
             self._refuse(call, "call-in disabled")
         elif call.number not in self.whitelist:
             self._refuse(call, "not whitelisted")
@@ -157,6 +163,22 @@ class Calls:
             self._refuse(call, "locked out")
         else:
             self._spawn(self._answer(call), per_call=True)
+
+    def _to_desk(self, call: Call) -> bool:
+        if self.desk_route is None or not self.desk_route(call):
+            return False
+        self.phone.record("satphone.call_to_desk", "sat_phone", call.number or "unknown",
+                          call=call.id)
+        return True
+
+    async def answer_for_desk(self, call: Call) -> None:
+        """The desk phone picked up: answer the satellite call (raises AtError)."""
+        await self.phone.channel.command("ATA", timeout_s=ANSWER_TIMEOUT_S)
+        call.answered = self.station.clock.now()
+        self.phone.record("satphone.call_answered", "sat_phone", call.number or "unknown",
+                          call=call.id, by="desk phone")
+        self._set(call, "connected")
+        self._spawn(self._check(call), per_call=True)
 
     # -- incoming ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from broadcast.priority import Priority
@@ -61,6 +62,9 @@ class Reports:
         self.station = phone.station
         self.tiers = [Tier(tuple(t.numbers), t.answer_within_s) for t in phone.config.callout]
         self.callouts: dict[str, tuple[Alarm, Callout]] = {}
+        #: Set by a voice 叫醒 (edge.sip.wakeup) that rings people first; it calls
+        #: :meth:`start_callout` itself when SIP cannot reach them.
+        self.defer_callout: Callable[[Alarm], bool] | None = None
         self._timers: dict[str, asyncio.Task[None]] = {}
         if alarms is not None:
             alarms.listeners.append(self._on_alarm)
@@ -72,8 +76,8 @@ class Reports:
     def _on_alarm(self, what: str, alarm: Alarm) -> None:
         if what in ("raised", "escalated"):
             self.report(alarm_report(alarm, what), subject=alarm.id)
-            if self.tiers:
-                self._start_callout(alarm)
+            if self.tiers and not (self.defer_callout and self.defer_callout(alarm)):
+                self.start_callout(alarm)
         elif what == "cleared":
             self._stop_timer(alarm.id)
 
@@ -91,7 +95,9 @@ class Reports:
 
     # -- 叫应 --------------------------------------------------------------------------------
 
-    def _start_callout(self, alarm: Alarm) -> None:
+    def start_callout(self, alarm: Alarm) -> None:
+        if not self.tiers:
+            return
         self._stop_timer(alarm.id)
         callout = Callout(alarm.id, self.tiers)
         self.callouts[alarm.id] = (alarm, callout)
