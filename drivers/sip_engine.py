@@ -221,6 +221,12 @@ class Engine:
         except pj.Error as exc:
             raise SipCallError(f"cannot hang up call {handle}: {exc.info()}") from None
 
+    def _call(self, handle: int) -> _Call:
+        call = self.calls.get(handle)
+        if call is None:
+            raise SipCallError(f"no call {handle} (it ended)")
+        return call
+
     def register(self, on: bool) -> None:
         if self.settings.registrar is not None:
             self.account.setRegistration(on)

@@ -84,6 +84,7 @@ class SipPhone:
         self.settings = settings_of(config)
         self.ua = SipUa(self.settings, self._on_event)
         self.registered: bool | None = None  # None: no registrar
+        self._reg_reported = False
         self.owners: dict[int, CallOwner] = {}
         self.routes: list[IncomingRoute] = []
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -139,6 +140,10 @@ class SipPhone:
         if self.why_not is not None:
             self.record("sip.unavailable", "sip", "system", reason=self.why_not)
             return
+        if self.config.registrar is not None:
+            self.registered = False
+            self.station.health.report("sip", "degraded",
+                                       f"registering with {self.config.registrar}")
         try:
             await self.ua.start()
         except SipUnavailable as exc:
@@ -151,10 +156,6 @@ class SipPhone:
                     registrar=self.config.registrar)
         if self.config.registrar is None:
             self.station.health.report("sip", "ok", "direct calls (no registrar)")
-        else:
-            self.registered = False
-            self.station.health.report("sip", "degraded",
-                                       f"registering with {self.config.registrar}")
 
     async def _stop(self) -> None:
         for name, close in (("wake-ups", self.wakeups.close), ("background",
@@ -202,9 +203,11 @@ class SipPhone:
                 owner.on_digit(event)
 
     def _registration(self, event: Registration) -> None:
-        if self.config.registrar is None or event.registered == self.registered:
+        if self.config.registrar is None or (event.registered == self.registered
+                                             and self._reg_reported):
             return
         self.registered = event.registered
+        self._reg_reported = True
         self.record("sip.registration", "sip", "system", registered=event.registered,
                     code=event.code, reason=event.reason, registrar=self.config.registrar)
         if event.registered:

@@ -1,0 +1,267 @@
+"""Independent SIP software for the tests: Debian's baresip (a villager's or the duty
+room's phone) and kamailio (a real registrar), each a child process on 127.0.0.1 with its
+own configuration in a temporary folder.
+
+baresip is driven through its ``ctrl_tcp`` interface (netstring-framed JSON commands,
+events back on the same connection). What a phone *heard* is judged from its own
+recording (the ``sndfile`` module dumps the decoded far-end audio as
+``dump-…-dec.wav``), never from the station's side.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.helpers import free_port
+
+BARESIP = shutil.which("baresip")
+KAMAILIO = shutil.which("kamailio") or ("/usr/sbin/kamailio"
+                                        if Path("/usr/sbin/kamailio").exists() else None)
+
+
+def tone_wav(path: Path, hz: float, seconds: float = 30.0, level: float = 0.3) -> Path:
+    t = np.arange(round(8000 * seconds)) / 8000
+    pcm = (level * np.sin(2 * np.pi * hz * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+
+
+def peak_hz(samples: np.ndarray, rate: int = 8000) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+def rms_db(samples: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(samples.astype(np.float64) ** 2) + 1e-12))
+
+
+class Baresip:
+    """One phone: a baresip process with one account, answered by hand or automatically."""
+
+    def __init__(self, folder: Path, user: str, *, auto_answer: bool = False,
+                 tone_hz: float = 1000.0, registrar: str | None = None,
+                 password: str | None = None) -> None:
+        assert BARESIP is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.user = user
+        self.port = free_port()
+        self.ctrl_port = free_port()
+        self.records = folder / "rec"
+        self.records.mkdir(exist_ok=True)
+        source = tone_wav(folder / "voice.wav", tone_hz)
+        (folder / "config").write_text(f"""poll_method epoll
+net_interface 127.0.0.1
+sip_listen 127.0.0.1:{self.port}
+audio_player alsa,null
+audio_source aufile,{source}
+ausrc_srate 8000
+ausrc_channels 1
+auplay_srate 8000
+auplay_channels 1
+rtp_ports 20000-40000
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module alsa.so
+module sndfile.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}
+snd_path {self.records}
+""")
+        mode = "auto" if auto_answer else "manual"
+        if registrar is None:
+            aor = f"<sip:{user}@127.0.0.1:{self.port}>;regint=0;answermode={mode}"
+        else:
+            aor = (f"<sip:{user}@127.0.0.1;transport=udp>;auth_pass={password};"
+                   f"outbound=\"sip:{registrar};transport=udp\";regint=60;answermode={mode}")
+        (folder / "accounts").write_text(aor + "\n")
+        self.uri = f"sip:{user}@127.0.0.1:{self.port}"
+        self.log = open(folder / "baresip.log", "wb")
+        self.process = subprocess.Popen([BARESIP, "-f", str(folder)], stdin=subprocess.DEVNULL,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.events: list[dict[str, Any]] = []
+        self._buffer = b""
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=10)
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise AssertionError(self.output()) from None
+                time.sleep(0.05)
+
+    def output(self) -> str:
+        return (self.folder / "baresip.log").read_text(errors="replace")
+
+    def command(self, command: str, params: str = "") -> dict[str, Any]:
+        body = json.dumps({"command": command, "params": params, "token": command}).encode()
+        self.sock.sendall(b"%d:%s," % (len(body), body))
+        return self.wait(lambda m: m.get("response") and m.get("token") == command)
+
+    def event(self, kind: str, since: int = 0, timeout: float = 15.0) -> dict[str, Any]:
+        """The first event of ``kind`` (e.g. CALL_INCOMING, CALL_ESTABLISHED, CALL_CLOSED)
+        at or after index ``since`` of :attr:`events`."""
+        return self.wait(lambda m: m.get("type") == kind, since=since, timeout=timeout)
+
+    def wait(self, match: Any, since: int = 0, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        checked = since
+        while True:
+            for message in self.events[checked:]:
+                if match(message):
+                    return message
+            checked = max(checked, len(self.events))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.user}: no such message; saw {self.events}")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise AssertionError(f"{self.user}: baresip went away:\n{self.output()}")
+            self._buffer += chunk
+            self._parse()
+
+    def _parse(self) -> None:
+        while b":" in self._buffer:
+            head, _, rest = self._buffer.partition(b":")
+            length = int(head)
+            if len(rest) < length + 1:
+                return
+            self.events.append(json.loads(rest[:length]))
+            self._buffer = rest[length + 1:]
+
+    def heard(self) -> np.ndarray:
+        """The far end's audio of this phone's last call (its decoded-audio dump)."""
+        dumps = sorted(self.records.glob("dump-*-dec.wav"), key=lambda p: p.stat().st_mtime)
+        assert dumps, f"{self.user} recorded nothing"
+        return read_wav(dumps[-1])
+
+    def clear_recordings(self) -> None:
+        for path in self.records.glob("*.wav"):
+            path.unlink()
+
+    def stop(self) -> None:
+        self.sock.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+KAMAILIO_CFG = """#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=no
+children=1
+tcp_children=1
+auto_aliases=no
+listen=udp:127.0.0.1:{port}
+listen=tcp:127.0.0.1:{port}
+alias="127.0.0.1"
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "kex.so"
+loadmodule "ctl.so"
+modparam("ctl", "binrpc", "unix:{ctl}")
+modparam("registrar", "min_expires", 1)
+modparam("usrloc", "db_mode", 0)
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (is_method("REGISTER")) {{
+        if (!pv_auth_check("$fd", "{password}", "0", "1")) {{ auth_challenge("$fd", "0"); exit; }}
+        save("location");
+        exit;
+    }}
+    if (has_totag()) {{
+        if (loose_route() || is_method("ACK|BYE|CANCEL|INFO")) {{ t_relay(); exit; }}
+        sl_send_reply("404", "Not here"); exit;
+    }}
+    if (is_method("INVITE")) {{ record_route(); }}
+    if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+    t_relay();
+}}
+"""
+
+
+class Kamailio:
+    """A registrar and proxy on 127.0.0.1:``port`` (UDP and TCP), digest auth with one
+    password for every user, locations in memory (a restart forgets them)."""
+
+    def __init__(self, folder: Path, password: str, port: int | None = None) -> None:
+        assert KAMAILIO is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.port = port or free_port()
+        self.config = folder / "kamailio.cfg"
+        self.config.write_text(KAMAILIO_CFG.format(port=self.port, password=password,
+                                                   ctl=folder / "ctl.sock"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        assert KAMAILIO is not None
+        self.log = open(self.folder / "kamailio.log", "ab")
+        self.process = subprocess.Popen(
+            [KAMAILIO, "-f", str(self.config), "-DD", "-E", "-Y", str(self.folder),
+             "-m", "32", "-M", "4"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise AssertionError((self.folder / "kamailio.log").read_text()) from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+            self.log.close()
