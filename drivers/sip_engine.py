@@ -157,6 +157,7 @@ class Engine:
         config.medConfig.sndClockRate = CLOCK_RATE
         config.medConfig.audioFramePtime = FRAME_MS
         config.medConfig.ecTailLen = 0  # no echo canceller: nothing of ours loops back
+        config.medConfig.noVad = True  # RTP keeps flowing in silence (PBX RTP timeouts)
         self.endpoint.libInit(config)
         for kind in s.transports:
             transport = pj.TransportConfig()
@@ -177,6 +178,9 @@ class Engine:
             account.regConfig.timeoutSec = s.register_every_s
             account.regConfig.retryIntervalSec = s.retry_after_s
             account.regConfig.firstRetryIntervalSec = s.retry_after_s
+            # PJSIP adds up to 10 s at random to each retry (herds of phones after a PBX
+            # restart); a station is one phone, and a short retry is meant short.
+            account.regConfig.randomRetryIntervalSec = min(10, s.retry_after_s // 4)
             account.sipConfig.proxies.append(route + ";lr")
         else:
             account.regConfig.registerOnAdd = False

@@ -36,7 +36,8 @@ it (27.007: ``+CLCC: 1,<dir>,<stat>,0,0,"<number>",<type>``). The call's audio, 
 the terminal would put on its sound card, is served on the unix socket ``--audio PATH``
 as signed 16-bit little-endian mono PCM at 8000 Hz: a client that connects while a
 call is active gets the audio queued for the call (``dtmf``, ``call_audio``), written
-as fast as the socket takes it, and nothing else. Audio queued before a client
+as fast as the socket takes it, and nothing else; what the client writes is what the
+terminal sends to the far end (kept for ``uplink``). Audio queued before a client
 connects waits for it; a call's end drops what is still queued.
 
 Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
@@ -56,6 +57,8 @@ Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
   path to a 16-bit mono 8000 Hz WAV file), or ``silence`` seconds: the caller speaks.
   Both reply ``written: true`` once a client has taken the audio (``false`` if none
   did within ``timeout`` seconds, default 10: the audio stays queued for the call).
+* ``uplink`` ``wav``: write what the station sent into the call's audio since the last
+  ``uplink`` (s16le 8000 Hz, what the far end heard) to that WAV path; replies ``seconds``.
 * ``call``: the current call (``null``, or ``direction``, ``number``, ``state``).
 * ``signal`` ``bars`` (0-5): 0 also drops registration (stat 2, searching); >0 registers.
 * ``registration`` ``stat``: set the ``+CREG`` stat alone.
@@ -297,6 +300,7 @@ class CallAudio:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.clients: list[asyncio.StreamWriter] = []
+        self.uplink = bytearray()  # what the station said into the call (the far end hears it)
         self.queue: list[tuple[bytes, asyncio.Future[bool]]] = []
         self._changed = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
@@ -312,7 +316,8 @@ class CallAudio:
         self.clients.append(writer)
         self._changed.set()
         with contextlib.suppress(ConnectionError):
-            await reader.read()  # the station sends nothing; EOF when it hangs up
+            while data := await reader.read(4096):  # EOF when the station hangs up
+                self.uplink += data
         with contextlib.suppress(ValueError):
             self.clients.remove(writer)
         writer.close()
@@ -768,6 +773,14 @@ class Terminal:
             return {"ok": True}
         if cmd == "call":
             return {"ok": True, "call": self.call}
+        if cmd == "uplink":
+            data, self.audio.uplink = bytes(self.audio.uplink), bytearray()
+            with wave.open(str(request["wav"]), "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(AUDIO_RATE)
+                wav.writeframes(data[: len(data) // 2 * 2])
+            return {"ok": True, "seconds": len(data) / 2 / AUDIO_RATE}
         if cmd in ("dtmf", "call_audio"):
             if self.call is None or self.call["state"] != "active":
                 return {"ok": False, "error": "no active call"}
