@@ -28,9 +28,11 @@ KAMAILIO = shutil.which("kamailio") or ("/usr/sbin/kamailio"
                                         if Path("/usr/sbin/kamailio").exists() else None)
 
 
-def tone_wav(path: Path, hz: float, seconds: float = 30.0, level: float = 0.3) -> Path:
+def tone_wav(path: Path, hz: float, seconds: float = 30.0, level: float = 0.3,
+             lead_s: float = 0.0) -> Path:
     t = np.arange(round(8000 * seconds)) / 8000
     pcm = (level * np.sin(2 * np.pi * hz * t) * 32767).astype("<i2")
+    pcm[: round(8000 * lead_s)] = 0
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -58,7 +60,7 @@ class Baresip:
 
     def __init__(self, folder: Path, user: str, *, auto_answer: bool = False,
                  tone_hz: float = 1000.0, registrar: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, lead_s: float = 0.0) -> None:
         assert BARESIP is not None
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
@@ -67,7 +69,7 @@ class Baresip:
         self.ctrl_port = free_port()
         self.records = folder / "rec"
         self.records.mkdir(exist_ok=True)
-        source = tone_wav(folder / "voice.wav", tone_hz)
+        source = tone_wav(folder / "voice.wav", tone_hz, lead_s=lead_s)
         (folder / "config").write_text(f"""poll_method epoll
 net_interface 127.0.0.1
 sip_listen 127.0.0.1:{self.port}

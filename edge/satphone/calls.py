@@ -80,22 +80,43 @@ class Call:
 
 
 class CallAudio:
-    """The live source of a call-in broadcast: blocks handed over by the call."""
+    """The live source of a call-in broadcast: blocks handed over by the call.
 
-    def __init__(self, rate: int) -> None:
+    Live voice must stay live: audio that piles up while the loudspeakers cannot take it
+    (the amplifier warming up, the attention chime) is dropped down to ``max_lag_s``
+    (None: nothing is dropped, for a source that is not paced in real time) when the
+    broadcast asks for more, so the listeners never lag the speaker by the
+    chime's length for the rest of the call.
+    """
+
+    def __init__(self, rate: int, max_lag_s: float | None = None) -> None:
         self.rate = rate
+        self.max_lag = round(max_lag_s * rate) if max_lag_s is not None else None
+        self.dropped_frames = 0
         self._queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self._queued = 0
 
     def put(self, block: np.ndarray) -> None:
         if len(block):
             self._queue.put_nowait(block)
+            self._queued += len(block)
 
     def finish(self) -> None:
         self._queue.put_nowait(None)
 
     async def blocks(self) -> AsyncIterator[np.ndarray]:
-        while (block := await self._queue.get()) is not None:
+        while (block := await self._take()) is not None:
             yield block
+
+    async def _take(self) -> np.ndarray | None:
+        block = await self._queue.get()
+        while block is not None:
+            self._queued -= len(block)
+            if self.max_lag is None or self._queued <= self.max_lag or self._queue.empty():
+                return block
+            self.dropped_frames += len(block)
+            block = self._queue.get_nowait()
+        return None
 
 
 class Calls:

@@ -28,6 +28,9 @@ from edge.satphone.calls import CallAudio
 from sat_phone.calls import PinEntry
 from sat_phone.commands import PinGuard
 
+#: RTP arrives in real time: what piles up during warm-up and chime is dropped to this.
+MAX_LAG_S = 0.1
+
 if TYPE_CHECKING:
     from broadcast.record import Broadcast
     from edge.broadcasting import Broadcasting
@@ -137,7 +140,7 @@ class _CallInRun:
     async def _go_live(self) -> None:
         owner, call = self.owner, self.call
         self.record("sip.callin_pin_accepted")
-        self.live = CallAudio(CLOCK_RATE)
+        self.live = CallAudio(CLOCK_RATE, max_lag_s=MAX_LAG_S)
         call.state = "live"
         amplifier = owner.broadcasting.amplifier
         zones = owner.config.callin_zones or sorted(amplifier.zones)
