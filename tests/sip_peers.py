@@ -28,6 +28,25 @@ KAMAILIO = shutil.which("kamailio") or ("/usr/sbin/kamailio"
                                         if Path("/usr/sbin/kamailio").exists() else None)
 
 
+def sip_and_control_ports() -> tuple[int, int]:
+    """A SIP port whose neighbour is free too (baresip binds SIP/TLS on port + 1, and has
+    no switch to leave TLS out), and a control port apart from both."""
+    for _ in range(100):
+        held = [socket.socket(), socket.socket(), socket.socket()]
+        try:
+            held[0].bind(("127.0.0.1", 0))
+            port = held[0].getsockname()[1]
+            held[1].bind(("127.0.0.1", port + 1))
+            held[2].bind(("127.0.0.1", 0))
+            return port, held[2].getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    raise AssertionError("no free pair of ports")
+
+
 def tone_wav(path: Path, hz: float, seconds: float = 30.0, level: float = 0.3,
              lead_s: float = 0.0) -> Path:
     t = np.arange(round(8000 * seconds)) / 8000
@@ -65,8 +84,7 @@ class Baresip:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.user = user
-        self.port = free_port()
-        self.ctrl_port = free_port()
+        self.port, self.ctrl_port = sip_and_control_ports()
         self.records = folder / "rec"
         self.records.mkdir(exist_ok=True)
         source = tone_wav(folder / "voice.wav", tone_hz, lead_s=lead_s)
