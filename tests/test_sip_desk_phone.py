@@ -80,7 +80,7 @@ async def test_the_desk_phone_dials_out_and_takes_calls_through_the_satellite_ph
     assert (await terminal.call("call"))["call"]["number"] == FAR_END
     await terminal.call("remote_answer")
     assert (await terminal.call("call_audio", tone_hz=600, seconds=2.0))["written"]
-    await heard_seconds(desk, 4.0)
+    await heard_seconds(desk, 1.8)
     await asyncio.to_thread(desk.command, "hangup")
     await watch.event("sip.desk_ended")
     assert (await terminal.call("call"))["call"] is None, "the satellite call ended too"
@@ -98,7 +98,7 @@ async def test_the_desk_phone_dials_out_and_takes_calls_through_the_satellite_ph
     await watch.event("sip.desk_bridged", 2)
     assert (await terminal.call("call"))["call"]["state"] == "active", "ATA"
     assert (await terminal.call("call_audio", tone_hz=750, seconds=2.0))["written"]
-    await heard_seconds(desk, 3.0)
+    await heard_seconds(desk, 1.8)
     await terminal.call("hangup")
     await phone_event(desk, "CALL_CLOSED", mark)
     heard = loudest_second(desk.heard())

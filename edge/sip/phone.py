@@ -13,6 +13,7 @@ dialling out, a whitelisted caller going on air, anyone else refused (journaled)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -85,6 +86,9 @@ class SipPhone:
         self.ua = SipUa(self.settings, self._on_event)
         self.registered: bool | None = None  # None: no registrar
         self._reg_reported = False
+        #: Events of a call placed but not yet handed to its owner (its job still on the
+        #: way back from the endpoint's thread): replayed once the owner is known.
+        self._early: dict[int, list[SipEvent]] = {}
         self.owners: dict[int, CallOwner] = {}
         self.routes: list[IncomingRoute] = []
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -172,7 +176,14 @@ class SipPhone:
         """Ring ``target`` (a number or a URI) for ``owner``; raises SipCallError."""
         handle = await self.ua.place(self.uri(target))
         self.owners[handle] = owner
+        early = self._early.pop(handle, [])
+        if early:  # a quick phone answered before the INVITE's job came back to us
+            asyncio.get_running_loop().call_soon(self._replay, early)
         return handle, self.ua.media[handle]
+
+    def _replay(self, events: list[SipEvent]) -> None:
+        for event in events:
+            self._on_event(event)
 
     async def hang_up(self, handle: int, code: int = 603) -> None:
         try:
@@ -191,16 +202,17 @@ class SipPhone:
             self._registration(event)
         elif isinstance(event, Incoming):
             self._incoming(event)
-        elif isinstance(event, CallState):
+        elif isinstance(event, CallState | Digit):
             owner = self.owners.get(event.call)
+            if owner is None:
+                self._early.setdefault(event.call, []).append(event)
+                return
+            if isinstance(event, Digit):
+                owner.on_digit(event)
+                return
             if event.state == "ended":
                 self.owners.pop(event.call, None)
-            if owner is not None:
-                owner.on_state(event)
-        elif isinstance(event, Digit):
-            owner = self.owners.get(event.call)
-            if owner is not None:
-                owner.on_digit(event)
+            owner.on_state(event)
 
     def _registration(self, event: Registration) -> None:
         if self.config.registrar is None or (event.registered == self.registered
