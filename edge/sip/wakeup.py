@@ -167,7 +167,8 @@ class WakeRun:
                 await asyncio.wait([timer, changed], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 await cancel_and_wait([timer, changed])
-            if wake.state == "calling" and not self.changed.is_set():
+            state: str = wake.state  # read again: it may have changed while we waited
+            if state == "calling" and not self.changed.is_set():
                 old = wake.open_calls()
                 self.to_ring += wake.expire(self.clock.monotonic(), self.clock.now())
                 for call in old:
