@@ -9,7 +9,6 @@ A file with any problem never starts the daemon and never energises an output.
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from datetime import time
@@ -17,7 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import ErrorDetails
+
+from edge.auth import placeholder_hash
+from edge.config_errors import pydantic_problems, toml_problem
 
 DEFAULT_PATH = Path("/etc/station-edge/config.toml")
 SIM_TOKENS = {"viewer": "sim-viewer", "operator": "sim-operator", "admin": "sim-admin"}
@@ -50,13 +51,20 @@ Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: a value of the wrong TOML type is an error, never converted
+    (``"23"`` is not pin 23, ``"yes"`` is not true)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+#: A path given as a TOML string (strict mode would want a Path object).
+PathValue = Annotated[Path, Field(strict=False)]
 
 
 class StationConfig(Section):
     id: Id
     name: str = Field(min_length=1, max_length=64)
-    data_dir: Path = Path("/var/lib/station-edge")
+    data_dir: PathValue = Path("/var/lib/station-edge")
 
 
 class TokenConfig(Section):
@@ -259,7 +267,7 @@ class SatPhoneConfig(Section):
     call_max_s: Annotated[float, _range(10.0, 3600.0)] = 600.0
     audio_input: Literal["sounddevice", "socket"] = "sounddevice"
     audio_device: str = "default"
-    audio_socket: Path | None = None
+    audio_socket: PathValue | None = None
 
 
 SipTarget = Annotated[str, Field(pattern=r"^(\+?[0-9]{3,20}|sips?:[^\s<>]{3,200})$")]
@@ -345,45 +353,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-# -- reporting -------------------------------------------------------------------------
-
-
-def key_path(loc: tuple[int | str, ...]) -> str:
-    """``('rain_gauges', 1, 'unit')`` → ``rain_gauges[1].unit``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}" if out else part
-        else:
-            out += f'["{part}"]' if out else part
-    return out
-
-
-def _reason(error: ErrorDetails) -> str:
-    kind, msg = error["type"], error["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key (a typo?)"
-    if kind == "missing":
-        return "required"
-    if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    if kind == "literal_error":
-        return f"must be {msg.removeprefix('Input should be ')}, got {error.get('input')!r}"
-    if kind == "string_pattern_mismatch":
-        return f"must match {error['ctx']['pattern']}, got {error.get('input')!r}"
-    return f"{msg[0].lower()}{msg[1:]}, got {error.get('input')!r}"
-
-
-def _pydantic_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        problems.append(f"{key_path(loc)}: {_reason(error)}")
-    return problems
 
 
 # -- checks across sections ------------------------------------------------------------
@@ -523,6 +492,12 @@ def _tokens(config: Config) -> Iterator[str]:
         names.add(token.name)
         if token.sha256 in SIM_TOKEN_HASHES and not config.is_simulated:
             yield f"api.tokens[{i}].sha256: a simulator token is never accepted by a real station"
+        elif (why := placeholder_hash(token.sha256)) is not None:
+            yield (f"api.tokens[{i}].sha256: {why}, not the SHA-256 of a secret: delete this "
+                   "[[api.tokens]] block and make the token with `station-edge token add "
+                   f"{token.name} --role {token.role}` (it prints the secret once and keeps "
+                   "only its hash in data_dir), or put here the output of "
+                   "`printf %s 'THE-SECRET' | sha256sum`")
     host = config.api.listen.rpartition(":")[0].strip("[]")
     if host in ("0.0.0.0", "::") and config.api.allowed_hosts is None:
         yield ("api.allowed_hosts: required when listening on every interface: the names "
@@ -572,18 +547,18 @@ def validate(raw: dict[str, Any]) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc)) from None
+        raise ConfigError(pydantic_problems(Config, exc)) from None
     problems = [p for check in CROSS_CHECKS for p in check(config)]
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def parse(text: str) -> Config:
+def parse(text: str, source: str = "(toml)") -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"(toml): {exc}"]) from None
+        raise ConfigError([toml_problem(text, exc, source)]) from None
     return validate(raw)
 
 
@@ -594,4 +569,4 @@ def load(path: Path) -> Config:
         raise ConfigError([f"(file): cannot read {path}: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([f"(file): {path} is not UTF-8: {exc.reason}"]) from None
-    return parse(text)
+    return parse(text, str(path))

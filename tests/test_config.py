@@ -42,7 +42,7 @@ def test_minimal_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("snippet", "expected"),
     [
-        ('[gpio]\nbakend = "mock"', "gpio.bakend: unknown key (a typo?)"),
+        ('[gpio]\nbakend = "mock"', 'gpio.bakend: unknown key "bakend"; did you mean "backend"?'),
         ('[amplifier]\npower_relay = 23\nwarmup_s = 20\nzones = {all=[24]}',
          "amplifier.warmup_s: must be 0..10, got 20"),
         ('[amplifier]\nwarmup_s = 1\nzones = {all=[24]}', "amplifier.power_relay: required"),
@@ -124,7 +124,7 @@ def test_check_config_exit_codes(tmp_path: Path) -> None:
     refused = run_cli("check-config", str(bad))
     assert refused.returncode != 0
     assert refused.stderr.splitlines() == [
-        "gpio.bakend: unknown key (a typo?)",
+        'gpio.bakend: unknown key "bakend"; did you mean "backend"?',
         "panel.fault_led: must be 0..27, got 99",
     ]
 
