@@ -16,6 +16,7 @@ from drivers.clock import Clock
 from edge.api.app import create_app
 from edge.config import Config
 from edge.station import Station
+from edge.station_lock import StationBusy
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,11 @@ async def serve(
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     station = Station(config, clock)
-    await station.start()
+    try:
+        await station.start()
+    except StationBusy as exc:
+        print(f"not started: {exc}; stop it first", file=sys.stderr)
+        return 1
     station.install_signal_handlers()
     try:
         sock = bind(config.api.listen)

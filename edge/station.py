@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import shutil
 import signal
 from collections.abc import Callable, Coroutine, Iterable
@@ -34,6 +35,8 @@ from edge.journal import Journal
 from edge.lifecycle import Lifecycle
 from edge.outputs import Output, Outputs
 from edge.parts import StationParts, build_parts
+from edge.state_files import make_data_dir
+from edge.station_lock import DAEMON, Holder, StationLock
 from edge.systemd_notify import notify, watchdog_interval_s
 
 if TYPE_CHECKING:
@@ -103,13 +106,26 @@ class Station:
         self.gpio: GpioChip
         self.tokens: auth.TokenBook
         self.parts: StationParts
+        self.lock: StationLock
 
     # -- start -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Raises :class:`~edge.station_lock.StationBusy` (before touching any device)
+        when another process drives this station's devices."""
         self._loop = asyncio.get_running_loop()
         data_dir = self.config.station.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(data_dir)
+        self.lock = StationLock(data_dir, Holder(os.getpid(), DAEMON, self.config.api.listen))
+        self.lock.acquire()
+        try:
+            await self._start()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    async def _start(self) -> None:
+        data_dir = self.config.station.data_dir
         latched_on = self._latched_on_before_start()
         self.gpio = open_station_gpio(self.config, self.clock)
         claimed = claim_outputs(self.config, self.gpio)
@@ -168,15 +184,22 @@ class Station:
                 self.health.report(siren.id, "ok", "off")
 
     def _load_tokens(self) -> None:
-        stored = [auth.StoredToken(t.name, t.role, t.sha256) for t in self.config.api.tokens]
-        if not stored and not self.config.is_simulated:
-            stored, self.generated_tokens = auth.load_or_generate(self.config.station.data_dir)
+        """Config tokens and the token file (see :mod:`edge.auth`); the first start of a
+        station without an operator or admin token makes them."""
+        data_dir = self.config.station.data_dir
+        configured = [auth.StoredToken(t.name, t.role, t.sha256) for t in self.config.api.tokens]
+        file = auth.TokenFile(data_dir)
+        if not self.config.is_simulated:
+            try:
+                self.generated_tokens = auth.make_missing_tokens(file, configured)
+            except auth.TokenFileError as exc:
+                log.error("%s: no token was generated", exc)
             if self.generated_tokens:
                 self.journal.record("access.tokens_generated", "api", "system",
                                     roles=sorted(self.generated_tokens))
-        if not self.config.is_simulated:
-            stored = [t for t in stored if t.sha256 not in SIM_TOKEN_HASHES]
-        self.tokens = auth.TokenBook(stored)
+        refused = frozenset() if self.config.is_simulated else frozenset(SIM_TOKEN_HASHES)
+        self.tokens = auth.TokenBook(configured, file, refused)
+        self.tokens.add_fixed(auth.write_local_cli_token(data_dir))
 
     def _watch_inputs(self) -> None:
         loop = asyncio.get_running_loop()
@@ -322,6 +345,8 @@ class Station:
             log.exception("closing GPIO")
         self.journal.record("station.stopped", "station", "system")
         self.journal.close()
+        auth.remove_local_cli_token(self.config.station.data_dir)
+        self.lock.release()
 
     async def _stopping_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from fastapi.routing import RouteContext, iter_route_contexts
 from edge.api.app import create_app
 from edge.api.security import PUBLIC_PATHS
 from edge.api.throttle import AuthThrottle
-from edge.auth import ROLE_RANK, TokenBook, load_or_generate, sha256_hex
+from edge.auth import ROLE_RANK, TokenBook, TokenFile, make_missing_tokens, sha256_hex
 from tests.helpers import SIM_ADMIN, SIM_VIEWER, StationRun, sim_config
 
 TOKENS = {"viewer": "sim-viewer", "operator": "sim-operator", "admin": "sim-admin"}
@@ -107,17 +107,20 @@ async def test_admin_wiring_test_switches_an_output_for_a_while(tmp_path: Path) 
 
 
 def test_tokens_are_compared_by_hash_and_generated_once(tmp_path: Path) -> None:
-    stored, clear = load_or_generate(tmp_path)
+    file = TokenFile(tmp_path)
+    clear = make_missing_tokens(file, [])
     assert set(clear) == {"viewer", "operator", "admin"}
     assert all(len(secret) == 32 for secret in clear.values()), "128-bit tokens"
     text = (tmp_path / "api-tokens.json").read_text()
     assert not any(secret in text for secret in clear.values()), "only hashes are stored"
-    book = TokenBook(stored)
+    book = TokenBook([], file)
     principal = book.identify(clear["operator"])
     assert principal is not None and principal.role == "operator"
     assert book.identify("sim-admin") is None
-    again, clear_again = load_or_generate(tmp_path)
-    assert clear_again == {} and [t.sha256 for t in again] == [t.sha256 for t in stored]
+    assert make_missing_tokens(file, []) == {}
+    stored = file.read()
+    assert [t.name for t in stored] == ["generated-viewer", "generated-operator",
+                                        "generated-admin"]
     assert stored[0].sha256 == sha256_hex(clear["viewer"])
 
 
@@ -135,7 +138,7 @@ async def test_a_real_station_without_tokens_generates_them_at_first_start(
     real = config.model_copy(update={"sim": None,
                                      "api": config.api.model_copy(update={"tokens": []})})
     async with StationRun(real) as run:
-        assert len(run.station.tokens) == 3
+        assert len(run.station.tokens) == 4, "three generated and the local command token"
         generated = run.station.generated_tokens
         assert run.station.tokens.identify(generated["admin"]).role == "admin"
         assert (await run.settled_events("access.tokens_generated"))

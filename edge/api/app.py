@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from edge.api import (
+    bringup_routes,
     broadcast_routes,
     cap_routes,
     checkin_routes,
@@ -33,11 +34,14 @@ LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
 
 def allowed_hosts(config: Config) -> list[str]:
     """Host headers the API answers (against DNS rebinding): configured, else the listen
-    address and the loopback names."""
+    address; and always the loopback names. A rebinding attack makes a browser send the
+    attacker's name, never ``localhost``, so loopback stays open to the station's own
+    ``station-edge`` commands without weakening the guard."""
     if config.api.allowed_hosts is not None:
-        return list(config.api.allowed_hosts)
-    host = config.api.listen.rpartition(":")[0].strip("[]")
-    return [host, *LOOPBACK_NAMES]
+        configured = list(config.api.allowed_hosts)
+    else:
+        configured = [config.api.listen.rpartition(":")[0].strip("[]")]
+    return configured + [name for name in LOOPBACK_NAMES if name not in configured]
 
 
 def body_limits(config: Config) -> dict[str, Any]:
@@ -69,6 +73,7 @@ def create_app(station: Station) -> FastAPI:
     app.include_router(panel_routes.router)
     app.include_router(core_routes.router)
     app.include_router(output_routes.router)
+    app.include_router(bringup_routes.router)
     app.state.idempotency = {}
     if station.parts.broadcasting is not None:
         app.include_router(broadcast_routes.router)
