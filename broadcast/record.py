@@ -24,7 +24,7 @@ from broadcast.program import (
 BroadcastType = Literal["drill", "emergency", "routine"]
 BroadcastLevel = Literal["I", "II", "III", "IV"]
 BroadcastSource = Literal["panel", "api", "rain_rule", "hand_alarm", "sms", "phone", "cap",
-                          "self_test"]
+                          "self_test", "bringup"]
 BroadcastState = Literal["waiting", "playing", "done", "failed", "cancelled", "interrupted"]
 FINAL_STATES = frozenset({"done", "failed", "cancelled", "interrupted"})
 

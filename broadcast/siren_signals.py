@@ -66,6 +66,8 @@ DEFAULT_PATTERNS: dict[str, SirenPattern] = {
         SirenPattern("urgent_warning", "紧急警报", on_s=6.0, off_s=6.0, cycles=15),
         SirenPattern("all_clear", "解除警报", on_s=180.0),
         SirenPattern("continuous", "长鸣", sound="tone", freq_hz=1000.0, on_s=60.0),
+        # For a technician checking one loudspeaker zone (station-edge test audio --tone).
+        SirenPattern("test_tone", "测试音", sound="tone", freq_hz=1000.0, on_s=3.0, level=0.5),
     )
 }
 

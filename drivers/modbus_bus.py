@@ -162,13 +162,11 @@ class ModbusBus:
 
     async def read_discrete_inputs(self, unit: int, address: int, count: int) -> list[bool]:
         """FC02."""
-        reply = await self._transact(
-            unit, 2, lambda c: c.read_discrete_inputs(address, count=count, device_id=unit)
-        )
-        if len(reply.bits) != 8 * ((count + 7) // 8):
-            raise self._bad(unit, f"FC02 asked {count} inputs, got {len(reply.bits)} bits")
-        self._answered(unit)
-        return list(reply.bits[:count])
+        return await self._read_bits(unit, address, count, coils=False)
+
+    async def read_coils(self, unit: int, address: int, count: int) -> list[bool]:
+        """FC01: what a coil is set to (a remote siren read back)."""
+        return await self._read_bits(unit, address, count, coils=True)
 
     async def write_coil(self, unit: int, address: int, value: bool) -> None:
         """FC05; the echo must repeat the address and the value."""
@@ -206,6 +204,19 @@ class ModbusBus:
             self._drop_client()
 
     # ------------------------------------------------------------ the line
+
+    async def _read_bits(self, unit: int, address: int, count: int, *, coils: bool) -> list[bool]:
+        fc = 1 if coils else 2
+
+        def call(c: AsyncModbusSerialClient) -> Awaitable[Any]:
+            read = c.read_coils if coils else c.read_discrete_inputs
+            return read(address, count=count, device_id=unit)
+
+        reply = await self._transact(unit, fc, call)
+        if len(reply.bits) != 8 * ((count + 7) // 8):
+            raise self._bad(unit, f"FC{fc:02d} asked {count} bits, got {len(reply.bits)} bits")
+        self._answered(unit)
+        return list(reply.bits[:count])
 
     async def _read_registers(
         self, unit: int, address: int, count: int, *, holding: bool

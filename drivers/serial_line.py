@@ -133,3 +133,30 @@ class SerialLine:
             return
         self.close()
         self._on_lost(exc)
+
+
+class PortProblem(OSError):
+    """Why a serial port cannot be used, in words a technician can act on."""
+
+
+def check_port(url: str, baudrate: int) -> None:
+    """Open ``url`` exclusively and close it again; raise :class:`PortProblem` saying why
+    it cannot be used: absent, held by another program, or not permitted.
+
+    Only device paths are checked: a ``socket://`` (or other) URL has no lock and says
+    for itself when it cannot connect.
+    """
+    if "://" in url:
+        return
+    if not os.path.exists(url):
+        raise PortProblem(f"{url} does not exist (adapter unplugged, or no udev rule naming it)")
+    try:
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0, exclusive=True)
+    except serial.SerialException as exc:
+        if exc.errno in (11, 16) or "exclusively lock" in str(exc):  # EAGAIN / EBUSY
+            raise PortProblem(f"{url} is busy: another program holds it ({exc})") from None
+        if exc.errno == 13:
+            raise PortProblem(f"{url}: permission denied (the user needs the dialout group, "
+                              "or run with sudo)") from None
+        raise PortProblem(f"{url} cannot be opened: {exc}") from None
+    port.close()

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from broadcast.amplifier import Amplifier, AmplifierState
+from broadcast.amplifier import Amplifier, AmplifierState, RelayBank
 from broadcast.library import DEFAULT_MESSAGES, MessageLibrary, MessageText, UploadLimits
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, Repertoire
 from broadcast.record import Broadcast, BroadcastSource
-from broadcast.service import BroadcastService
+from broadcast.service import BroadcastService, EventSink
 from broadcast.tts import Speech, Voice
-from drivers.audio import AudioSession, AudioSettings, make_output
-from drivers.clock import iso_utc
+from drivers.audio import AudioOutput, AudioSession, AudioSettings, SessionCallback, make_output
+from drivers.clock import Clock, iso_utc
 from edge.background import Background
+from edge.config import Config
 from edge.panel_buttons import HoldButton
 
 if TYPE_CHECKING:
@@ -34,47 +36,74 @@ log = logging.getLogger(__name__)
 AMPLIFIER_DETAIL = {"off": "off", "warming": "warming up", "on": "on air", "holding": "holding"}
 
 
-def zone_relays(station: Station) -> dict[str, list[str]]:
-    amp = station.config.amplifier
+def zone_relays(config: Config) -> dict[str, list[str]]:
+    amp = config.amplifier
     assert amp is not None
     return {name: [f"amplifier.zone-{pin}" for pin in pins] for name, pins in amp.zones.items()}
 
 
-def message_texts(station: Station) -> list[MessageText]:
-    configured = {m.id: MessageText(m.id, m.text, m.gloss) for m in station.config.messages.texts}
+def message_texts(config: Config) -> list[MessageText]:
+    configured = {m.id: MessageText(m.id, m.text, m.gloss) for m in config.messages.texts}
     defaults = [configured.pop(m.id, m) for m in DEFAULT_MESSAGES]
     return defaults + list(configured.values())
+
+
+@dataclass
+class BroadcastChain:
+    """Audio output, messages and the amplifier, built from config the same way for the
+    daemon and for ``station-edge test audio`` (which runs while the daemon is stopped)."""
+
+    output: AudioOutput
+    speech: Speech
+    library: MessageLibrary
+    repertoire: Repertoire
+    amplifier: Amplifier
+    service: BroadcastService
+
+
+def build_chain(
+    config: Config, clock: Clock, relays: RelayBank, *,
+    on_session: SessionCallback | None, on_state: Callable[[AmplifierState], None] | None,
+    on_event: EventSink,
+) -> BroadcastChain:
+    """The relays are the station's output registry (``amplifier.power``, ``amplifier.zone-N``)."""
+    amp = config.amplifier
+    if amp is None:
+        raise ValueError("broadcasting needs an [amplifier] section")
+    data_dir = config.station.data_dir
+    settings = AudioSettings(
+        backend=config.audio.backend, rate=config.audio.sample_rate,
+        device=config.audio.device, out_dir=data_dir / "audio-out",
+    )
+    output = make_output(settings, clock, on_session)
+    speech = Speech(data_dir / "tts", settings.rate,
+                    Voice(config.tts.voice, config.tts.words_per_minute))
+    limits = UploadLimits(max_bytes=int(config.messages.max_upload_mb * 1_000_000),
+                          max_duration_s=config.messages.max_duration_s)
+    library = MessageLibrary(data_dir / "messages", speech, message_texts(config), limits)
+    repertoire = Repertoire(library, speech, block_s=config.broadcast.block_s)
+    amplifier = Amplifier(
+        relays, clock, power_relay="amplifier.power", zones=zone_relays(config),
+        warmup_s=amp.warmup_s, hold_s=amp.hold_s, on_state=on_state,
+    )
+    service = BroadcastService(clock, amplifier, output, repertoire, on_event=on_event,
+                               max_on_s=amp.max_on_s)
+    return BroadcastChain(output, speech, library, repertoire, amplifier, service)
 
 
 class Broadcasting:
     def __init__(self, station: Station) -> None:
         config = station.config
-        amp = config.amplifier
-        if amp is None:
-            raise ValueError("broadcasting needs an [amplifier] section")
         self.station = station
-        data_dir = config.station.data_dir
-        settings = AudioSettings(
-            backend=config.audio.backend, rate=config.audio.sample_rate,
-            device=config.audio.device, out_dir=data_dir / "audio-out",
-        )
-        self.output = make_output(settings, station.clock, self._audio_session)
-        self.speech = Speech(data_dir / "tts", settings.rate,
-                             Voice(config.tts.voice, config.tts.words_per_minute))
-        limits = UploadLimits(max_bytes=int(config.messages.max_upload_mb * 1_000_000),
-                              max_duration_s=config.messages.max_duration_s)
-        self.library = MessageLibrary(data_dir / "messages", self.speech,
-                                      message_texts(station), limits)
-        self.repertoire = Repertoire(self.library, self.speech, block_s=config.broadcast.block_s)
-        self.amplifier = Amplifier(
-            station.outputs, station.clock, power_relay="amplifier.power",
-            zones=zone_relays(station), warmup_s=amp.warmup_s, hold_s=amp.hold_s,
-            on_state=self._amplifier_state,
-        )
-        self.service = BroadcastService(
-            station.clock, self.amplifier, self.output, self.repertoire,
-            on_event=self._broadcast_event, max_on_s=amp.max_on_s,
-        )
+        chain = build_chain(config, station.clock, station.outputs,
+                            on_session=self._audio_session, on_state=self._amplifier_state,
+                            on_event=self._broadcast_event)
+        self.output = chain.output
+        self.speech = chain.speech
+        self.library = chain.library
+        self.repertoire = chain.repertoire
+        self.amplifier = chain.amplifier
+        self.service = chain.service
         self.first_sound: dict[str, float] = {}
         self.listeners: list[Callable[[str, Broadcast], None]] = []
         self._buttons: list[HoldButton] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from drivers.modbus_bus import ModbusBus
+from edge.config import ModbusBusConfig
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -13,13 +14,13 @@ if TYPE_CHECKING:
     from edge.station import Station
 
 
+def make_bus(name: str, cfg: ModbusBusConfig, timeout_s: float | None = None) -> ModbusBus:
+    return ModbusBus(cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits,
+                     timeout_s=timeout_s or cfg.timeout_s, quiet_s=cfg.quiet_s, name=name)
+
+
 def open_buses(station: Station) -> dict[str, ModbusBus]:
-    buses = {
-        name: ModbusBus(cfg.port, baudrate=cfg.baudrate, parity=cfg.parity,
-                        stopbits=cfg.stopbits, timeout_s=cfg.timeout_s, quiet_s=cfg.quiet_s,
-                        name=name)
-        for name, cfg in station.config.modbus.buses.items()
-    }
+    buses = {name: make_bus(name, cfg) for name, cfg in station.config.modbus.buses.items()}
 
     async def close_all() -> None:
         for bus in buses.values():

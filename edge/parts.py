@@ -10,9 +10,10 @@ has routes, include them in ``edge/api/app.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from drivers.modbus_bus import ModbusBus
 from edge.alarm_actions import AlarmResponder
 from edge.alarms import Alarms
 from edge.checkins import Checkins
@@ -49,6 +50,7 @@ class StationParts:
     satphone: SatPhone | None = None
     cap: CapIntake | None = None
     sip: SipPhone | None = None
+    buses: dict[str, ModbusBus] = field(default_factory=dict)
 
 
 def build_parts(station: Station) -> StationParts:
@@ -94,7 +96,7 @@ def build_parts(station: Station) -> StationParts:
     return StationParts(alarms=alarms, sirens=sirens, hand_alarms=hand_alarms,
                         alarm_actions=alarm_actions, checkins=checkins,
                         broadcasting=broadcasting, self_test=self_test, rain=rain,
-                        satphone=satphone, cap=cap, sip=sip)
+                        satphone=satphone, cap=cap, sip=sip, buses=buses)
 
 
 def _ack_pressed(station: Station, alarms: Alarms, checkins: Checkins) -> None:

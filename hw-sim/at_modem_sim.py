@@ -26,6 +26,10 @@ Personalities:
 * ``generic`` (27.007, Tiantong-like): ``+CSQ: <rssi>,99``; no ``+CSQF``/``+CIER``;
   no ``+CBC``; ``+CREG: 0,1``.
 
+Identification and state (both): ``+CGMI``, ``+CGMM``, ``+CGMR``, ``+CGSN`` (IMEI),
+``+CIMI`` (the SIM's IMSI), ``+CSCA?`` (the SMS centre, ``--smsc``), ``+CPMS?`` (SIM storage,
+30 places).
+
 Both start as after power-on: echo on, ``+CMEE=0``, no new-message indications.
 ``ATZ`` and ``AT+CFUN=1,1`` bring those defaults back (echo on again).
 
@@ -79,6 +83,8 @@ Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
   - ``cms_error`` ``code`` ``count`` ``skip``: after ``skip`` (default 0) good ones, the
     next ``count`` ``+CMGS`` fail with that code;
   - ``wedge``: accept bytes, never answer (until cleared);
+  - ``no_sim``: no SIM card: ``+CIMI`` and ``+CPMS?`` answer ``+CME ERROR: 10`` /
+    ``+CMS ERROR: 310`` (with ``+CMEE=1``; plain ``ERROR`` otherwise);
 * ``release``: let a held final result go.
 * ``vanish`` optional ``for`` (seconds): close the pty (the station sees the port go),
   and recreate it after ``for`` seconds or at ``appear``; ``appear`` replies the new path.
@@ -634,6 +640,21 @@ class Terminal:
             return ["Iridium" if iridium else "StationEdge simulated terminal"], "OK"
         if cmd == "+CGSN":
             return ["300234010753370"], "OK"
+        if cmd == "+CGMM":
+            return ["9555 Satellite Handset" if iridium else "TT-S01 simulated"], "OK"
+        if cmd == "+CGMR":
+            return ["HT11002" if iridium else "V1.0.0-sim"], "OK"
+        if cmd == "+CIMI":
+            if "no_sim" in self.faults:
+                return self.error(cme=10)
+            return ["901031234567890" if iridium else "460040000000001"], "OK"
+        if cmd == "+CSCA?":
+            return [f'+CSCA: "{self.smsc}",{145 if self.smsc.startswith("+") else 129}'], "OK"
+        if cmd == "+CPMS?":
+            if "no_sim" in self.faults:
+                return self.error(cms=310)
+            used = len(self.storage)
+            return [f'+CPMS: "SM",{used},30,"SM",{used},30,"SM",{used},30'], "OK"
         if cmd.startswith("+CMGS="):
             return [], None
         if cmd.startswith("+CMGR="):
@@ -857,7 +878,8 @@ class Terminal:
 
     def set_fault(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request.get("name")
-        if name not in ("urc_in_response", "split", "late_final", "echo", "cms_error", "wedge"):
+        if name not in ("urc_in_response", "split", "late_final", "echo", "cms_error", "wedge",
+                        "no_sim"):
             return {"ok": False, "error": f"unknown fault {name!r}"}
         if not request.get("on", True):
             self.faults.pop(name, None)

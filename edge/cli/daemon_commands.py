@@ -1,29 +1,23 @@
-"""The ``station-edge`` command: run, check-config, safe-off."""
+"""``station-edge run``, ``check-config`` and ``safe-off``: the daemon and its contract
+(see DESIGN.md, "Command line")."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from drivers.clock import SystemClock
 from edge.config import DEFAULT_PATH, ConfigError, load
-from edge.sim import station as sim_station
 
 if TYPE_CHECKING:
     from edge.station import Station
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="station-edge",
-                                     description="应急站边缘控制器 StationEdge")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub: Any) -> None:
     run = sub.add_parser("run", help="run the station daemon")
     run.add_argument("--config", type=Path, default=None, help=f"default {DEFAULT_PATH}")
     run.add_argument("--sim", action="store_true", help="the whole station on simulated hardware")
@@ -31,11 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, help="where the journal and state live")
     run.add_argument("--time-scale", type=float, default=None,
                      help="simulated station only: run this many times faster than real time")
+    run.set_defaults(handler=_run)
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("path", type=Path)
+    check.set_defaults(handler=_check_config)
     off = sub.add_parser("safe-off", help="drive every configured output OFF and exit")
     off.add_argument("--config", type=Path, default=DEFAULT_PATH)
-    return parser
+    off.set_defaults(handler=_safe_off)
 
 
 def _print_problems(problems: list[str]) -> None:
@@ -43,7 +39,32 @@ def _print_problems(problems: list[str]) -> None:
         print(problem, file=sys.stderr)
 
 
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        load(args.path)
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        return 1
+    print(f"{args.path}: ok")
+    return 0
+
+
+def _safe_off(args: argparse.Namespace) -> int:
+    from edge.safe_off import safe_off
+
+    driven, problems = safe_off(args.config)
+    if problems:
+        print("config does not validate; drove every output pin found in it OFF:",
+              file=sys.stderr)
+        _print_problems(problems)
+    print("OFF: " + (", ".join(driven) or "(no outputs configured)"))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    from drivers.clock import SystemClock
+    from edge.sim import station as sim_station
+
     with ExitStack() as stack:
         banner: Callable[[Station], str] | None = None
         try:
@@ -70,34 +91,3 @@ def _run(args: argparse.Namespace) -> int:
         from edge.daemon import serve
 
         return asyncio.run(serve(config, clock, banner=banner))
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if args.command == "check-config":
-        try:
-            load(args.path)
-        except ConfigError as exc:
-            _print_problems(exc.problems)
-            return 1
-        print(f"{args.path}: ok")
-        return 0
-    if args.command == "safe-off":
-        from edge.safe_off import safe_off
-
-        driven, problems = safe_off(args.config)
-        if problems:
-            print("config does not validate; drove every output pin found in it OFF:",
-                  file=sys.stderr)
-            _print_problems(problems)
-        print("OFF: " + (", ".join(driven) or "(no outputs configured)"))
-        return 0
-    return _run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
