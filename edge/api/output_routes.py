@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.api.errors import ERRORS
 from edge.api.security import Admin, Viewer
 from edge.api.state import station_of
+from edge.auth import Principal
 
 router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"], responses=ERRORS)
 
@@ -32,18 +33,22 @@ async def list_outputs(request: Request) -> dict[str, Any]:
     ]}
 
 
-@router.post("/{output_id}/test", dependencies=[Admin], status_code=202)
-async def test_output(request: Request, output_id: str, body: OutputTest) -> dict[str, Any]:
+@router.post("/{output_id}/test", status_code=202)
+async def test_output(request: Request, output_id: str, body: OutputTest,
+                      principal: Annotated[Principal, Admin]) -> dict[str, Any]:
+    """Body ``{"seconds": N}`` (0 < N ≤ 60): ON now, OFF after N seconds; journaled with
+    the token's name (``station-edge test output ID`` uses this while the daemon runs)."""
     station = station_of(request)
     if output_id not in station.outputs:
         raise HTTPException(404, f"no output {output_id!r}")
-    await station.outputs.set(output_id, True, actor="api", reason="wiring test")
-    seq = station.journal.record("output.test", output_id, "api", seconds=body.seconds)
+    actor = principal.name
+    await station.outputs.set(output_id, True, actor=actor, reason="wiring test")
+    seq = station.journal.record("output.test", output_id, actor, seconds=body.seconds)
     await station.journal.durable(seq)
 
     async def switch_off_later() -> None:
         await station.clock.sleep(body.seconds)
-        await station.outputs.set(output_id, False, actor="api", reason="wiring test over")
+        await station.outputs.set(output_id, False, actor=actor, reason="wiring test over")
 
     task = asyncio.create_task(switch_off_later())
     request.app.state.background.add(task)

@@ -32,6 +32,13 @@ from edge.state_files import own_like_parent
 ACTOR = "cli"
 
 
+def station_clock(config: Config) -> Clock:
+    """The clock the daemon would run on: real time, or a simulated station's time scale."""
+    from drivers.clock import SystemClock
+
+    return SystemClock(config.sim.time_scale if config.sim else 1.0)
+
+
 def open_gpio(config: Config, clock: Clock) -> GpioChip:
     """The station's GPIO chip, or a :class:`CommandFailed` saying why not."""
     from edge.station import open_station_gpio

@@ -81,11 +81,10 @@ def _switch_for_a_while(args: argparse.Namespace, *, siren_only: bool) -> int:
 
 async def _switch_directly(target: Direct, output_id: str, seconds: float,
                            console: Console) -> None:
-    from drivers.clock import SystemClock
-    from edge.cli.offline import OfflineStation
+    from edge.cli.offline import OfflineStation, station_clock
     from edge.outputs import OutputFailed
 
-    async with OfflineStation(target.config, SystemClock()) as station:
+    async with OfflineStation(target.config, station_clock(target.config)) as station:
         console.step("every output claimed and driven OFF (as the daemon does at start)")
         coil = _remote_coil(target.config, output_id)
         try:
@@ -185,11 +184,11 @@ async def _play_directly(target: Direct, content: dict[str, str], zones: list[st
     from broadcast.program import MessageContent, Program, SirenContent, UnknownContent
     from broadcast.tts import SpeechFailed
     from drivers.audio import AudioDeviceError
-    from drivers.clock import SystemClock, iso_utc
+    from drivers.clock import iso_utc
     from edge.broadcasting import build_chain
-    from edge.cli.offline import ACTOR, OfflineStation
+    from edge.cli.offline import ACTOR, OfflineStation, station_clock
 
-    async with OfflineStation(target.config, SystemClock()) as station:
+    async with OfflineStation(target.config, station_clock(target.config)) as station:
         def amplifier_state(state: str) -> None:
             console.step(f"amplifier {state}")
 
