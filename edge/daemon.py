@@ -15,8 +15,9 @@ import uvicorn
 from drivers.clock import Clock
 from edge.api.app import create_app
 from edge.config import Config
-from edge.station import Station
+from edge.station import GpioUnavailable, Station
 from edge.station_lock import StationBusy
+from edge.systemd_notify import notify
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ async def serve(
     except StationBusy as exc:
         print(f"not started: {exc}; stop it first", file=sys.stderr)
         return 1
+    except GpioUnavailable as exc:
+        print(f"not started: {exc}", file=sys.stderr)
+        return 1
     station.install_signal_handlers()
     try:
         sock = bind(config.api.listen)
@@ -95,6 +99,7 @@ async def serve(
         if banner is not None:
             print(banner(station), file=out)
         out.flush()
+        notify("READY=1")  # the API answers and the tokens are printed: started
         stop_waiter = asyncio.create_task(station.wait_stopped())
         await asyncio.wait({stop_waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()

@@ -52,6 +52,10 @@ DISK_CHECK_INTERVAL_S = 30.0
 BUZZER_MAX_ON_S = 900.0
 
 
+class GpioUnavailable(Exception):
+    """The station cannot drive (or even reach) its outputs: it does not start."""
+
+
 def gpio_latch_path(config: Config) -> Path:
     return config.station.data_dir / GPIO_LATCH_FILE
 
@@ -127,7 +131,12 @@ class Station:
     async def _start(self) -> None:
         data_dir = self.config.station.data_dir
         latched_on = self._latched_on_before_start()
-        self.gpio = open_station_gpio(self.config, self.clock)
+        try:
+            self.gpio = open_station_gpio(self.config, self.clock)
+        except Exception as exc:  # lgpio and gpiozero raise their own types
+            raise GpioUnavailable(f"the GPIO chip cannot be opened (backend "
+                                  f"{self.config.gpio.backend!r}): {type(exc).__name__}: "
+                                  f"{exc}") from exc
         claimed = claim_outputs(self.config, self.gpio)
         self.started_monotonic = self.clock.monotonic()
         self.journal = Journal(data_dir / JOURNAL_FILE, self.clock)
@@ -157,7 +166,6 @@ class Station:
         if (interval := watchdog_interval_s()) is not None:
             self._spawn(self._watchdog_loop(interval), "systemd-watchdog")
         await self.lifecycle.emit("ready")
-        notify("READY=1")
 
     def _latched_on_before_start(self) -> list[int]:
         """Mock GPIO only: relays a killed predecessor left ON (the real chip cannot tell)."""

@@ -12,6 +12,7 @@ the command stops and says which.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -63,33 +64,29 @@ class Direct:
 
 
 class DaemonApi:
-    """The running daemon, reached over its HTTP API."""
+    """The running daemon, reached over its HTTP API (the standard library's HTTP client:
+    the appliance needs no HTTP client library for this)."""
 
     def __init__(self, config: Config, holder: Holder, token: str, console: Console) -> None:
-        import httpx
-
         self.config = config
         self.holder = holder
         self.console = console
         host, _, port = (holder.listen or config.api.listen).rpartition(":")
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host).strip("[]")
         self.base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        self._client = httpx.Client(base_url=self.base_url, timeout=30.0,
-                                    headers={"Authorization": f"Bearer {token}"})
+        self._token = token
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing is kept open between requests."""
 
     def wait_until_answering(self) -> None:
         """The daemon may still be starting: wait for its API (progress each second)."""
-        import httpx
-
         with self.console.progress(f"waiting for the daemon's API at {self.base_url}") as p:
             while True:
                 try:
-                    self._client.get("/api/v1/health", timeout=2.0)
+                    self._send("GET", "/api/v1/health", None, timeout=2.0)
                     return
-                except httpx.TransportError as exc:
+                except OSError as exc:
                     if p.elapsed_s > API_WAIT_S:
                         raise CommandFailed(
                             f"{self.holder} holds the station but its API does not answer at "
@@ -97,36 +94,52 @@ class DaemonApi:
                 time.sleep(0.2)
                 p.tick()
 
-    def request(self, method: str, path: str, **kw: Any) -> Any:
-        """The JSON answer; a refusal or an unreachable daemon is a :class:`CommandFailed`."""
-        import httpx
+    def _send(self, method: str, path: str, body: Any, timeout: float = 30.0,
+              params: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
 
+        url = self.base_url + path + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": f"Bearer {self._token}", "Accept": "application/json",
+            **({"Content-Type": "application/json"} if data is not None else {})})
         try:
-            reply = self._client.request(method, path, **kw)
-        except httpx.TransportError as exc:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                return reply.status, reply.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def request(self, method: str, path: str, body: Any = None,
+                params: dict[str, Any] | None = None) -> Any:
+        """The JSON answer; a refusal or an unreachable daemon is a :class:`CommandFailed`."""
+        try:
+            status, raw = self._send(method, path, body, params=params)
+        except OSError as exc:
             raise CommandFailed(f"the daemon's API at {self.base_url} failed: {exc}") from None
-        if reply.status_code == 401:
+        if status == 401:
             raise CommandFailed("the daemon refused the token (401): pass an admin token with "
                                 f"--token or ${TOKEN_ENV}, or run as root or the daemon's user")
-        if reply.status_code == 403:
+        if status == 403:
             raise CommandFailed(f"the token's role may not do this (403): "
-                                f"{_detail(reply)}; it needs an admin token")
-        if reply.status_code >= 400:
-            raise CommandFailed(f"the daemon answered {reply.status_code}: {_detail(reply)}")
-        return reply.json()
+                                f"{_detail(raw)}; it needs an admin token")
+        if status >= 400:
+            raise CommandFailed(f"the daemon answered {status}: {_detail(raw)}")
+        return json.loads(raw)
 
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.request("GET", path, **kw)
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
 
-    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
-        return self.request("POST", path, json=body, **kw)
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.request("POST", path, body)
 
 
-def _detail(reply: Any) -> str:
+def _detail(raw: bytes) -> str:
     try:
-        detail = reply.json().get("detail")
-    except ValueError:
-        return str(reply.text[:200])
+        detail = json.loads(raw).get("detail")
+    except (ValueError, AttributeError):
+        return raw[:200].decode(errors="replace")
     return detail if isinstance(detail, str) else str(detail)
 
 

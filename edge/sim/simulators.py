@@ -20,7 +20,16 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-HW_SIM_DIR = Path(__file__).resolve().parents[2] / "hw-sim"
+def _hw_sim_dir() -> Path:
+    """``hw-sim/`` of the source checkout: beside the package in a development install,
+    beside the virtualenv in an installed one (``/opt/station-edge/.venv`` →
+    ``/opt/station-edge/hw-sim``, as the README installs it)."""
+    candidates = [Path(__file__).resolve().parents[2] / "hw-sim",
+                  Path(sys.prefix).resolve().parent / "hw-sim"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+HW_SIM_DIR = _hw_sim_dir()
 READY_TIMEOUT_S = 15.0
 PR_SET_PDEATHSIG = 1
 
