@@ -32,16 +32,17 @@ def _devices(args: argparse.Namespace) -> int:
     rows = [[str(d.index), d.name, d.host_api, str(d.outputs), str(d.inputs),
              f"{d.default_rate:g}", d.alsa or "—", repr(d.config_name) if d.can_play else "—"]
             for d in devices]
-    for line in table(rows, ["#", "NAME", "API", "OUT", "IN", "RATE", "ALSA",
-                             "[audio] device ="]):
-        console.line(line)
+    if rows:
+        for line in table(rows, ["#", "NAME", "API", "OUT", "IN", "RATE", "ALSA",
+                                 "[audio] device ="]):
+            console.line(line)
+    if config is not None and config.audio.backend != "sounddevice":
+        console.step(f"[audio] backend is {config.audio.backend!r}: no sound card is used")
+        return 0
     if not any(d.can_play for d in devices):
         raise CommandFailed("PortAudio sees no output device: is the USB sound card plugged "
                             "in (aplay -l)? Is the user in the audio group?")
     if config is None:
-        return 0
-    if config.audio.backend != "sounddevice":
-        console.step(f"[audio] backend is {config.audio.backend!r}: the device is not used")
         return 0
     wanted = config.audio.device
     try:

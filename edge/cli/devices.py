@@ -35,7 +35,7 @@ def _wiring(args: argparse.Namespace) -> int:
     from edge.wiring import GROUND_PINS, WIRING_HEADER, markdown_table, serial_wiring, wiring_rows
 
     console = Console()
-    config = load_config(args.config, console)
+    config = load_config(args.config, console, announce=not args.markdown)
     if args.markdown:
         console.line(markdown_table(config))
         return 0

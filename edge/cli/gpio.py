@@ -54,6 +54,10 @@ def _watch(args: argparse.Namespace) -> int:
                                     f"{args.count} edges" if args.count else "") if x))
         console.step(f"watching {len(inputs)} input(s) until {until}; press each one in turn")
         if isinstance(target, DaemonApi):
+            console.warn("the daemon acts on these inputs: a hand alarm pressed now is a real "
+                         "alarm (sirens, broadcast, 叫应 SMS) and a held EVACUATE broadcasts the "
+                         "order; to check inputs without that, stop the daemon first "
+                         "(sudo systemctl stop station-edge)")
             edges = _follow_daemon(target, inputs, args, console)
         else:
             edges = asyncio.run(_watch_directly(target, list(inputs.values()), args, console))

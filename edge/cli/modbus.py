@@ -156,7 +156,10 @@ def _print_result(config: Config, bus: str, result: ProbeResult, console: Consol
         console.step(f"{head}unit {result.unit}: {result.error} "
                      f"[{result.error_kind}] after {result.rtt_ms:.0f} ms")
         return
-    raw = ", ".join(f"{v} (0x{v:04X})" for v in result.values)
+    if result.function in ("coils", "discrete"):
+        raw = ", ".join("1 (on)" if v else "0 (off)" for v in result.values)
+    else:
+        raw = ", ".join(f"{v} (0x{v:04X})" for v in result.values)
     console.step(f"{head}unit {result.unit} answered in {result.rtt_ms:.0f} ms: {raw}")
     gauge = gauge_on(config, bus, result.unit)
     if gauge is not None and result.function == gauge.function \

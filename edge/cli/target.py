@@ -42,13 +42,14 @@ def add_token_option(parser: argparse.ArgumentParser) -> None:
                              "daemon's local token, readable by root and its user)")
 
 
-def load_config(path: Path, console: Console) -> Config:
+def load_config(path: Path, console: Console, *, announce: bool = True) -> Config:
     try:
         config = load(path)
     except ConfigError as exc:
         raise CommandFailed(f"{path} does not validate (station-edge check-config {path}):\n"
                             + "\n".join(f"  {p}" for p in exc.problems)) from None
-    console.step(f"config {path}: station {config.station.id} {config.station.name}")
+    if announce:
+        console.step(f"config {path}: station {config.station.id} {config.station.name}")
     return config
 
 

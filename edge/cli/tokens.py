@@ -49,8 +49,11 @@ def _add(args: argparse.Namespace) -> int:
         raise CommandFailed(f"cannot write {file.path} ({exc.strerror}): run with sudo") from None
     console.step(f"token {args.name!r} ({args.role}) stored as its SHA-256 in {file.path}")
     console.line(f"secret (shown only now; copy it to whoever holds it): {secret}")
+    host, _, port = config.api.listen.rpartition(":")
+    if host in ("0.0.0.0", "::", "[::]") and config.api.allowed_hosts:
+        host = config.api.allowed_hosts[0]
     console.line(f"use: curl -H 'Authorization: Bearer {secret}' "
-                 f"http://{config.api.listen}/api/v1/health")
+                 f"http://{host}:{port}/api/v1/health")
     console.step("a running daemon accepts it at once; no restart needed")
     return 0
 
