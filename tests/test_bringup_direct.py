@@ -320,3 +320,55 @@ def test_a_command_holding_the_station_stops_the_next_one_and_the_daemon(
         with pytest.raises(StationBusy, match="station-edge modbus scan rs485"):
             asyncio.run(station.start())
     assert not (tmp_path / "data" / "sim-gpio-latch.json").exists(), "no pin was touched"
+
+
+# -- sound devices ---------------------------------------------------------------------
+
+ASOUNDRC = """
+pcm.station_out {
+    type null
+}
+pcm.!default {
+    type null
+}
+"""
+
+
+def test_audio_devices_lists_them_and_checks_the_configured_one(tmp_path: Path) -> None:
+    """In a child process: PortAudio reads the ALSA configuration once, at import."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    (tmp_path / "asoundrc").write_text(ASOUNDRC)
+    example = (REPO / "docs" / "config.example.toml").read_text(encoding="utf-8")
+    env = {**os.environ, "ALSA_CONFIG_PATH": str(tmp_path / "asoundrc")}
+
+    def devices(device: str) -> subprocess.CompletedProcess[str]:
+        config = tmp_path / f"{device}.toml"
+        config.write_text(example.replace('device = "default"', f'device = "{device}"', 1))
+        return subprocess.run([sys.executable, "-m", "edge.cli", "audio", "devices", "--config",
+                               str(config)], env=env, cwd=REPO, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    found = devices("station_out")
+    assert found.returncode == 0, found.stderr
+    assert "station_out" in found.stdout and "'station_out'" in found.stdout
+    assert "[audio] device = 'station_out' opens #" in found.stdout
+    missing = devices("USB Audio Device")
+    assert missing.returncode == 1
+    assert "[audio] device = 'USB Audio Device' finds no single output device" in missing.stderr
+
+
+def test_a_usb_card_is_named_by_its_stable_alsa_id_not_its_number() -> None:
+    from drivers.audio_devices import alsa_card_ids, describe
+
+    cards = alsa_card_ids(" 0 [vc4hdmi0       ]: vc4-hdmi - vc4-hdmi-0\n"
+                          "                      vc4-hdmi-0\n"
+                          " 1 [Device         ]: USB-Audio - USB Audio Device\n")
+    assert cards == {0: "vc4hdmi0", 1: "Device"}
+    usb = describe({"name": "USB Audio Device: - (hw:1,0)", "index": 3, "hostapi": 0,
+                    "max_output_channels": 2, "max_input_channels": 1,
+                    "default_samplerate": 48000.0}, "ALSA", cards)
+    assert usb.alsa == "hw:CARD=Device,DEV=0" and usb.config_name == "USB Audio Device"
