@@ -50,7 +50,7 @@ def describe(raw: dict[str, Any], host_api: str, card_ids: dict[int, str]) -> So
         card, dev = int(hw.group(1)), int(hw.group(2))
         card_id = card_ids.get(card, hw.group(1))
         alsa = f"hw:CARD={card_id},DEV={dev}"
-        config_name = name[: hw.start()].strip().rstrip(":").strip() or name
+        config_name = name[: hw.start()].rstrip(" -:") or name
     return SoundDevice(int(raw["index"]), name, host_api, int(raw["max_output_channels"]),
                        int(raw["max_input_channels"]), float(raw["default_samplerate"]), alsa,
                        config_name)
