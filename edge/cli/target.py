@@ -160,8 +160,7 @@ def daemon_token(config: Config, token: str | None) -> str:
 
 
 @contextmanager
-def station_target(args: argparse.Namespace, console: Console,
-                   *, daemon_ok: bool = True) -> Iterator[Direct | DaemonApi]:
+def station_target(args: argparse.Namespace, console: Console) -> Iterator[Direct | DaemonApi]:
     """The config, then either the devices (lock held) or the running daemon's API."""
     config = load_config(args.config, console)
     lock = StationLock(config.station.data_dir, Holder(os.getpid(), command_line()))
@@ -172,7 +171,7 @@ def station_target(args: argparse.Namespace, console: Console,
                             "sudo, or as the daemon's user: sudo -u station-edge …") from None
     except StationBusy as busy:
         holder = busy.holder
-        if holder is None or not holder.is_daemon or not daemon_ok:
+        if holder is None or not holder.is_daemon:
             raise CommandFailed(f"{busy}; wait until it has finished") from None
         console.step(f"daemon running (pid {holder.pid}): going through its API")
         api = DaemonApi(config, holder, daemon_token(config, getattr(args, "token", None)),
