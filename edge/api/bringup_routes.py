@@ -19,8 +19,9 @@ from edge.api.security import Admin
 from edge.api.state import station_of
 from edge.modbus_probe import probe
 
-UNAVAILABLE = {503: {"description": "the device cannot be reached now", **DETAIL}}
-router = APIRouter(prefix="/api/v1", tags=["bring-up"], responses={**ERRORS, **UNAVAILABLE})
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS, 503: {"description": "the device cannot be reached now", **DETAIL}}
+router = APIRouter(prefix="/api/v1", tags=["bring-up"], responses=RESPONSES)
 
 #: Commands that switch the terminal into text entry: an SMS goes through the SMS routes.
 TEXT_ENTRY = ("AT+CMGS", "AT+CMGW", "AT+CMGC")

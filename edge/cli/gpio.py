@@ -80,8 +80,11 @@ async def _watch_directly(target: Direct, inputs: list[WiredPin], args: argparse
         for wired in inputs:
             level = chip.input(wired.bcm, active_low=True)
             console.step(f"now: {_edge_line(wired, wired.device_id, level.is_active)}")
-            level.on_change(lambda active, w=wired: loop.call_soon_threadsafe(
-                edges.put_nowait, (time.time(), w, active)))
+
+            def changed(active: bool, w: WiredPin = wired) -> None:  # gpiozero's thread
+                loop.call_soon_threadsafe(edges.put_nowait, (time.time(), w, active))
+
+            level.on_change(changed)
         return await watch_edges(edges, args.seconds, args.count, console)
     finally:
         chip.close()

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import statistics
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from edge.cli.console import CommandFailed, Console
@@ -27,6 +27,7 @@ from edge.modbus_probe import (
 )
 
 Probe = Callable[[int, str, int, int], Awaitable[ProbeResult]]
+Job = Callable[[Config, Probe], Coroutine[Any, Any, int]]
 
 
 def register(sub: Any) -> None:
@@ -69,7 +70,7 @@ def _describe_line(name: str, cfg: Any, timeout_s: float) -> str:
 
 
 def _run_with_probe(args: argparse.Namespace, console: Console, timeout_s: float | None,
-                    job: Callable[[Config, Probe], Awaitable[int]]) -> int:
+                    job: Job) -> int:
     """Run ``job`` with a probe on this command's own bus, or through the daemon's."""
     with station_target(args, console) as target:
         cfg = _bus_config(target.config, args.bus)
@@ -90,7 +91,7 @@ def _run_with_probe(args: argparse.Namespace, console: Console, timeout_s: float
 
 
 async def _direct(target: Direct, name: str, cfg: Any, timeout_s: float | None,
-                  console: Console, job: Callable[[Config, Probe], Awaitable[int]]) -> int:
+                  console: Console, job: Job) -> int:
     from drivers.serial_line import PortProblem, check_port
     from edge.modbus_lines import make_bus
     from edge.modbus_probe import probe
@@ -175,12 +176,12 @@ def _summary(results: list[ProbeResult], console: Console) -> int:
         rtts = [r.rtt_ms for r in results if r.error_kind is None]
         timing = (f"; round trip min {min(rtts):.0f} / median {statistics.median(rtts):.0f} / "
                   f"max {max(rtts):.0f} ms") if rtts else ""
-        kinds = Counter(r.error_kind for r in failed)
-        errors = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"
+        counted = Counter(str(r.error_kind) for r in failed)
+        errors = ", ".join(f"{k} {n}" for k, n in sorted(counted.items())) or "none"
         console.step(f"{len(results)} polls: {len(results) - len(failed)} answered; "
                      f"errors by kind: {errors}{timing}")
     if failed:
-        kinds = sorted({r.error_kind for r in failed if r.error_kind})
+        kinds = sorted({str(r.error_kind) for r in failed})
         words = "; ".join(f"{k}: {ERROR_WORDS[k]}" for k in kinds)
         raise CommandFailed(f"{len(failed)} of {len(results)} polls failed ({words})")
     return 0

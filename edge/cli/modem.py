@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ class Answer:
 
 
 Ask = Callable[[str, float], Awaitable[Answer]]
+Job = Callable[[SatPhoneConfig, Ask], Coroutine[Any, Any, int]]
 
 
 def register(sub: Any) -> None:
@@ -52,7 +53,7 @@ def _phone(config: Config) -> SatPhoneConfig:
 
 
 def _with_terminal(args: argparse.Namespace, console: Console,
-                   job: Callable[[SatPhoneConfig, Ask], Awaitable[int]]) -> int:
+                   job: Job) -> int:
     with station_target(args, console) as target:
         phone = _phone(target.config)
         console.step(f"satellite terminal on {phone.port}, {phone.baudrate} baud, "
@@ -70,7 +71,7 @@ def _with_terminal(args: argparse.Namespace, console: Console,
 
 
 async def direct_session(phone: SatPhoneConfig, console: Console,
-                         job: Callable[[SatPhoneConfig, Ask], Awaitable[int]]) -> int:
+                         job: Job) -> int:
     """Open the terminal's port (the daemon is stopped), wait until it answers AT, run
     ``job`` with a way to ask it, close the port."""
     from drivers.clock import SystemClock

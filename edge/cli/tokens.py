@@ -106,8 +106,8 @@ def _revoke(args: argparse.Namespace) -> int:
         raise CommandFailed(f"no token named {args.name!r} (station-edge token list)")
     console.step(f"token {args.name!r} ({removed.role}) revoked; a running daemon refuses it "
                  "from now on")
-    left = [t for t in [*config.api.tokens, *file.read()]
-            if ROLE_RANK[t.role] >= ROLE_RANK["operator"]]
+    roles = [t.role for t in config.api.tokens] + [t.role for t in file.read()]
+    left = [role for role in roles if ROLE_RANK[role] >= ROLE_RANK["operator"]]
     if not left:
         console.warn("no operator or admin token is left: the next start of the daemon makes "
                      "new ones and prints them once (journalctl -u station-edge)")
