@@ -58,6 +58,7 @@ _COUNTING = ("0123456789abcdef", "fedcba9876543210", "00112233445566778899aabbcc
 class Principal:
     name: str
     role: Role
+    token_sha256: str | None = None  # which token proved it (a panel session keeps it)
 
     def may(self, role: Role) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -191,7 +192,11 @@ class TokenBook:
         for token in self.tokens():
             if hmac.compare_digest(digest, token.sha256.encode()):
                 found = token
-        return Principal(found.name, found.role) if found else None
+        return Principal(found.name, found.role, found.sha256) if found else None
+
+    def still_valid(self, principal: Principal) -> bool:
+        """Is the token that made ``principal`` still accepted (not revoked since)?"""
+        return any(t.sha256 == principal.token_sha256 for t in self.tokens())
 
     def _refresh(self) -> None:
         if self._file is None:

@@ -131,14 +131,18 @@ def test_a_new_token_signs_in_at_once_and_is_refused_once_revoked(
     assert secret not in (station.data_dir / "api-tokens.json").read_text()
     url = f"{station.base_url}/api/v1/health"
     assert httpx.get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    signed = httpx.post(f"{station.base_url}/api/v1/sign-in", json={"token": secret})
+    panel = httpx.Client(base_url=station.base_url)
+    signed = panel.post("/api/v1/sign-in", json={"token": secret})
     assert signed.status_code == 200, signed.text
+    assert panel.get("/api/v1/health").status_code == 200, "the panel session works"
     code, out, _ = cli(capsys, station, "token", "list")
     assert re.search(r"duty-pc +operator +\S+api-tokens.json", out)
     assert re.search(r"sim-admin +admin +\S+config.toml \[\[api.tokens\]\]", out)
     code, _, _ = cli(capsys, station, "token", "revoke", "duty-pc")
     assert code == 0
     assert httpx.get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert panel.get("/api/v1/health").status_code == 401, "its panel session ends with it"
+    panel.close()
     code, _, err = cli(capsys, station, "token", "revoke", "sim-admin")
     assert code == 1 and "delete that [[api.tokens]] block" in err
 

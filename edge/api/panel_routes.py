@@ -253,7 +253,9 @@ async def stream(request: Request, principal: Annotated[Principal, Viewer]) -> S
             yield "retry: 2000\n\n" + sse("hello", {"name": principal.name,
                                                     "role": principal.role})
             while not stopping.done():
-                if session_id is not None and request.app.state.sessions.get(session_id) is None:
+                signed_out = session_id is not None \
+                    and request.app.state.sessions.get(session_id) is None
+                if signed_out or not station.tokens.still_valid(principal):  # or revoked
                     yield sse("signed_out", {})
                     return
                 changes = await state.changes(request, sources)

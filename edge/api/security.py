@@ -83,6 +83,8 @@ class RoleCheck:
         elif request.headers.get("authorization") is None:
             session = panel_session(request)
             principal = session.principal if session else None
+            if principal is not None and not station.tokens.still_valid(principal):
+                principal = None  # its token was revoked: the session ends with it
         if principal is None:
             tried_cookie = credentials is None and SESSION_COOKIE in request.cookies
             reason = "unknown or expired session" if tried_cookie else "no or unknown token"
