@@ -33,7 +33,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 from edge.state_files import make_data_dir, own_like_parent, write_private
 
@@ -153,7 +153,7 @@ class TokenFile:
         return found
 
 
-def make_missing_tokens(file: TokenFile, existing: list[StoredToken]) -> dict[str, str]:
+def make_missing_tokens(file: TokenFile, existing: list[StoredToken]) -> dict[Role, str]:
     """With no operator or admin token anywhere, one of each missing role, in clear once."""
     tokens = existing + file.read()
     if any(ROLE_RANK[t.role] >= ROLE_RANK["operator"] for t in tokens):
@@ -234,6 +234,7 @@ def read_local_cli_token(data_dir: Path) -> str:
 
 
 def as_role(value: str) -> Role:
-    if value not in ROLE_RANK:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {value!r}")
-    return cast(Role, value)
+    for role in ROLES:
+        if role == value:
+            return role
+    raise ValueError(f"role must be one of {', '.join(ROLES)}, got {value!r}")
