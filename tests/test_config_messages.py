@@ -114,8 +114,10 @@ def test_the_key_path_walk_finds_nested_models() -> None:
 def test_the_example_config_is_a_real_station() -> None:
     raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     config = parse(EXAMPLE.read_text(encoding="utf-8"))
+    text = EXAMPLE.read_text(encoding="utf-8")
     missing = [name for name in Config.model_fields if name not in raw and name != "sim"]
-    assert missing == [], "every section is in the example"
+    assert missing == ["sip"], "every section is in the example"
+    assert "\n# [sip]\n" in text, "the optional SIP section is there, commented out"
     assert config.sim is None and config.api.tokens == []
     assert config.api.listen.startswith("0.0.0.0:") and config.api.allowed_hosts
     assert config.modbus.buses["rs485"].port == "/dev/station-rs485"
@@ -137,3 +139,12 @@ def test_every_section_of_the_example_is_commented_in_english_and_chinese() -> N
     for head in heads:
         assert any("\u4e00" <= c <= "\u9fff" for c in head), f"no Chinese term: {head}"
         assert any(c.isascii() and c.isalpha() for c in head), f"no English: {head}"
+
+
+def test_the_examples_commented_sip_section_validates_once_uncommented() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# [sip]"):text.index("# == The journal")]
+    lines = [line[2:] if line.startswith("# ") else "" for line in block.splitlines()]
+    config = parse(text + "\n" + "\n".join(lines))
+    assert config.sip is not None and config.sip.wakeup[0].targets == ["+8613900000011",
+                                                                       "+8613900000012"]
