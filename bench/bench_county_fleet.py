@@ -1,6 +1,7 @@
 """A county of fifty stations on this machine: what it costs and how fast the county learns.
 
-Run: ``python bench/bench_county_fleet.py [--stations 50] [--idle-s 60] [--time-scale 1]``.
+Run: ``python bench/bench_county_fleet.py [--stations 50] [--idle-s 60] [--time-scale 1]``
+(about ten minutes: start-up, a settling and an idle minute, and the 3-minute ``for:``).
 It starts a fleet (county/fleet.py: ``station-edge run --sim`` processes with their
 simulators, Prometheus scraping every 15 s with the shipped rules and their real ``for:``
 durations, Alertmanager with the shipped routes) and prints:
@@ -26,6 +27,7 @@ import asyncio
 import csv
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,11 +91,15 @@ def county(fleet: Fleet, *args: str) -> tuple[float, subprocess.CompletedProcess
     return time.monotonic() - started, result
 
 
-def results(path: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def report(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            counts[row["result"]] = counts.get(row["result"], 0) + 1
+        return list(csv.DictReader(f))
+
+
+def results(rows: list[dict[str, str]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["result"]] = counts.get(row["result"], 0) + 1
     return counts
 
 
@@ -116,18 +122,27 @@ class DutyOfficers:
         self.thread.start()
 
     async def _all(self) -> None:
-        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+        async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
             await asyncio.gather(*(self._one(http, url) for url in self.urls))
 
     async def _one(self, http: httpx.AsyncClient, url: str) -> None:
-        while True:
-            checks = (await http.get(f"{url}/api/v1/checkins", headers=Fleet.auth(VIEWER))
-                      ).json()["checkins"]
-            if any(c["state"] == "waiting" for c in checks):
-                break
+        while not await self._waiting(http, url):  # noqa: ASYNC110 (polls another process)
             await asyncio.sleep(0.5)
         await asyncio.sleep(random.uniform(1, 5))
-        await http.post(f"{url}/api/v1/checkins/answer", headers=Fleet.auth(OPERATOR))
+        while True:
+            try:
+                await http.post(f"{url}/api/v1/checkins/answer", headers=Fleet.auth(OPERATOR))
+                return
+            except httpx.HTTPError as exc:
+                print(f"duty officer at {url}: {exc!r}; pressing again", file=sys.stderr)
+
+    @staticmethod
+    async def _waiting(http: httpx.AsyncClient, url: str) -> bool:
+        try:
+            reply = await http.get(f"{url}/api/v1/checkins", headers=Fleet.auth(VIEWER))
+        except httpx.HTTPError:
+            return False
+        return any(c["state"] == "waiting" for c in reply.json()["checkins"])
 
     def join(self) -> None:
         self.thread.join()
@@ -136,6 +151,8 @@ class DutyOfficers:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=50)
+    parser.add_argument("--settle-s", type=float, default=30.0,
+                        help="wait this long after start-up before measuring idle")
     parser.add_argument("--idle-s", type=float, default=60.0)
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--scrape-interval", default="15s")
@@ -156,6 +173,7 @@ def main() -> None:
 
 
 def measure(fleet: Fleet, args: argparse.Namespace) -> None:
+    time.sleep(args.settle_s)  # the last stations prepare their speech after being ready
     procs = roles(fleet)
     cpu0 = {role: sum(cpu_s(p) for p in pids) for role, pids in procs.items()}
     time.sleep(args.idle_s)
@@ -170,10 +188,11 @@ def measure(fleet: Fleet, args: argparse.Namespace) -> None:
           f"{sum(cpu.values()):.1f} = stations {cpu['stations']:.1f} + simulators "
           f"{cpu['simulators']:.1f} + Prometheus {cpu['prometheus']:.1f} + Alertmanager "
           f"{cpu['alertmanager']:.1f}")
-    window = f"{int(args.idle_s) + 30}s"
     samples = [float(v) for series in fleet.query(
-        f'scrape_duration_seconds{{job="station-edge"}}[{window}]') for _, v in series["values"]]
-    print(f"scrape duration per station: {summary(samples)}")
+        f'scrape_duration_seconds{{job="station-edge"}}[{int(args.idle_s)}s]')
+        for _, v in series["values"]]
+    slow = sum(1 for v in samples if v > 1.0)
+    print(f"scrape duration per station while idle: {summary(samples)}; over 1 s: {slow}")
     wall, result = county(fleet, "status")
     print(f"station-county status, {n} stations: {wall:.2f} s (exit {result.returncode})")
 
@@ -186,15 +205,18 @@ def measure(fleet: Fleet, args: argparse.Namespace) -> None:
     wall, result = county(fleet, "cap", "push", str(alert_file), "--csv",
                           str(fleet.workdir / "cap.csv"))
     print(f"station-county cap push to {n} stations: {wall:.2f} s, "
-          f"{results(fleet.workdir / 'cap.csv')}")
+          f"{results(report(fleet.workdir / 'cap.csv'))}")
 
     live = [s.url for s in fleet.stations.values() if s.id != victim]
     officers = DutyOfficers(live)
     wall, result = county(fleet, "spot-check", "--all", "--poll-s", "1", "--csv",
                           str(fleet.workdir / "spot.csv"))
     officers.join()
+    rows = report(fleet.workdir / "spot.csv")
+    answered = [float(r["response_s"]) for r in rows if r["response_s"]]
     print(f"station-county spot-check --all, {n} stations, answered 1-5 s after the prompt: "
-          f"{wall:.2f} s, {results(fleet.workdir / 'spot.csv')}")
+          f"{wall:.2f} s, {results(rows)}; response as the stations measured it: "
+          f"median {statistics.median(answered):.1f} s, max {max(answered):.1f} s")
 
     fleet.wait_for_alert("StationDown", 900, station=victim)
     print(f"station {victim} killed -> StationDown firing in Alertmanager: "

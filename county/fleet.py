@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
-import os
 import re
 import shutil
 import signal
@@ -204,19 +203,8 @@ class Fleet:
                            "--station-name", s.name, "--area-code", s.area])
 
     def _await_ready(self, s: FleetStation) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while time.monotonic() < deadline:
-            if self.processes[s.id].poll() is not None:
-                break
-            try:
-                if self.http.get(f"{s.url}/api/v1/health", headers=self.auth(),
-                                 timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        log = (self.workdir / f"{s.id}.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"station {s.id} did not become ready:\n{log}")
+        self._await_http(f"{s.url}/api/v1/health", s.id, self.ready_timeout_s,
+                         headers=self.auth())
 
     def write_station_list(self) -> Path:
         """The county's station list for ``station-county`` (the simulator tokens)."""
@@ -235,13 +223,18 @@ class Fleet:
         config = re.sub(r"http://127\.0\.0\.1:9099", self.webhook.url, config)
         path = self.workdir / "alertmanager.yml"
         path.write_text(config, encoding="utf-8")
+        self.alertmanager_url = self._spawn_server(
+            "alertmanager", "prometheus-alertmanager", path, "--storage.path",
+            "--cluster.listen-address=")  # no gossip port: one Alertmanager, 127.0.0.1 only
+
+    def _spawn_server(self, key: str, program: str, config: Path, data_flag: str,
+                      *extra: str) -> str:
+        """Prometheus or Alertmanager on a free port of 127.0.0.1; its base URL."""
         port = free_port()
-        self.alertmanager_url = f"http://127.0.0.1:{port}"
-        self._spawn("alertmanager", [
-            *self._program("prometheus-alertmanager"), f"--config.file={path}",
-            f"--storage.path={self.workdir / 'alertmanager-data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            "--log.level=warn"])
+        self._spawn(key, [*self._program(program), f"--config.file={config}",
+                          f"{data_flag}={self.workdir / (key + '-data')}",
+                          f"--web.listen-address=127.0.0.1:{port}", *extra, "--log.level=warn"])
+        return f"http://127.0.0.1:{port}"
 
     def rules_text(self) -> str:
         """The shipped rules, their ``for:`` shortened when the fleet was told to."""
@@ -273,13 +266,8 @@ class Fleet:
                    for s in self.stations.values()]
         (self.workdir / "targets.json").write_text(json.dumps(targets), encoding="utf-8")
         path = self._prometheus_config(rule_files=[])
-        port = free_port()
-        self.prometheus_url = f"http://127.0.0.1:{port}"
-        self._spawn("prometheus", [
-            *self._program("prometheus"), f"--config.file={path}",
-            f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
-            "--log.level=warn"])
+        self.prometheus_url = self._spawn_server("prometheus", "prometheus", path,
+                                                 "--storage.tsdb.path", "--web.enable-lifecycle")
 
     def _load_rules(self) -> None:
         (self.workdir / "rules.yml").write_text(self.rules_text(), encoding="utf-8")
@@ -289,11 +277,13 @@ class Fleet:
         if not groups:
             raise RuntimeError("Prometheus did not load the rules")
 
-    def _await_http(self, url: str, key: str, timeout_s: float = 60.0) -> None:
+    def _await_http(self, url: str, key: str, timeout_s: float = 60.0,
+                    headers: dict[str, str] | None = None) -> None:
+        """Until ``url`` answers 200; the process's log in the error if it never does."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.processes[key].poll() is None:
             try:
-                if self.http.get(url, timeout=2).status_code == 200:
+                if self.http.get(url, headers=headers, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -389,20 +379,24 @@ class Fleet:
 
     def pids(self) -> Iterator[int]:
         """Every process of the fleet: stations, their simulators, Prometheus, Alertmanager."""
-        parents = {p.pid for p in self.processes.values() if p.poll() is None}
-        yield from parents
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
+        for process in self.processes.values():
+            if process.poll() is None:
+                yield process.pid
                 try:
-                    stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+                    yield from map(int, children.read_text().split())
                 except OSError:
-                    continue
-                if int(stat[1]) in parents:
-                    yield int(entry)
+                    pass
 
 
 @contextmanager
-def interrupted_by_ctrl_c() -> Iterator[None]:
+def until_interrupted() -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the block (and so stops the fleet in order)."""
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
     try:
         yield
     except KeyboardInterrupt:
@@ -425,12 +419,12 @@ def main(argv: list[str] | None = None) -> int:
     fleet = Fleet(args.workdir, stations, time_scale=args.time_scale,
                   scrape_interval=args.scrape_interval, evaluation_interval=args.scrape_interval,
                   alert_for=args.alert_for)
-    with interrupted_by_ctrl_c(), fleet:
+    with until_interrupted(), fleet:
         print(f"{len(stations)} stations, e.g. {stations[0].url} (tokens {VIEWER}, {OPERATOR})")
         print(f"Prometheus   {fleet.prometheus_url}")
         print(f"Alertmanager {fleet.alertmanager_url}")
         print(f"station-county --stations {args.workdir / 'stations.toml'} status")
-        print("Ctrl-C stops everything.", flush=True)
+        print("Ctrl-C (or SIGTERM) stops everything.", flush=True)
         signal.pause()
     return 0
 
