@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.latency import summary  # noqa: E402
-from county.fleet import OPERATOR, VIEWER, Fleet, plan  # noqa: E402
+from county.fleet import OPERATOR, VIEWER, Fleet, FleetSettings, plan  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BEIJING = timezone(timedelta(hours=8))
@@ -161,10 +161,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="county-fleet-") as tmp:
         workdir = args.workdir or Path(tmp)
         stations = plan(args.stations, workdir)
-        fleet = Fleet(workdir, stations, time_scale=args.time_scale,
-                      scrape_interval=args.scrape_interval,
-                      evaluation_interval=args.scrape_interval, start_at_once=10,
-                      ready_timeout_s=300)
+        fleet = Fleet(workdir, stations, FleetSettings(
+            time_scale=args.time_scale, scrape_interval=args.scrape_interval,
+            evaluation_interval=args.scrape_interval, start_at_once=10, ready_timeout_s=300))
         started = time.monotonic()
         with fleet:
             print(f"{len(stations)} stations, Prometheus and Alertmanager ready in "

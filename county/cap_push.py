@@ -17,6 +17,7 @@ from typing import Any
 
 from county.client import StationClient, StationRefused
 from county.fanout import Outcome
+from county.report import Report
 
 CAP_MEDIA_TYPE = "application/cap+xml"
 RESULT_ZH = {"accepted": "已接收", "duplicate": "重复", "refused": "拒收",
@@ -96,3 +97,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
     parts = [f"{zh} {key} {sum(1 for r in rows if r['result'] == key)}"
              for key, zh in RESULT_ZH.items()]
     return f"推送 {len(rows)} 站 pushed to {len(rows)} stations: " + "，".join(parts)
+
+
+REPORT: Report[CapAnswer] = Report(HEADERS, CSV_HEADERS, columns, table_row, csv_row,
+                                   ok=lambda c: c["result"] != "unreachable", summary=summary)

@@ -23,15 +23,17 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx
 
 from county import cap_push, events, spot_check, status
+from county.client import StationClient
 from county.fanout import Fanout
 from county.report import csv_text, table
-from county.stations import County, StationListError, choose, load
+from county.stations import County, Station, StationListError, choose, load
 
 DEFAULT_STATIONS = Path(os.environ.get("STATION_COUNTY_STATIONS",
                                        "/etc/station-county/stations.toml"))
@@ -86,11 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_csv(path: Path | None, headers: tuple[str, ...], rows: list[list[object]]) -> None:
-    if path is not None:
-        path.write_text(csv_text(headers, rows), encoding="utf-8")
-
-
 async def run_command(args: argparse.Namespace, county: County, http: httpx.AsyncClient,
                       out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """One command against the county's stations through ``http``; the exit status."""
@@ -105,45 +102,35 @@ async def run_command(args: argparse.Namespace, county: County, http: httpx.Asyn
                  progress_stream=err)
     budget = 4 * args.timeout
     if args.command == "status":
-        outcomes = await fan.run("status", chosen, status.fetch, station_budget_s=budget)
-        cols = [status.columns(o) for o in outcomes]
-        out.write(table(status.HEADERS, [status.table_row(c) for c in cols]))
-        _write_csv(args.csv, status.CSV_HEADERS, [status.csv_row(c) for c in cols])
-        return 0 if all(c["reachable"] for c in cols) else 1
+        return status.REPORT.write(
+            await fan.run("status", chosen, status.fetch, station_budget_s=budget),
+            out, args.csv)
     if args.command == "spot-check":
-        def follow(client: Any) -> Any:
+        def follow(client: StationClient) -> Awaitable[spot_check.CheckResult]:
             return spot_check.check_one(client, poll_s=args.poll_s, wait_s=args.wait_s)
 
-        outcomes = await fan.run("spot-check", chosen, follow,
-                                 station_budget_s=args.wait_s + budget)
-        cols = [spot_check.columns(o) for o in outcomes]
-        out.write(table(spot_check.HEADERS, [spot_check.table_row(c) for c in cols]))
-        out.write(spot_check.summary(cols) + "\n")
-        _write_csv(args.csv, spot_check.CSV_HEADERS, [spot_check.csv_row(c) for c in cols])
-        return 0 if all(c["result"] == "answered" for c in cols) else 1
+        return spot_check.REPORT.write(
+            await fan.run("spot-check", chosen, follow, station_budget_s=args.wait_s + budget),
+            out, args.csv)
     if args.command == "cap":
         xml = args.file.read_bytes()
 
-        def send(client: Any) -> Any:
+        def send(client: StationClient) -> Awaitable[cap_push.CapAnswer]:
             return cap_push.push_one(client, xml)
 
-        outcomes = await fan.run("cap push", chosen, send, station_budget_s=budget)
-        cols = [cap_push.columns(o) for o in outcomes]
-        out.write(table(cap_push.HEADERS, [cap_push.table_row(c) for c in cols]))
-        out.write(cap_push.summary(cols) + "\n")
-        _write_csv(args.csv, cap_push.CSV_HEADERS, [cap_push.csv_row(c) for c in cols])
-        return 0 if all(c["result"] != "unreachable" for c in cols) else 1
+        return cap_push.REPORT.write(
+            await fan.run("cap push", chosen, send, station_budget_s=budget), out, args.csv)
     return await _events(args, chosen, fan, out, err)
 
 
-async def _events(args: argparse.Namespace, chosen: list[Any], fan: Fanout, out: TextIO,
+async def _events(args: argparse.Namespace, chosen: list[Station], fan: Fanout, out: TextIO,
                   err: TextIO) -> int:
     since = events.since_utc(args.since)
     store = events.EventStore(args.db)
     try:
         code = 0
         if not args.no_pull:
-            def pull(client: Any) -> Any:
+            def pull(client: StationClient) -> Awaitable[events.Pulled]:
                 return events.pull(client, store)
 
             outcomes = await fan.run("events", chosen, pull, station_budget_s=30 * args.timeout)

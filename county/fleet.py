@@ -118,21 +118,26 @@ class WebhookReceiver:
         self.thread.join()
 
 
+@dataclass(frozen=True)
+class FleetSettings:
+    """How the fleet runs: its stations' time scale, Prometheus's pace, the rules' ``for:``."""
+
+    time_scale: float = 1.0
+    scrape_interval: str = "15s"
+    evaluation_interval: str = "15s"
+    alert_for: str | None = None  # every rule's ``for:`` replaced by this (tests, demos)
+    start_at_once: int = 8  # stations started together (start-up is CPU-bound)
+    ready_timeout_s: float = 120.0
+
+
 class Fleet:
     """Start with :meth:`start` (or ``with Fleet(...) as fleet``), stop with :meth:`stop`."""
 
-    def __init__(self, workdir: Path, stations: list[FleetStation], *, time_scale: float = 1.0,
-                 scrape_interval: str = "15s", evaluation_interval: str = "15s",
-                 alert_for: str | None = None, start_at_once: int = 8,
-                 ready_timeout_s: float = 120.0) -> None:
+    def __init__(self, workdir: Path, stations: list[FleetStation],
+                 settings: FleetSettings | None = None) -> None:
         self.workdir = workdir
         self.stations = {s.id: s for s in stations}
-        self.time_scale = time_scale
-        self.scrape_interval = scrape_interval
-        self.evaluation_interval = evaluation_interval
-        self.alert_for = alert_for
-        self.start_at_once = start_at_once
-        self.ready_timeout_s = ready_timeout_s
+        self.settings = settings or FleetSettings()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: list[Any] = []
         # no kept-alive sockets: a test that asks the fleet something leaves nothing open
@@ -166,7 +171,8 @@ class Fleet:
         self._start_prometheus()
         pending = list(self.stations.values())
         while pending:
-            batch, pending = pending[:self.start_at_once], pending[self.start_at_once:]
+            at_once = self.settings.start_at_once
+            batch, pending = pending[:at_once], pending[at_once:]
             for station in batch:
                 self._spawn_station(station)
             for station in batch:
@@ -199,11 +205,11 @@ class Fleet:
     def _spawn_station(self, s: FleetStation) -> None:
         self._spawn(s.id, [*self._program("station-edge"), "run", "--sim",
                            "--listen", f"127.0.0.1:{s.port}", "--data-dir", str(s.data_dir),
-                           "--time-scale", str(self.time_scale), "--station-id", s.id,
+                           "--time-scale", str(self.settings.time_scale), "--station-id", s.id,
                            "--station-name", s.name, "--area-code", s.area])
 
     def _await_ready(self, s: FleetStation) -> None:
-        self._await_http(f"{s.url}/api/v1/health", s.id, self.ready_timeout_s,
+        self._await_http(f"{s.url}/api/v1/health", s.id, self.settings.ready_timeout_s,
                          headers=self.auth())
 
     def write_station_list(self) -> Path:
@@ -239,20 +245,21 @@ class Fleet:
     def rules_text(self) -> str:
         """The shipped rules, their ``for:`` shortened when the fleet was told to."""
         rules = (SHIPPED / "rules.yml").read_text(encoding="utf-8")
-        if self.alert_for is not None:
-            rules = re.sub(r"^(\s+for:\s*)\S+", rf"\g<1>{self.alert_for}", rules, flags=re.M)
+        shortened = self.settings.alert_for
+        if shortened is not None:
+            rules = re.sub(r"^(\s+for:\s*)\S+", rf"\g<1>{shortened}", rules, flags=re.M)
         return rules
 
     def _prometheus_config(self, rule_files: list[str]) -> Path:
         am = self.alertmanager_url.removeprefix("http://")
         config = {
-            "global": {"scrape_interval": self.scrape_interval,
-                       "evaluation_interval": self.evaluation_interval},
+            "global": {"scrape_interval": self.settings.scrape_interval,
+                       "evaluation_interval": self.settings.evaluation_interval},
             "rule_files": rule_files,
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am]}]}]},
             "scrape_configs": [{
                 "job_name": "station-edge", "metrics_path": "/metrics",
-                "scrape_timeout": self.scrape_interval,
+                "scrape_timeout": self.settings.scrape_interval,
                 "authorization": {"type": "Bearer", "credentials": VIEWER},
                 "file_sd_configs": [{"files": ["targets.json"]}]}],
         }
@@ -416,9 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stations = plan(args.stations, args.workdir, rain_every=args.rain_every,
                     fault_every=args.fault_every)
-    fleet = Fleet(args.workdir, stations, time_scale=args.time_scale,
-                  scrape_interval=args.scrape_interval, evaluation_interval=args.scrape_interval,
-                  alert_for=args.alert_for)
+    fleet = Fleet(args.workdir, stations, FleetSettings(
+        time_scale=args.time_scale, scrape_interval=args.scrape_interval,
+        evaluation_interval=args.scrape_interval, alert_for=args.alert_for))
     with until_interrupted(), fleet:
         print(f"{len(stations)} stations, e.g. {stations[0].url} (tokens {VIEWER}, {OPERATOR})")
         print(f"Prometheus   {fleet.prometheus_url}")

@@ -9,8 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Generic, TextIO, TypeVar
+
+from county.fanout import Outcome
+
+T = TypeVar("T")
+Columns = dict[str, Any]
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -54,3 +62,28 @@ def beijing(text: str | None) -> str:
     if not text:
         return "-"
     return parse_utc(text).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Report(Generic[T]):
+    """How one command reports its stations: the same named columns as a table and as CSV,
+    an optional summary line, and which stations did what was asked."""
+
+    headers: tuple[str, ...]
+    csv_headers: tuple[str, ...]
+    columns: Callable[[Outcome[T]], Columns]
+    table_row: Callable[[Columns], list[str]]
+    csv_row: Callable[[Columns], list[object]]
+    ok: Callable[[Columns], bool]
+    summary: Callable[[list[Columns]], str] | None = None
+
+    def write(self, outcomes: list[Outcome[T]], out: TextIO, csv_path: Path | None) -> int:
+        """The table on ``out``, the CSV to ``csv_path``; exit status 0 if every station is ok."""
+        cols = [self.columns(o) for o in outcomes]
+        out.write(table(self.headers, [self.table_row(c) for c in cols]))
+        if self.summary is not None:
+            out.write(self.summary(cols) + "\n")
+        if csv_path is not None:
+            csv_path.write_text(csv_text(self.csv_headers, [self.csv_row(c) for c in cols]),
+                                encoding="utf-8")
+        return 0 if all(self.ok(c) for c in cols) else 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from county.client import StationClient, StationRefused, StationUnreachable
 from county.fanout import Outcome
+from county.report import Report
 
 RESULT_ZH = {"answered": "已应答", "missed": "未应答", "unknown": "结果未知",
              "unreachable": "不可达", "refused": "被拒绝"}
@@ -92,3 +93,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
     if answered:
         line += f"；应答用时中位数 median response {answered[len(answered) // 2]:.1f} s"
     return line
+
+
+REPORT: Report[CheckResult] = Report(HEADERS, CSV_HEADERS, columns, table_row, csv_row,
+                                     ok=lambda c: c["result"] == "answered", summary=summary)

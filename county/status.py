@@ -14,6 +14,7 @@ from typing import Any
 
 from county.client import StationClient, StationRefused
 from county.fanout import Outcome
+from county.report import Report
 
 STATUS_ZH = {"ok": "正常", "degraded": "降级", "fault": "故障", "offline": "离线",
              "unknown": "未知"}
@@ -129,3 +130,7 @@ def csv_row(c: dict[str, Any]) -> list[object]:
             c.get("satphone") or "", "" if c.get("satphone_signal") is None
             else c["satphone_signal"], "" if c.get("sms_pending") is None else c["sms_pending"],
             c["problem"]]
+
+
+REPORT: Report[StationStatus] = Report(HEADERS, CSV_HEADERS, columns, table_row, csv_row,
+                                       ok=lambda c: bool(c["reachable"]))
