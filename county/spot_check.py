@@ -51,7 +51,11 @@ async def check_one(client: StationClient, *, poll_s: float, wait_s: float) -> C
             note = f"等待中失联 lost while waiting: {exc}"
             continue
         note = ""
-        check = next((c for c in listed["checkins"] if c["id"] == check["id"]), check)
+        same = [c for c in listed["checkins"] if c["id"] == check["id"]]
+        if not same:
+            note = "站点已无此抽查（重启过？） the station no longer lists this check (restarted?)"
+            break
+        check = same[0]
     return CheckResult(check, note)
 
 
