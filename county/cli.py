@@ -39,52 +39,67 @@ DEFAULT_STATIONS = Path(os.environ.get("STATION_COUNTY_STATIONS",
                                        "/etc/station-county/stations.toml"))
 
 
+AREA_HELP = "仅此行政区划内的站点 only stations within this division code"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="station-county", description="县级多站管理 the county's command line for "
                                             "StationEdge stations")
     parser.add_argument("--stations", type=Path, default=DEFAULT_STATIONS,
-                        help=f"the station list (TOML; default {DEFAULT_STATIONS}, "
+                        help=f"站点清单 the station list (TOML; default {DEFAULT_STATIONS}, "
                              "or $STATION_COUNTY_STATIONS)")
     parser.add_argument("--concurrency", type=int, default=16,
-                        help="requests in flight at once (default 16)")
+                        help="同时请求数 requests in flight at once (default 16)")
     parser.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds one request to one station may take (default 10)")
+                        help="单次请求超时秒数 seconds one request to one station may take "
+                             "(default 10)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def choosing(p: argparse.ArgumentParser, csv: bool = True) -> None:
-        p.add_argument("--area", help="only stations within this division code")
+        p.add_argument("--area", help=AREA_HELP)
         p.add_argument("--station", action="append", dest="ids", metavar="ID",
-                       help="only this station (repeatable)")
+                       help="仅此站点（可重复） only this station (repeatable)")
         if csv:
-            p.add_argument("--csv", type=Path, help="also write the report as CSV here")
+            p.add_argument("--csv", type=Path,
+                           help="另存 CSV 报告 also write the report as CSV here")
 
-    choosing(sub.add_parser("status", help="one line per station"))
-    check = sub.add_parser("spot-check", help="一键通抽查 on many stations")
+    choosing(sub.add_parser("status", help="各站状态，每站一行 one line per station"))
+    check = sub.add_parser("spot-check", help="一键通抽查 spot checks on many stations")
     which = check.add_mutually_exclusive_group(required=True)
-    which.add_argument("--all", action="store_true", help="every chosen station")
-    which.add_argument("--random", type=int, metavar="N", help="N stations drawn at random")
+    which.add_argument("--all", action="store_true", help="所有所选站点 every chosen station")
+    which.add_argument("--random", type=int, metavar="N",
+                       help="随机抽 N 站 N stations drawn at random")
     choosing(check)
     check.add_argument("--wait-s", type=float, default=3600.0,
-                       help="give up following a check after this many seconds (default 3600)")
+                       help="最长跟踪秒数 give up following a check after this many seconds "
+                            "(default 3600)")
     check.add_argument("--poll-s", type=float, default=2.0,
-                       help="ask each station this often how its check stands (default 2)")
-    cap = sub.add_parser("cap", help="CAP 1.2 alerts")
+                       help="查询间隔秒数 ask each station this often how its check stands "
+                            "(default 2)")
+    cap = sub.add_parser("cap", help="CAP 1.2 预警 alerts")
     cap_sub = cap.add_subparsers(dest="cap_command", required=True)
-    push = cap_sub.add_parser("push", help="send one CAP alert to the chosen stations")
-    push.add_argument("file", type=Path, help="the CAP 1.2 XML file")
+    push = cap_sub.add_parser("push", help="向所选站点推送一条 CAP 预警 "
+                                           "send one CAP alert to the chosen stations")
+    push.add_argument("file", type=Path, help="CAP 1.2 XML 文件 the CAP 1.2 XML file")
     choosing(push)
-    ev = sub.add_parser("events", help="every station's journal in one SQLite file")
+    ev = sub.add_parser("events", help="各站日志汇入一个 SQLite 文件 "
+                                       "every station's journal in one SQLite file")
     ev.add_argument("--since", required=True,
-                    help="30m, 2h, 7d, or a date/time (Beijing time unless it has a zone)")
+                    help="起始：30m、2h、7d 或日期时间（北京时间） 30m, 2h, 7d, or a date/time "
+                         "(Beijing time unless it has a zone)")
     ev.add_argument("--db", type=Path, default=Path("station-county-events.db"),
-                    help="the local SQLite file (default ./station-county-events.db)")
-    ev.add_argument("--kind", help="only events of this kind (or kind prefix, e.g. alarm)")
+                    help="本地 SQLite 文件 the local SQLite file "
+                         "(default ./station-county-events.db)")
+    ev.add_argument("--kind", help="仅此类事件 only events of this kind "
+                                   "(or kind prefix, e.g. alarm)")
     ev.add_argument("--format", choices=("table", "csv", "jsonl"), default="table")
-    ev.add_argument("--no-pull", action="store_true", help="only read the local file")
+    ev.add_argument("--no-pull", action="store_true",
+                    help="不拉取，只读本地文件 only read the local file")
     choosing(ev, csv=False)
-    targets = sub.add_parser("targets", help="the station list as Prometheus file_sd JSON")
-    targets.add_argument("--area", help="only stations within this division code")
+    targets = sub.add_parser("targets", help="站点清单转为 Prometheus 采集目标 "
+                                             "the station list as Prometheus file_sd JSON")
+    targets.add_argument("--area", help=AREA_HELP)
     return parser
 
 
