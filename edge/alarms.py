@@ -116,16 +116,17 @@ class Alarms:
         family = GaugeMetricFamily("station_edge_alarms_open",
                                    "Open alarms (active or acknowledged, not cleared)",
                                    labels=["kind", "level", "state"])
-        counts = {(kind, level, state): 0 for kind, level in KIND_LEVELS
-                  for state in ("active", "acknowledged")}
+        counts: dict[tuple[str, str, str], int] = {
+            (kind, level, state): 0 for kind, level in KIND_LEVELS
+            for state in ("active", "acknowledged")}
         active: list[datetime] = []
         for a in self.list(open_only=True):
             key = (a.kind, a.level or "", a.state)
             counts[key] = counts.get(key, 0) + 1
             if a.state == "active":
                 active.append(a.active_since or a.raised)
-        for key, count in counts.items():
-            family.add_metric(list(key), count)
+        for labels, count in counts.items():
+            family.add_metric(list(labels), count)
         oldest = GaugeMetricFamily(
             "station_edge_alarm_oldest_active_timestamp_seconds",
             "When the longest-waiting unacknowledged alarm became active (0: none)",

@@ -21,6 +21,8 @@ from drivers.clock import iso_utc
 from edge.exposition import ResponseTimes, histogram_family
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.station import Station
 
 BLINK_S = 0.5
@@ -66,7 +68,7 @@ class Checkins:
         station.lifecycle.on("stopping", "checkins", self._stop, first=True)
         station.metric_sources.append(self._metrics)
 
-    def _metrics(self) -> list[Any]:
+    def _metrics(self) -> list[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         results = CounterMetricFamily("station_edge_checkins",

@@ -71,7 +71,7 @@ class StationCollector(Collector):
         for extra in s.metric_sources:
             yield from extra()
 
-    def _journal(self) -> Iterator[Any]:
+    def _journal(self) -> Iterator[Metric]:
         journal = self.station.journal
         yield GaugeMetricFamily("station_edge_journal_size_bytes", "Journal size on disk",
                                 value=journal.size_bytes())
@@ -88,7 +88,7 @@ class StationCollector(Collector):
                                 "(0: none waits)",
                                 value=unix_seconds(journal.oldest_pending_at))
 
-    def _disk(self) -> Iterator[Any]:
+    def _disk(self) -> Iterator[Metric]:
         config = self.station.config
         try:
             usage = shutil.disk_usage(config.station.data_dir)

@@ -26,6 +26,8 @@ from sat_phone.commands import is_callout_answer
 from sat_phone.reassembly import IncomingSms
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from broadcast.record import Broadcast
     from edge.alarms import Alarm, Alarms
     from edge.broadcasting import Broadcasting
@@ -166,7 +168,7 @@ class Reports:
             first = callout.messaged[0]["at"]
             self.answer_times.observe((callout.answered_at - first).total_seconds())
 
-    def _metrics(self) -> list[Any]:
+    def _metrics(self) -> list[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         outcomes = CounterMetricFamily("station_edge_callouts",
