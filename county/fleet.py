@@ -343,8 +343,13 @@ class Fleet:
                                                              for k, v in labels.items()):
                     return alert
             if time.monotonic() > deadline:
+                seen = [(r["metric"].get("station"), r["value"][1])
+                        for r in self.query('up{job="station-edge"}')]
+                rules = [(r["metric"]["alertname"], r["metric"].get("alertstate"))
+                         for r in self.query(f'ALERTS{{alertname="{alertname}"}}')]
                 raise TimeoutError(f"no {alertname} {labels} in Alertmanager after "
-                                   f"{timeout_s:g} s; it holds {self.alerts()}")
+                                   f"{timeout_s:g} s; Prometheus: up {seen}, ALERTS {rules}; "
+                                   f"Alertmanager holds {self.alerts()}")
             time.sleep(0.2)
 
     def wait_for_scrapes(self, timeout_s: float = 60.0) -> None:
