@@ -164,3 +164,15 @@ def test_timestamps_and_response_times_follow_what_happens(tmp_path: Path) -> No
                 pytest.approx(20, abs=0.5)
 
     asyncio.run(scenario())
+
+
+def test_response_times_are_cumulative_buckets_with_le_inclusive() -> None:
+    from edge.exposition import ResponseTimes
+
+    times = ResponseTimes((10.0, 60.0))
+    for seconds in (10.0, 10.5, 60.0, 61.0, -1.0):
+        times.observe(seconds)
+    assert times.cumulative() == [("10.0", 2), ("60.0", 4), ("+Inf", 5)], "-1 s counts as 0"
+    assert (times.count, times.sum_s) == (5, 141.5)
+    with pytest.raises(ValueError):
+        ResponseTimes((60.0, 10.0))
