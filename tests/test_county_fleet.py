@@ -75,16 +75,19 @@ def test_every_dashboard_query_returns_series(fleet: Fleet) -> None:
 
 def test_status_shows_every_station_and_the_rain(fleet: Fleet) -> None:
     deadline = time.monotonic() + 30
-    while not fleet.query('station_edge_rain_window_mm{station="SIM-003", window="1h"} > 0'):
-        assert time.monotonic() < deadline, "SIM-003's rain never reached Prometheus"
-        time.sleep(0.2)
-    result = county(fleet, "status", "--csv", str(fleet.workdir / "status.csv"))
+    while True:
+        # sixty times faster, a gauge is stale 0.6 s after a late poll: on a busy machine
+        # a status line may honestly say so; ask again until SIM-003's gauge is fresh
+        result = county(fleet, "status", "--csv", str(fleet.workdir / "status.csv"))
+        table = rows(fleet.workdir / "status.csv")
+        if table["SIM-003"]["rain_1h_mm"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert result.returncode == 0, result.stdout + result.stderr
-    table = rows(fleet.workdir / "status.csv")
     assert set(table) == set(fleet.stations)
     assert all(row["reachable"] == "True" for row in table.values())
     assert float(table["SIM-003"]["rain_1h_mm"]) > 0 and table["SIM-003"]["rain_gauge"] == "rg-1"
-    assert table["SIM-001"]["rain_1h_mm"] == "0.0"
+    assert table["SIM-001"]["rain_1h_mm"] in ("0.0", ""), "no rain falls there (or stale)"
     assert "status 进度 progress 5/5" in result.stderr
     assert "模拟应急站003" in result.stdout
 
