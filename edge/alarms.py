@@ -17,9 +17,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from drivers.clock import iso_utc
+from edge.exposition import ResponseTimes, histogram_family, unix_seconds
 from sensors.levels import GaugeTransition, TransitionKind, WarningLevel
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ ALARM_LEVEL: dict[WarningLevel, AlarmLevel] = {
 WINDOW_ZH = {"10min": "10分钟", "30min": "30分钟", "1h": "1小时", "3h": "3小时", "6h": "6小时",
              "12h": "12小时", "24h": "24小时"}
 LEVEL_ZH = {"prepare": "准备转移", "evacuate": "立即转移"}
+#: Every (kind, level) an alarm can have: the series the county's rules look for.
+KIND_LEVELS = (("rain", "prepare"), ("rain", "evacuate"), ("hand_alarm", "evacuate"))
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Alarm:
     cleared_at: datetime | None = None
     callout: dict[str, Any] | None = None
     wakeup: dict[str, Any] | None = None  # 叫醒 over SIP (edge.sip.wakeup)
+    active_since: datetime | None = None  # when it last became active (raised or re-armed)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,6 +105,7 @@ class Alarms:
         self._alarms: dict[str, Alarm] = {}
         self._numbers = itertools.count(1)
         self.listeners: list[Listener] = []
+        self.ack_times = {kind: ResponseTimes() for kind in get_args(AlarmKind)}
         if rain is not None:
             rain.listeners.append(self._rain_transition)
         station.metric_sources.append(self._metrics)
@@ -111,13 +116,26 @@ class Alarms:
         family = GaugeMetricFamily("station_edge_alarms_open",
                                    "Open alarms (active or acknowledged, not cleared)",
                                    labels=["kind", "level", "state"])
-        counts: dict[tuple[str, str, str], int] = {}
+        counts: dict[tuple[str, str, str], int] = {
+            (kind, level, state): 0 for kind, level in KIND_LEVELS
+            for state in ("active", "acknowledged")}
+        active: list[datetime] = []
         for a in self.list(open_only=True):
             key = (a.kind, a.level or "", a.state)
             counts[key] = counts.get(key, 0) + 1
-        for labels, count in sorted(counts.items()):
+            if a.state == "active":
+                active.append(a.active_since or a.raised)
+        for labels, count in counts.items():
             family.add_metric(list(labels), count)
-        return [family]
+        oldest = GaugeMetricFamily(
+            "station_edge_alarm_oldest_active_timestamp_seconds",
+            "When the longest-waiting unacknowledged alarm became active (0: none)",
+            value=unix_seconds(min(active, default=None)))
+        acks = histogram_family(
+            "station_edge_alarm_ack_seconds",
+            "Seconds from an alarm becoming active to its acknowledgement", ["kind"],
+            {(kind,): times for kind, times in self.ack_times.items()})
+        return [family, oldest, acks]
 
     def list(self, *, open_only: bool = False) -> list[Alarm]:
         return [a for a in self._alarms.values() if a.open or not open_only]
@@ -130,7 +148,8 @@ class Alarms:
 
     def _new(self, kind: AlarmKind, source: str, name: str) -> Alarm:
         now = self.station.clock.now()
-        alarm = Alarm(f"a{now:%Y%m%d%H%M%S}-{next(self._numbers)}", kind, source, name, now)
+        alarm = Alarm(f"a{now:%Y%m%d%H%M%S}-{next(self._numbers)}", kind, source, name, now,
+                      active_since=now)
         self._alarms[alarm.id] = alarm
         return alarm
 
@@ -158,8 +177,10 @@ class Alarms:
                 self._announce("raised", alarm)
             elif ALARM_LEVEL.get(level) != alarm.level:
                 self._set_rain_level(alarm, change, level)
-                alarm.state = "active"
                 alarm.escalated = self.station.clock.now()
+                if alarm.state != "active":
+                    alarm.state = "active"
+                    alarm.active_since = alarm.escalated
                 self._announce("escalated", alarm)
         elif t.kind is TransitionKind.CLEARED and alarm is not None:
             if level is WarningLevel.NONE:
@@ -204,6 +225,8 @@ class Alarms:
         alarm.state = "acknowledged"
         alarm.acknowledged_by = actor
         alarm.acknowledged_at = self.station.clock.now()
+        since = alarm.active_since or alarm.raised
+        self.ack_times[alarm.kind].observe((alarm.acknowledged_at - since).total_seconds())
         self._announce("acknowledged", alarm, actor=actor)
         if alarm.kind == "rain" and self.rain is not None:
             self.rain.acknowledge(alarm.source)  # may clear it at once if the rain eased

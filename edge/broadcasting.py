@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from broadcast.amplifier import Amplifier, AmplifierState, RelayBank
 from broadcast.library import DEFAULT_MESSAGES, MessageLibrary, MessageText, UploadLimits
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, Repertoire
-from broadcast.record import Broadcast, BroadcastSource
+from broadcast.record import FINAL_STATES, Broadcast, BroadcastSource
 from broadcast.service import BroadcastService, EventSink
 from broadcast.tts import Speech, Voice
 from drivers.audio import AudioOutput, AudioSession, AudioSettings, SessionCallback, make_output
@@ -211,12 +211,14 @@ class Broadcasting:
                                         "Audio output underruns since start")
         underruns.add_metric([], self.output.underruns)
         finished = CounterMetricFamily("station_edge_broadcasts",
-                                       "Broadcasts by source and final state",
+                                       "Finished broadcasts by source and final state",
                                        labels=["source", "state"])
-        counts: dict[tuple[str, str], int] = {}
+        counts = {(source, state): 0 for source in get_args(BroadcastSource)
+                  for state in sorted(FINAL_STATES)}
         for b in self.service.list():
-            counts[(b.source, b.state)] = counts.get((b.source, b.state), 0) + 1
-        for (source, state), count in sorted(counts.items()):
+            if b.state in FINAL_STATES:
+                counts[(b.source, b.state)] = counts.get((b.source, b.state), 0) + 1
+        for (source, state), count in counts.items():
             finished.add_metric([source, state], count)
         return [on_air, underruns, finished]
 

@@ -18,8 +18,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from drivers.clock import iso_utc
+from edge.exposition import ResponseTimes, histogram_family
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from edge.station import Station
 
 BLINK_S = 0.5
@@ -60,7 +63,25 @@ class Checkins:
         led = "panel.alarm_led" if station.config.panel.alarm_led is not None else \
             "panel.fault_led"
         self.led = led if led in station.outputs else None
+        self.results = {"answered": 0, "missed": 0}
+        self.response_times = ResponseTimes()
         station.lifecycle.on("stopping", "checkins", self._stop, first=True)
+        station.metric_sources.append(self._metrics)
+
+    def _metrics(self) -> list[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        results = CounterMetricFamily("station_edge_checkins",
+                                      "Spot checks (一键通抽查) by result", labels=["result"])
+        for result, count in self.results.items():
+            results.add_metric([result], count)
+        waiting = GaugeMetricFamily("station_edge_checkin_waiting",
+                                    "1 while a spot check waits for the duty officer",
+                                    value=1 if self.waiting is not None else 0)
+        times = histogram_family("station_edge_checkin_response_seconds",
+                                 "Seconds the duty officer took to answer a spot check", [],
+                                 {(): self.response_times})
+        return [results, waiting, times]
 
     def list(self) -> list[Checkin]:
         return list(self._checks.values())
@@ -93,6 +114,8 @@ class Checkins:
         check.answered_by = actor
         check.answered_at = clock.now()
         check.response_s = clock.monotonic() - check.started_mono
+        self.results["answered"] += 1
+        self.response_times.observe(check.response_s)
         self.station.journal.record("checkin.answered", check.id, actor,
                                     response_s=round(check.response_s, 1))
         return check
@@ -108,6 +131,7 @@ class Checkins:
             while check.state == "waiting":
                 if clock.monotonic() - check.started_mono >= check.deadline_s:
                     check.state = "missed"
+                    self.results["missed"] += 1
                     self.station.journal.record("checkin.missed", check.id, "system",
                                                 answer_within_s=check.deadline_s)
                     break

@@ -25,6 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ class Journal:
         self._conn: sqlite3.Connection | None = None
         self.writable = True
         self.last_error: str | None = None
-        self.last_write_monotonic: float | None = None
+        self.last_write_at: datetime | None = None
         self._maintenance: list[Callable[[sqlite3.Connection], None]] = []
         self.on_writable_change: Callable[[bool, str | None], None] | None = None
 
@@ -234,7 +235,7 @@ class Journal:
             self._committed_seq = last
             ready = [w for w in self._waiters if w[0] <= last]
             self._waiters = [w for w in self._waiters if w[0] > last]
-        self.last_write_monotonic = self.clock.monotonic()
+        self.last_write_at = self.clock.now()
         self._set_writable(True, None)
         for _, future in ready:
             future.get_loop().call_soon_threadsafe(_resolve, future)
@@ -279,6 +280,17 @@ class Journal:
     def pending_count(self) -> int:
         with self._lock:
             return len(self._pending)
+
+    @property
+    def oldest_pending_at(self) -> datetime | None:
+        """When the oldest event not yet on disk was recorded (None: nothing waits).
+
+        A quiet station writes nothing for hours; a stuck journal is one where an event
+        waits: this, not the time of the last write, tells the two apart.
+        """
+        with self._lock:
+            first = self._pending[0][1] if self._pending else None
+        return datetime.fromisoformat(first) if first is not None else None
 
     def read(
         self, after: int = 0, limit: int = 100, kind: str | None = None

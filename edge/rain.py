@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.modbus_bus import ModbusBus
 from drivers.tasks import cancel_and_wait
+from edge.exposition import unix_seconds
 from edge.health import DeviceStatus
 from edge.rain_store import RainStore
 from sensors.levels import GaugeTransition, Thresholds, WarningBoard
@@ -220,11 +221,17 @@ class Rain:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def last_reading(self, gauge_id: str) -> datetime | None:
+        """The last counter read (Modbus) or tip (pulse); None before the first."""
+        gauge = self.gauges[gauge_id]
+        if isinstance(gauge, ModbusRainGauge):
+            return gauge.last.at if gauge.last else None
+        return gauge.last_tip
+
     def gauge_json(self, gauge_id: str, iso: Callable[[datetime], str]) -> dict[str, Any]:
         cfg, gauge = self.configs[gauge_id], self.gauges[gauge_id]
         now = self.clock.now()
-        last = gauge.last.at if isinstance(gauge, ModbusRainGauge) and gauge.last else (
-            gauge.last_tip if isinstance(gauge, PulseRainGauge) else None)
+        last = self.last_reading(gauge_id)
         fresh = gauge.is_fresh(self.stale_after_s(gauge_id))
         return {
             "id": gauge_id,
@@ -255,10 +262,14 @@ class Rain:
         fresh = GaugeMetricFamily("station_edge_rain_sensor_fresh",
                                   "1 if the gauge was read recently (0: stale)",
                                   labels=["gauge"])
+        last = GaugeMetricFamily("station_edge_rain_last_reading_timestamp_seconds",
+                                 "When the gauge was last read (a tip, for a pulse gauge; "
+                                 "0: never)", labels=["gauge"])
         now = self.clock.now()
         for gauge_id, gauge in self.gauges.items():
             for window, mm in self.windows[gauge_id].totals(now).items():
                 totals.add_metric([gauge_id, window], mm)
             level.add_metric([gauge_id], int(self.board.level(gauge_id)))
             fresh.add_metric([gauge_id], 1 if gauge.is_fresh(self.stale_after_s(gauge_id)) else 0)
-        return [totals, level, fresh]
+            last.add_metric([gauge_id], unix_seconds(self.last_reading(gauge_id)))
+        return [totals, level, fresh, last]

@@ -141,6 +141,22 @@ class Outbox(SqliteStore):
         rows = self._table.rows_where(where, args, order_by="id desc", limit=limit)
         return [_sms(row) for row in rows]
 
+    def counts(self) -> dict[str, int]:
+        """How many messages are in each state (every state present, 0 when none)."""
+        counts = dict.fromkeys((PENDING, SENT, FAILED), 0)
+        for state, count in self._connection.execute(
+            "SELECT state, COUNT(*) FROM outbox GROUP BY state"
+        ):
+            counts[state] = count
+        return counts
+
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest message still waiting to be sent was queued (None: none waits)."""
+        row = self._connection.execute(
+            "SELECT MIN(created) FROM outbox WHERE state = ?", (PENDING,)
+        ).fetchone()
+        return _parse(row[0]) if row and row[0] else None
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()

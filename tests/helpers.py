@@ -157,3 +157,30 @@ class SimStationProcess:
                 if int(fields[1]) == self.process.pid:
                     found.append(int(entry))
         return found
+
+
+class Scrape:
+    """The station's ``/metrics`` as the county's Prometheus reads it, sample by sample."""
+
+    def __init__(self, text: str) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.text = text
+        self.families = list(text_string_to_metric_families(text))
+        self.samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                        for family in self.families for s in family.samples}
+
+    @classmethod
+    def of(cls, station: object) -> Scrape:
+        from prometheus_client import generate_latest
+
+        from edge.api.metrics import registry_for
+
+        return cls(generate_latest(registry_for(station)).decode())
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.samples[(name, tuple(sorted(labels.items())))]
+
+    def series(self, name: str) -> list[dict[str, str]]:
+        """The label sets of every sample called ``name``."""
+        return [dict(labels) for n, labels in self.samples if n == name]

@@ -88,7 +88,7 @@ async def test_health_answers_as_the_county_expects(tmp_path: Path) -> None:
     assert shell.status_code == 200 and "应急站" in shell.text
     assert 'station_edge_device_status{device="siren-1",kind="siren",status="ok"} 1.0' \
         in metrics.text
-    assert "station_edge_journal_last_write_age_seconds" in metrics.text
+    assert "station_edge_journal_last_write_timestamp_seconds" in metrics.text
 
 
 async def test_admin_wiring_test_switches_an_output_for_a_while(tmp_path: Path) -> None:

@@ -138,3 +138,21 @@ def test_run_refuses_a_bad_config_without_touching_outputs(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "amplifier.hold_s: must be 0..3600, got -1" in result.stderr
     assert not (tmp_path / "data").exists(), "a refused config must not start anything"
+
+
+def test_a_simulated_station_takes_its_identity_from_the_command_line(tmp_path: Path) -> None:
+    from edge.cli import main
+    from edge.sim.station import sim_config_text
+
+    config = parse(sim_config_text(tmp_path, "127.0.0.1:0", 1.0, {}, {
+        "station_id": "SIM-017", "station_name": "河口镇应急管理站（模拟）",
+        "area_code": "421127102"}))
+    assert (config.station.id, config.station.name) == ("SIM-017", "河口镇应急管理站（模拟）")
+    assert config.cap is not None and config.cap.area_codes == ["421127102"]
+    default = parse(sim_config_text(tmp_path, "127.0.0.1:0", 1.0, {}))
+    assert default.cap is not None
+    assert (default.station.id, default.cap.area_codes) == ("SIM-001", ["421127"])
+    real = tmp_path / "real.toml"
+    real.write_text(MINIMAL)
+    assert main(["run", "--config", str(real), "--station-id", "SG-009"]) == 2, \
+        "a real station's identity is its configuration's"

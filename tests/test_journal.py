@@ -90,9 +90,11 @@ async def test_a_full_disk_makes_the_journal_unwritable_and_nothing_is_lost(
         await asyncio.sleep(0.01)
     assert changes == [False] and not journal.writable
     assert "full" in (journal.last_error or "")
+    assert journal.oldest_pending_at == journal.clock.now(), "what the county's JournalStuck reads"
     journal._conn.execute("PRAGMA max_page_count = 1000000")  # space freed
     await journal.durable(seqs[-1])
     assert journal.writable and changes == [False, True]
+    assert journal.oldest_pending_at is None
     assert [r["seq"] for r in journal.read(after=1, limit=100)] == seqs
 
 

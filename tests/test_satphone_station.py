@@ -26,7 +26,7 @@ from edge.api.app import create_app
 from edge.config import parse
 from edge.satphone.reports import alarm_report
 from edge.sim.station import sim_config_text
-from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, Scrape, StationRun
 
 REPORTER = "+8613800000001"  # report number, whitelisted
 TIER1 = "+8613800000002"  # whitelisted, first callout tier
@@ -165,9 +165,15 @@ async def test_a_rain_alarm_sends_a_multipart_chinese_first_report_and_a_callout
     assert callout["text"].startswith("【沙沟镇应急管理站（模拟）】叫应：后山雨量站")
     assert "请回复1或“收到”" in callout["text"]
     assert alarm.callout["state"] == "calling" and alarm.callout["tier"] == 1
+    assert Scrape.of(phone.run.station).value("station_edge_callouts_calling") == 1
 
     await phone.terminal.sms(TIER1, "1")
     await phone.event("satphone.callout_answered")
+    scrape = Scrape.of(phone.run.station)
+    assert scrape.value("station_edge_callouts_total", result="answered") == 1
+    assert scrape.value("station_edge_callouts_total", result="unanswered") == 0
+    assert scrape.value("station_edge_callouts_calling") == 0
+    assert scrape.value("station_edge_callout_answer_seconds_bucket", le="10.0") == 1
     assert alarm.callout["state"] == "answered"
     assert alarm.callout["answered_by"] == TIER1
     assert alarm.callout["answered_at"] == "2026-07-01T00:00:00.000Z"
@@ -192,6 +198,10 @@ async def test_no_answer_escalates_to_the_next_tier_then_is_unanswered(phone: Ph
     await phone.clock.advance(300)
     await phone.event("satphone.callout_unanswered")
     assert alarm.callout["state"] == "unanswered"
+    scrape = Scrape.of(phone.run.station)
+    assert scrape.value("station_edge_callouts_total", result="unanswered") == 1
+    assert scrape.value("station_edge_callouts_total", result="answered") == 0
+    assert scrape.value("station_edge_callout_answer_seconds_count") == 0
     assert (await phone.run.settled_events("satphone.callout_unanswered"))[0]["source"] == alarm.id
 
 

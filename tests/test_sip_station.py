@@ -210,6 +210,8 @@ async def test_a_rain_alarm_rings_the_first_tier_who_hears_it_and_answers_with_1
         assert shown["wakeup"]["calls"][0]["outcome"] == "answered"
         metrics = (await client.get("/metrics", headers=SIM_VIEWER)).text
     assert 'station_edge_sip_calls_total{direction="out",outcome="answered"} 1.0' in metrics
+    assert 'station_edge_sip_calls_total{direction="in",outcome="refused"} 0.0' in metrics, \
+        "every series is there from the start (docs/county.md)"
     assert 'station_edge_sip_wakeups{state="answered"} 1.0' in metrics
     events = await run.settled_events("sip.wakeup_answered")
     assert [(e["source"], e["actor"]) for e in events] == [(alarm.id, tier1.uri)]

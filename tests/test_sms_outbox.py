@@ -54,11 +54,15 @@ async def test_report_waits_for_the_network_then_goes_out_intact(
         [failed] = await attempts.count(1)
         assert (failed.ok, failed.code, failed.final) == (False, 500, False)
         assert failed.sms.state == PENDING
+        assert outbox.counts() == {PENDING: 1, SENT: 0, FAILED: 0}
+        assert outbox.oldest_pending() == failed.sms.created, "the county sees it waiting"
         await station.sim.call("signal", bars=4)
         await station.clock.advance(SETTINGS.retry_initial_s)
         _, sent = await attempts.count(2)
         assert (sent.ok, sent.final, sent.attempt) == (True, True, 2)
         assert outbox.get(message_id).state == SENT
+        assert outbox.counts() == {PENDING: 0, SENT: 1, FAILED: 0}
+        assert outbox.oldest_pending() is None
         [message] = (await station.sim.call("outbox"))["messages"]
         assert (message["text"], message["complete"]) == (CHINESE_120, True)
         assert list(outbox.get(message_id).references) == message["references"]
@@ -124,5 +128,7 @@ async def test_gives_up_after_its_attempts_and_says_so(station: Station, tmp_pat
         assert [a.final for a in seen] == [False, False, True]
         assert outbox.get(message_id).state == FAILED
         assert outbox.messages(FAILED)[0].last_error is not None
+        assert outbox.counts() == {PENDING: 0, SENT: 0, FAILED: 1}
+        assert outbox.oldest_pending() is None, "given up: no longer waiting"
     finally:
         await outbox.close()

@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
     run.add_argument("--data-dir", type=Path, help="where the journal and state live")
     run.add_argument("--time-scale", type=float, default=None,
                      help="simulated station only: run this many times faster than real time")
+    for flag, what in (("--station-id", "its station id (default SIM-001)"),
+                       ("--station-name", "its name"),
+                       ("--area-code", "its CAP area: a division code (default 421127)")):
+        run.add_argument(flag, help=f"simulated station only: {what}")
     run.set_defaults(handler=_run)
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("path", type=Path)
@@ -61,16 +65,24 @@ def _safe_off(args: argparse.Namespace) -> int:
     return 0
 
 
+SIM_IDENTITY = ("station_id", "station_name", "area_code")
+
+
 def _run(args: argparse.Namespace) -> int:
     from drivers.clock import SystemClock
     from edge.sim import station as sim_station
 
+    identity = {key: getattr(args, key) for key in SIM_IDENTITY if getattr(args, key)}
+    if identity and not args.sim:
+        print("--station-id, --station-name and --area-code are for a simulated station "
+              "(--sim); a real station takes them from its configuration", file=sys.stderr)
+        return 2
     with ExitStack() as stack:
         banner: Callable[[Station], str] | None = None
         try:
             if args.sim:
                 config = sim_station.prepare(stack, args.data_dir, args.listen,
-                                             args.time_scale or 1.0)
+                                             args.time_scale or 1.0, identity)
 
                 def banner(_station: Station) -> str:
                     return sim_station.banner(args.data_dir)

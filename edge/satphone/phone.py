@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from drivers.clock import BEIJING, iso_utc
+from edge.exposition import unix_seconds
 from edge.satphone.calls import Calls
 from edge.satphone.commands import SmsCommands
 from edge.satphone.reports import Reports
@@ -214,21 +215,19 @@ class SatPhone:
                                 "1 if the terminal is registered on the network", value=registered)
         depth = GaugeMetricFamily("station_edge_satphone_outbox_messages",
                                   "SMS in the outbox by state", labels=["state"])
-        for state, count in self.outbox_counts().items():
+        for state, count in self.outbox.counts().items():
             depth.add_metric([state], count)
         yield depth
+        yield GaugeMetricFamily(
+            "station_edge_satphone_outbox_oldest_pending_timestamp_seconds",
+            "When the oldest SMS not yet sent was queued (0: none waits)",
+            value=unix_seconds(self.outbox.oldest_pending()))
         sms = CounterMetricFamily("station_edge_satphone_sms", "SMS since start",
                                   labels=["direction", "result"])
         sms.add_metric(["out", "sent"], self.sent_ok)
         sms.add_metric(["out", "failed"], self.sent_failed)
         sms.add_metric(["in", "received"], self.modem.received_messages)
         yield sms
-
-    def outbox_counts(self) -> dict[str, int]:
-        counts = {"pending": 0, "sent": 0, "failed": 0}
-        for state in counts:
-            counts[state] = len(self.outbox.messages(state, limit=100_000))
-        return counts
 
 
 def outgoing_json(sms: OutgoingSms) -> dict[str, Any]:

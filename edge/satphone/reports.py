@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 from broadcast.priority import Priority
 from drivers.clock import iso_utc
 from drivers.tasks import cancel_and_wait
+from edge.exposition import ResponseTimes, histogram_family
 from sat_phone.callout import Callout, CalloutStep, Tier
 from sat_phone.commands import is_callout_answer
 from sat_phone.reassembly import IncomingSms
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from broadcast.record import Broadcast
     from edge.alarms import Alarm, Alarms
     from edge.broadcasting import Broadcasting
@@ -66,6 +69,9 @@ class Reports:
         #: :meth:`start_callout` itself when SIP cannot reach them.
         self.defer_callout: Callable[[Alarm], bool] | None = None
         self._timers: dict[str, asyncio.Task[None]] = {}
+        self.outcomes = {"answered": 0, "unanswered": 0}
+        self.answer_times = ResponseTimes()
+        self.station.metric_sources.append(self._metrics)
         if alarms is not None:
             alarms.listeners.append(self._on_alarm)
         if broadcasting is not None:
@@ -130,6 +136,7 @@ class Reports:
             if step is not None:
                 self._message(alarm, callout, step)
             elif callout.state == "unanswered":
+                self.outcomes["unanswered"] += 1
                 self.phone.record("satphone.callout_unanswered", alarm.id, "system",
                                             tiers=len(self.tiers))
                 self._show(alarm, callout)
@@ -144,6 +151,7 @@ class Reports:
             if callout.answer(message.sender, now):
                 settled.append(alarm_id)
                 self._stop_timer(alarm_id)
+                self._count_answer(callout)
                 self.phone.record("satphone.callout_answered", alarm_id,
                                             message.sender, tier=callout.tier,
                                             answered_at=iso_utc(now))
@@ -153,6 +161,27 @@ class Reports:
         self.phone.send(message.sender, self.phone.report_text("已收到您的叫应回复"),
                         tag="callout-thanks")
         return True
+
+    def _count_answer(self, callout: Callout) -> None:
+        self.outcomes["answered"] += 1
+        if callout.answered_at is not None and callout.messaged:
+            first = callout.messaged[0]["at"]
+            self.answer_times.observe((callout.answered_at - first).total_seconds())
+
+    def _metrics(self) -> list[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        outcomes = CounterMetricFamily("station_edge_callouts",
+                                       "叫应 call-outs by how they ended", labels=["result"])
+        for result, count in self.outcomes.items():
+            outcomes.add_metric([result], count)
+        calling = sum(1 for _, c in self.callouts.values() if c.state == "calling")
+        waiting = GaugeMetricFamily("station_edge_callouts_calling",
+                                    "叫应 call-outs still waiting for an answer", value=calling)
+        times = histogram_family("station_edge_callout_answer_seconds",
+                                 "Seconds from a 叫应 call-out's first message to its answer",
+                                 [], {(): self.answer_times})
+        return [outcomes, waiting, times]
 
     def _show(self, alarm: Alarm, callout: Callout) -> None:
         alarm.callout = callout.as_json(iso_utc)

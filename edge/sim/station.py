@@ -35,12 +35,20 @@ def poll_interval_s(time_scale: float) -> float:
     return round(max(1.0, time_scale / MAX_REAL_POLLS_PER_S), 3)
 
 
+#: Who the simulated station is unless told otherwise (``run --sim --station-id`` …).
+DEFAULT_IDENTITY = {"station_id": "SIM-001", "station_name": "沙沟镇应急管理站（模拟）",
+                    "area_code": "421127"}
+
+
 def sim_config_text(
-    data_dir: Path, listen: str, time_scale: float, devices: dict[str, str]
+    data_dir: Path, listen: str, time_scale: float, devices: dict[str, str],
+    identity: dict[str, str] | None = None,
 ) -> str:
     template = resources.files("edge.sim").joinpath("sim_config.toml").read_text(encoding="utf-8")
-    values = {"gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale),
-              "modem_port": NO_MODEM, "modem_audio": NO_MODEM_AUDIO}
+    values: dict[str, object] = {
+        "gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale),
+        "modem_port": NO_MODEM, "modem_audio": NO_MODEM_AUDIO, **DEFAULT_IDENTITY}
+    values.update(identity or {})
     values.update(devices)
     return string.Template(template).substitute(
         data_dir=str(data_dir.resolve()), listen=listen, time_scale=time_scale, **values
@@ -74,13 +82,16 @@ def start_simulators(stack: ExitStack, time_scale: float) -> dict[str, str]:
 
 
 def prepare(
-    stack: ExitStack, data_dir: Path | None, listen: str | None, time_scale: float = 1.0
+    stack: ExitStack, data_dir: Path | None, listen: str | None, time_scale: float = 1.0,
+    identity: dict[str, str] | None = None,
 ) -> Config:
+    """Start the simulators and build the station's config; ``identity`` may set
+    ``station_id``, ``station_name`` and ``area_code`` (one of a fleet of stations)."""
     data_dir = data_dir or DEFAULT_DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
     devices = start_simulators(stack, time_scale)
     devices.update(start_modem(stack, data_dir))
-    text = sim_config_text(data_dir, listen or DEFAULT_LISTEN, time_scale, devices)
+    text = sim_config_text(data_dir, listen or DEFAULT_LISTEN, time_scale, devices, identity)
     (data_dir / "config.toml").write_text(text, encoding="utf-8")
     (data_dir / "sim-devices.json").write_text(json.dumps(devices, indent=1), encoding="utf-8")
     return parse(text)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -37,6 +37,7 @@ from drivers.sip_ua import (
 from edge.background import Background
 from sat_phone.numbers import number_key
 from voice.addresses import Callers, dial_uri
+from voice.wakeup import CallOutcome
 
 if TYPE_CHECKING:
     from edge.alarms import Alarms
@@ -46,6 +47,15 @@ if TYPE_CHECKING:
     from edge.station import Station
 
 log = logging.getLogger(__name__)
+
+#: Every (direction, outcome) a call is counted under, each a metric series from the start
+#: (docs/county.md): call-ins on the air or ended or refused, 叫醒 calls placed (by how they
+#: ended), the desk phone's calls bridged to the satellite terminal or not.
+CALL_OUTCOMES = (
+    [("in", o) for o in ("live", "ended", "refused")]
+    + [("out", o) for o in ("failed", *get_args(CallOutcome))
+       if o not in ("dialing", "ringing", "talking")]
+    + [("desk", o) for o in ("bridged", "ended")])
 
 
 class CallOwner(Protocol):
@@ -92,7 +102,7 @@ class SipPhone:
         self.owners: dict[int, CallOwner] = {}
         self.routes: list[IncomingRoute] = []
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
-        self.calls = Counter[tuple[str, str]]()  # (direction, outcome)
+        self.calls = Counter[tuple[str, str]](dict.fromkeys(CALL_OUTCOMES, 0))
         self.failures = 0
         self.why_not: str | None = unavailable()
         self.background = Background(station.journal, "sip")
@@ -250,7 +260,7 @@ class SipPhone:
                 "running": self.ua.running, "account": self.settings.account_uri,
                 "registrar": self.config.registrar, "registered": self.registered,
                 "calls": [{"direction": d, "outcome": o, "count": n}
-                          for (d, o), n in sorted(self.calls.items())],
+                          for (d, o), n in sorted(self.calls.items()) if n],
                 "wakeups": self.wakeups.as_json(),
                 "callin": self.callin.as_json() if self.callin else None,
                 "desk": self.desk.as_json() if self.desk else None}
