@@ -11,9 +11,12 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.helpers import SimStationProcess
 
 
 def _child_pids() -> set[int]:
@@ -79,6 +82,29 @@ def _ends_clean(request: pytest.FixtureRequest) -> Iterator[None]:
         problems.append(f"file descriptors left open: {fds}")
     if problems:
         pytest.fail("test did not end clean: " + "; ".join(problems))
+
+
+@pytest.fixture
+def sim_station(tmp_path: Path) -> Iterator[Callable[..., SimStationProcess]]:
+    """Start ``station-edge run --sim`` processes that die with the test, pass or fail.
+
+    ``sim_station("data", time_scale=120)`` starts one in ``tmp_path / "data"`` and waits
+    until it answers (``ready=False``: do not wait). Whatever the test left running, the
+    station and its simulators are killed at teardown, before the clean-end check.
+    """
+    started: list[SimStationProcess] = []
+
+    def start(name: str = "data", *args: str, time_scale: float | None = None,
+              ready: bool = True) -> SimStationProcess:
+        station = SimStationProcess(tmp_path / name, *args, time_scale=time_scale)
+        started.append(station)
+        if ready:
+            station.wait_ready()
+        return station
+
+    yield start
+    for station in started:
+        station.kill()
 
 
 @pytest.fixture

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from edge.config import Config, parse
 
@@ -75,17 +85,45 @@ class StationRun:
         return [e for e in self.events(kind) if e["kind"] != "test.marker"]
 
 
+#: Run before the station's own code, in the station's process: die with the test process
+#: (``PR_SET_PDEATHSIG``), so even a test runner killed with ``kill -9`` leaves no station
+#: behind (the station's simulators die with the station the same way).
+DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys; "
+    "ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGKILL); "
+    "os.getppid() == int(sys.argv[1]) or sys.exit('the test process is gone'); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0,
+             interval: float = 0.05) -> Any:
+    """Poll ``check`` until it gives something truthy (a station in another process
+    cannot tell us when it is done); the deadline is only there to fail, never to pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
 class SimStationProcess:
-    """``station-edge run --sim`` as a child process, on its own port and data dir."""
+    """``station-edge run --sim`` as a child process, on its own port and data dir.
+
+    The station leads its own process group, which its simulators join: :meth:`kill`
+    takes the whole group down, whatever state a failed test left it in. Tests get
+    stations from the ``sim_station`` fixture, which kills them at teardown.
+    """
 
     def __init__(self, data_dir: Path, *extra_args: str, time_scale: float | None = None) -> None:
-        import subprocess
-        import sys
-
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "edge.cli", "run", "--sim",
+        args = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()),
+                "-m", "edge.cli", "run", "--sim",
                 "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir), *extra_args]
         if time_scale is not None:
             args += ["--time-scale", str(time_scale)]
@@ -93,69 +131,80 @@ class SimStationProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                        cwd=REPO)
+                                        cwd=REPO, start_new_session=True)
+        self._http = httpx.Client(base_url=self.base_url, timeout=10)
 
-    def wait_ready(self, timeout: float = 20.0) -> float:
-        """Seconds until health answered (raises with the log on failure)."""
-        import time
-
-        import httpx
-
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.process.poll() is not None:
-                break
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until health answers (raises with the log if the station died or never answered)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                reply = httpx.get(f"{self.base_url}/api/v1/health", headers=SIM_VIEWER, timeout=2)
-                if reply.status_code == 200:
-                    return time.monotonic() - start
+                if self.get("/api/v1/health", timeout=2).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.kill()
-        raise AssertionError(f"station not ready:\n{self.log_path.read_text(errors='replace')}")
+        raise AssertionError(f"station not ready:\n{self.log()}")
 
-    def get(self, path: str, headers: dict[str, str] = SIM_VIEWER, **kw: object) -> object:
-        import httpx
-
-        return httpx.get(self.base_url + path, headers=headers, timeout=10, **kw)
+    def get(self, path: str, headers: dict[str, str] = SIM_VIEWER,
+            **kw: Any) -> httpx.Response:
+        return self._http.get(path, headers=headers, **kw)
 
     def post(self, path: str, json: object, headers: dict[str, str] = SIM_OPERATOR,
-             **kw: object) -> object:
-        import httpx
+             **kw: Any) -> httpx.Response:
+        return self._http.post(path, json=json, headers=headers, **kw)
 
-        return httpx.post(self.base_url + path, json=json, headers=headers, timeout=10, **kw)
+    def delete(self, path: str, headers: dict[str, str] = SIM_OPERATOR,
+               **kw: Any) -> httpx.Response:
+        return self._http.delete(path, headers=headers, **kw)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The station's whole journal (page by page), or the events of one kind."""
+        out: list[dict[str, Any]] = []
+        while page := self.get(f"/api/v1/events?after={out[-1]['seq'] if out else 0}"
+                               "&limit=1000").json()["events"]:
+            out += page
+        return [e for e in out if kind is None or e["kind"] == kind]
 
     def signal(self, sig: int) -> None:
         self.process.send_signal(sig)
 
     def wait(self, timeout: float = 20.0) -> int:
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self._log.close()
+        """The station's exit status once it has stopped by itself (after a signal)."""
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> int:
+        """SIGTERM, as systemd stops it; its exit status."""
+        self.signal(signal.SIGTERM)
+        return self.wait()
 
     def kill(self) -> None:
+        """``kill -9`` of the station and of everything in its process group; idempotent."""
         if self.process.poll() is None:
             self.process.kill()
-        self.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its simulators, if any survived
+        self.process.wait()
+        self._log.close()
+        self._http.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def child_pids(self) -> list[int]:
-        import os
-
-        found = []
+    def children(self) -> dict[int, list[str]]:
+        """The station's child processes and their command lines (those alive right now)."""
+        found = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/stat", "rb") as f:
                         fields = f.read().rsplit(b")", 1)[1].split()
+                    if int(fields[1]) == self.process.pid:
+                        with open(f"/proc/{entry}/cmdline", "rb") as f:
+                            found[int(entry)] = f.read().decode().split("\0")
                 except OSError:
                     continue
-                if int(fields[1]) == self.process.pid:
-                    found.append(int(entry))
         return found
 
 

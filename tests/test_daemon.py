@@ -1,23 +1,26 @@
-"""The daemon as an operator runs it: ``station-edge run --sim`` in its own process."""
+"""The daemon as an operator runs it: ``station-edge run --sim`` in its own process.
+
+Stations come from the ``sim_station`` fixture, so a failed assertion still kills the
+station and its simulators.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from drivers.gpio import PinLatch
-from tests.helpers import SIM_ADMIN, SimStationProcess
+from tests.helpers import SIM_ADMIN, SimStationProcess, wait_for
 
 pytestmark = pytest.mark.slow
+StartStation = Callable[..., SimStationProcess]
 
 
 def latch(data_dir: Path) -> dict[int, bool]:
@@ -35,26 +38,26 @@ def journal_events(data_dir: Path) -> list[dict[str, object]]:
     return [{"kind": k, "data": json.loads(d)} for k, d in rows]
 
 
-def test_sim_station_is_healthy_then_sigterm_drives_outputs_off(tmp_path: Path) -> None:
-    station = SimStationProcess(tmp_path / "data")
-    took = station.wait_ready()
-    assert took < 10
-    health = station.get("/api/v1/health").json()
-    assert health["status"] == "ok"
+def test_sim_station_is_healthy_then_sigterm_drives_outputs_off(
+    sim_station: StartStation,
+) -> None:
+    station = sim_station()
+    health = wait_for("every device read once and ok", lambda: (
+        h := station.get("/api/v1/health").json())["status"] == "ok" and h)
     assert {d["id"] for d in health["devices"]} >= {"amplifier", "siren-1", "ha-1", "journal"}
     reply = station.post("/api/v1/outputs/siren-1/test", {"seconds": 60}, headers=SIM_ADMIN)
     assert reply.status_code == 202
     assert latch(station.data_dir)[16] is True
-    station.signal(signal.SIGTERM)
-    assert station.wait() == 0
+    assert station.stop() == 0
     assert not any(latch(station.data_dir).values())
     stopping = [e for e in journal_events(station.data_dir) if e["kind"] == "station.stopping"]
     assert stopping[-1]["data"]["outputs_interrupted"] == ["siren-1"]
 
 
-def test_after_kill_9_safe_off_drives_the_latched_outputs_off(tmp_path: Path) -> None:
-    station = SimStationProcess(tmp_path / "data")
-    station.wait_ready()
+def test_after_kill_9_safe_off_drives_the_latched_outputs_off(
+    sim_station: StartStation,
+) -> None:
+    station = sim_station()
     station.post("/api/v1/outputs/amplifier.power/test", {"seconds": 60}, headers=SIM_ADMIN)
     assert latch(station.data_dir)[23] is True
     station.kill()
@@ -82,74 +85,87 @@ def test_safe_off_works_from_a_config_that_no_longer_validates(tmp_path: Path) -
     assert latch(data) == {16: False}
 
 
-def test_sigint_stops_the_station_and_leaves_no_child(tmp_path: Path) -> None:
-    station = SimStationProcess(tmp_path / "data")
-    station.wait_ready()
-    children = station.child_pids()
+def test_sigint_stops_the_station_and_leaves_no_child(sim_station: StartStation) -> None:
+    station = sim_station()
+    children = station.children()
+    programs = {Path(argv[1]).name for argv in children.values() if len(argv) > 1}
+    assert {"modbus_gauge_sim.py", "at_modem_sim.py"} <= programs
     station.signal(signal.SIGINT)
     assert station.wait() == 0
-    time.sleep(0.2)
-    for pid in children:
-        assert not os.path.exists(f"/proc/{pid}") or \
-            open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    left = [pid for pid in children if running(pid)]
+    assert not left, "the station stops and reaps every child before it exits"
 
 
-def test_a_second_station_on_a_busy_port_fails_loudly(tmp_path: Path) -> None:
-    first = SimStationProcess(tmp_path / "a")
-    first.wait_ready()
+def running(pid: int) -> bool:
     try:
-        clash = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--sim", "--listen",
-                        f"127.0.0.1:{first.port}", "--data-dir", str(tmp_path / "c")],
-                       capture_output=True, text=True, timeout=60)
-        assert clash.returncode == 1
-        assert "cannot listen" in clash.stderr
-        assert not any(latch(tmp_path / "c").values())
-    finally:
-        first.signal(signal.SIGTERM)
-        first.wait()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
-def test_evacuate_pin_held_through_the_sim_api_plays_the_order(tmp_path: Path) -> None:
-    """The issue's own words: EVACUATE low for 1.6 s via /api/v1/sim/gpio; 0.5 s does nothing."""
-    station = SimStationProcess(tmp_path / "data", time_scale=2)
-    try:
-        station.wait_ready()
-        operator = {"Authorization": "Bearer sim-operator"}
+def test_a_second_station_on_a_busy_port_fails_loudly(
+    tmp_path: Path, sim_station: StartStation,
+) -> None:
+    first = sim_station("a")
+    clash = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--sim", "--listen",
+                            f"127.0.0.1:{first.port}", "--data-dir", str(tmp_path / "c")],
+                           capture_output=True, text=True, timeout=60)
+    assert clash.returncode == 1
+    assert "cannot listen" in clash.stderr
+    assert not any(latch(tmp_path / "c").values())
 
-        def hold(seconds: float) -> None:
-            assert station.post("/api/v1/sim/gpio/17", {"level": 0}).status_code == 200
-            time.sleep(seconds / 2)  # the simulated station runs twice as fast
-            assert station.post("/api/v1/sim/gpio/17", {"level": 1}).status_code == 200
 
-        def pins() -> dict[int, int]:
-            reply = station.get("/api/v1/sim/gpio", headers=operator).json()["pins"]
-            return {p["pin"]: p["level"] for p in reply}
+#: Faster than real time, so the three plays of the order (about 18 s each) take seconds;
+#: slow enough that a brush released as soon as the station has seen it stays far below
+#: ``hold_s`` (the verdict is checked on the station's own clock anyway).
+EVACUATE_TIME_SCALE = 5
+EVACUATE_PIN, HOLD_S, RELAYS = 17, 1.5, (23, 24, 25)
 
-        hold(0.5)
-        time.sleep(1)
-        events = station.get("/api/v1/events?limit=1000").json()["events"]
-        pressed = [e["ts"] for e in events if e["source"] == "panel.evacuate_button"]
-        held_s = (datetime.fromisoformat(pressed[1].replace("Z", "+00:00"))
-                  - datetime.fromisoformat(pressed[0].replace("Z", "+00:00"))).total_seconds()
-        triggered = any(e["kind"] == "panel.evacuate" for e in events)
-        assert triggered == (held_s >= 1.5), f"held {held_s} s: trigger iff held >= hold_s"
-        for early in station.get("/api/v1/broadcasts").json()["broadcasts"]:
-            httpx.delete(f"{station.base_url}/api/v1/broadcasts/{early['id']}",
-                         headers=operator, timeout=10)
-        hold(1.6)
-        deadline = time.monotonic() + 20
-        while not all(pins()[p] for p in (23, 24, 25)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert all(pins()[p] for p in (23, 24, 25)), "power and every zone ON"
-        [broadcast] = station.get("/api/v1/broadcasts?active=true").json()["broadcasts"]
-        assert broadcast["source"] == "panel" and broadcast["message"] == "evacuate"
-        while station.get(f"/api/v1/broadcasts/{broadcast['id']}").json()["state"] != "done":
-            assert time.monotonic() < deadline + 60
-            time.sleep(0.2)
-        done = station.get(f"/api/v1/broadcasts/{broadcast['id']}").json()
-        assert done["plays"] == 3
-        [wav] = list((station.data_dir / "audio-out").glob(f"*{broadcast['id']}.wav"))
-        assert wav.stat().st_size > 3 * 16000 * 2 * 3, "three plays of the order went out"
-    finally:
-        station.signal(signal.SIGTERM)
-        station.wait()
+
+def station_time(event: dict[str, str]) -> datetime:
+    return datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
+
+
+def test_evacuate_pin_held_through_the_sim_api_plays_the_order(sim_station: StartStation) -> None:
+    """The issue's own words: EVACUATE held low via /api/v1/sim/gpio plays the order three
+    times; a brush shorter than hold_s does nothing."""
+    station = sim_station(time_scale=EVACUATE_TIME_SCALE)
+    operator = {"Authorization": "Bearer sim-operator"}
+
+    def drive(level: int) -> None:
+        assert station.post(f"/api/v1/sim/gpio/{EVACUATE_PIN}", {"level": level}).status_code \
+            == 200
+
+    def button(kind: str) -> list[dict[str, str]]:
+        return [e for e in station.events(kind) if e["source"] == "panel.evacuate_button"]
+
+    def pins() -> dict[int, int]:
+        reply = station.get("/api/v1/sim/gpio", headers=operator).json()["pins"]
+        return {p["pin"]: p["level"] for p in reply}
+
+    drive(0)  # a brush: let go as soon as the station has taken the press
+    wait_for("the press seen", lambda: button("input.pressed"))
+    drive(1)
+    [pressed], [released] = button("input.pressed"), wait_for(
+        "the release seen", lambda: button("input.released"))
+    held_s = (station_time(released) - station_time(pressed)).total_seconds()
+    triggered = bool(button("panel.evacuate"))
+    assert triggered == (held_s >= HOLD_S), f"held {held_s} s: trigger iff held >= hold_s"
+    for early in station.get("/api/v1/broadcasts").json()["broadcasts"]:
+        station.delete(f"/api/v1/broadcasts/{early['id']}")
+
+    drive(0)  # held: let go once the station has taken it as EVACUATE
+    evacuate = wait_for("EVACUATE taken", lambda: button("panel.evacuate")[int(triggered):])
+    drive(1)
+    assert len(evacuate) == 1
+    wait_for("power and every zone ON", lambda: all(pins()[p] for p in RELAYS), timeout=20)
+    [broadcast] = station.get("/api/v1/broadcasts?active=true").json()["broadcasts"]
+    assert broadcast["source"] == "panel" and broadcast["message"] == "evacuate"
+    done = wait_for("the order played", lambda: (
+        b := station.get(f"/api/v1/broadcasts/{broadcast['id']}").json())["state"] == "done"
+        and b)
+    assert done["plays"] == 3
+    [wav] = list((station.data_dir / "audio-out").glob(f"*{broadcast['id']}.wav"))
+    assert wav.stat().st_size > 3 * 16000 * 2 * 3, "three plays of the order went out"
+    assert station.stop() == 0
