@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SimStationProcess
+from tests.helpers import ConfigFor, SimStationProcess
 
 
 def _child_pids() -> set[int]:
@@ -89,14 +89,17 @@ def sim_station(tmp_path: Path) -> Iterator[Callable[..., SimStationProcess]]:
     """Start ``station-edge run --sim`` processes that die with the test, pass or fail.
 
     ``sim_station("data", time_scale=120)`` starts one in ``tmp_path / "data"`` and waits
-    until it answers (``ready=False``: do not wait). Whatever the test left running, the
-    station and its simulators are killed at teardown, before the clean-end check.
+    until it answers (``ready=False``: do not wait); ``config=`` runs it from a config of
+    the test's instead (see :class:`~tests.helpers.SimStationProcess`). Whatever the test
+    left running, the station and its simulators are killed at teardown, before the
+    clean-end check.
     """
     started: list[SimStationProcess] = []
 
     def start(name: str = "data", *args: str, time_scale: float | None = None,
-              ready: bool = True) -> SimStationProcess:
-        station = SimStationProcess(tmp_path / name, *args, time_scale=time_scale)
+              config: ConfigFor | None = None, ready: bool = True) -> SimStationProcess:
+        station = SimStationProcess(tmp_path / name, *args, time_scale=time_scale,
+                                    config=config)
         started.append(station)
         if ready:
             station.wait_ready()

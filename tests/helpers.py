@@ -33,27 +33,37 @@ def free_port() -> int:
 BUS_START, BUS_END = "# == the simulated RS-485 line", "# == end of the RS-485 line =="
 
 
-def sim_config(data_dir: Path, extra: str = "", *, with_simulators: bool = False,
-               **replace: str) -> Config:
-    """The embedded simulated-station config, pointed at ``data_dir``.
+def sim_config_text_for(data_dir: Path, extra: str = "", *, listen: str = "127.0.0.1:0",
+                        time_scale: float = 1.0, devices: dict[str, str] | None = None,
+                        with_simulators: bool = False, **replace: str) -> str:
+    """The embedded simulated-station config, pointed at ``data_dir`` (TOML text).
 
-    Without ``with_simulators``, what hangs on the simulators' wires (the RS-485 line with
-    its gauges, remote siren and remote hand alarm; the satellite phone) is left out:
-    in-process tests on a manual clock do not start those simulators, and a device that
-    cannot be reached would make every such station degraded.
+    What hangs on the simulators' wires (the RS-485 line with its gauges, remote siren and
+    remote hand alarm; the satellite phone) is left out unless ``with_simulators`` or
+    ``devices`` names its simulator (``gauge_port``, ``modem_port``): a station whose
+    test started no simulator would find those devices unreachable, and be degraded.
+    ``replace`` swaps text of the template; ``extra`` is appended.
     """
     from edge.sim.station import sim_config_text
 
-    text = sim_config_text(data_dir, "127.0.0.1:0", 1.0, {})
-    if not with_simulators:
+    devices = devices or {}
+    text = sim_config_text(data_dir, listen, time_scale, devices)
+    if not (with_simulators or "gauge_port" in devices):
         text = text[:text.index(BUS_START)] + text[text.index(BUS_END) + len(BUS_END):]
-        if "\n[sat_phone]" in text:
-            cut = text.index("\n[sat_phone]")
-            comment = text.rfind("\n\n", 0, cut)
-            text = text[:comment + 1]
+    if not (with_simulators or "modem_port" in devices) and "\n[sat_phone]" in text:
+        cut = text.index("\n[sat_phone]")
+        comment = text.rfind("\n\n", 0, cut)
+        text = text[:comment + 1]
     for old, new in replace.items():
         text = text.replace(old, new)
-    return parse(text + "\n" + extra)
+    return text + "\n" + extra
+
+
+def sim_config(data_dir: Path, extra: str = "", *, with_simulators: bool = False,
+               **replace: str) -> Config:
+    """:func:`sim_config_text_for`, parsed (for in-process stations)."""
+    return parse(sim_config_text_for(data_dir, extra, with_simulators=with_simulators,
+                                     **replace))
 
 
 class StationRun:
@@ -110,25 +120,38 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0,
         time.sleep(interval)
 
 
+#: A config for a station process: TOML text from its data dir and listen address.
+ConfigFor = Callable[[Path, str], str]
+
+
 class SimStationProcess:
     """``station-edge run --sim`` as a child process, on its own port and data dir.
 
+    With ``config``, ``station-edge run --config <data_dir>/config.toml`` instead: a
+    simulated station (``[sim]`` in that config) whose simulators the test started.
     The station leads its own process group, which its simulators join: :meth:`kill`
     takes the whole group down, whatever state a failed test left it in. Tests get
     stations from the ``sim_station`` fixture, which kills them at teardown.
     """
 
-    def __init__(self, data_dir: Path, *extra_args: str, time_scale: float | None = None) -> None:
+    def __init__(self, data_dir: Path, *extra_args: str, time_scale: float | None = None,
+                 config: ConfigFor | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        listen = f"127.0.0.1:{self.port}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if config is None:
+            run = ["--sim", "--listen", listen, "--data-dir", str(data_dir)]
+        else:
+            config_path = data_dir / "config.toml"
+            config_path.write_text(config(data_dir, listen), encoding="utf-8")
+            run = ["--config", str(config_path)]
         args = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()),
-                "-m", "edge.cli", "run", "--sim",
-                "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(data_dir), *extra_args]
+                "-m", "edge.cli", "run", *run, *extra_args]
         if time_scale is not None:
             args += ["--time-scale", str(time_scale)]
         self.log_path = data_dir.parent / f"{data_dir.name}-station.log"
-        data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
                                         cwd=REPO, start_new_session=True)
