@@ -11,8 +11,7 @@ validation the schema cannot express).
 
 from __future__ import annotations
 
-import signal
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import schemathesis
@@ -27,30 +26,26 @@ EXAMPLES_PER_OPERATION = 12
 NOT_FUZZED = {"GET /api/v1/stream"}  # an endless event stream: checked in the panel tests
 
 
-def test_no_input_makes_the_station_fail(tmp_path: Path) -> None:
-    station = SimStationProcess(tmp_path / "data")
-    try:
-        station.wait_ready()
-        schema = schemathesis.openapi.from_url(f"{station.base_url}/api/openapi.json",
-                                               headers=ADMIN)
-        operations = [result.ok() for result in schema.get_all_operations()]
-        fuzzed = [op for op in operations if op.label not in NOT_FUZZED]
-        assert len(fuzzed) >= 20, [op.label for op in operations]
-        failures: list[str] = []
-        for operation in fuzzed:
+def test_no_input_makes_the_station_fail(sim_station: Callable[..., SimStationProcess]) -> None:
+    station = sim_station()
+    schema = schemathesis.openapi.from_url(f"{station.base_url}/api/openapi.json",
+                                           headers=ADMIN)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    fuzzed = [op for op in operations if op.label not in NOT_FUZZED]
+    assert len(fuzzed) >= 20, [op.label for op in operations]
+    failures: list[str] = []
+    for operation in fuzzed:
 
-            @given(case=operation.as_strategy())
-            @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
-            def check(case: schemathesis.Case) -> None:
-                case.call_and_validate(base_url=station.base_url, headers=ADMIN,
-                                       excluded_checks=[positive_data_acceptance])
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def check(case: schemathesis.Case) -> None:
+            case.call_and_validate(base_url=station.base_url, headers=ADMIN,
+                                   excluded_checks=[positive_data_acceptance])
 
-            try:
-                check()
-            except (Exception, BaseExceptionGroup) as exc:  # schemathesis FailureGroup
-                failures.append(f"{operation.label}: {exc}"[:2000])
-        assert not failures, "\n\n".join(failures)
-    finally:
-        station.signal(signal.SIGTERM)
-        station.wait()
+        try:
+            check()
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis FailureGroup
+            failures.append(f"{operation.label}: {exc}"[:2000])
+    assert not failures, "\n\n".join(failures)
+    assert station.stop() == 0, "the station still stops cleanly"

@@ -8,9 +8,6 @@ the simulated GPIO. Screenshots land in ``test-artifacts/panel/``.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.chromium import PHONE, Panels, panels, screenshot, sign_in
-from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +33,8 @@ POST_WITH_CSRF = """async ([path, body, withCsrf]) => {
 
 
 @pytest.fixture
-def station(tmp_path: Path) -> Iterator[SimStationProcess]:
-    sim = SimStationProcess(tmp_path / "station")
-    sim.wait_ready()
-    try:
-        yield sim
-    finally:
-        sim.signal(signal.SIGTERM)
-        try:
-            sim.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+def station(sim_station: Callable[..., SimStationProcess]) -> SimStationProcess:
+    return sim_station("station")
 
 
 @pytest.fixture
@@ -54,18 +42,6 @@ def browser(tmp_path: Path, station: SimStationProcess) -> Iterator[Panels]:
     with panels(tmp_path / "profiles", station.base_url) as opened:
         yield opened
     assert opened.page_errors == [], "the panel's script threw"
-
-
-def eventually(what: str, check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll the station (a separate process) until ``check`` gives something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.1)
 
 
 def api(station: SimStationProcess, method: str, path: str,
@@ -105,7 +81,7 @@ def test_operator_evacuates_from_the_panel_and_stops_it(
 
     broadcast = page.locator("#broadcasts li.broadcast.prio-evacuation")
     expect(broadcast).to_contain_text("立即转移")
-    eventually("amplifier power and both zone relays ON", lambda: relays_on(station))
+    wait_for("amplifier power and both zone relays ON", lambda: relays_on(station))
     gpio = api(station, "GET", "/api/v1/sim/gpio", SIM_OPERATOR).json()
     pins = {p["pin"]: p["level"] for p in gpio["pins"]}
     assert pins[23] == pins[24] == pins[25] == 1

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from test_rain_sim_station import wait_for
-
-from tests.helpers import SimStationProcess
+from tests.helpers import SimStationProcess, wait_for
 
 NUMBER = "+8613800000002"
 TEXT = ("断电前排队的短信：后山雨量站1小时雨量52.3毫米，请回复1确认收到。"
@@ -34,31 +32,25 @@ def phone(station: SimStationProcess) -> dict[str, Any]:
     return station.get("/api/v1/satphone").json()
 
 
-def test_a_queued_sms_survives_kill_9_and_goes_out_after_restart(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    first = SimStationProcess(data)
-    try:
-        first.wait_ready()
-        wait_for("the terminal ready", lambda: phone(first)["state"] == "ok")
-        terminal(first, "signal", bars=0)
-        wait_for("no network", lambda: phone(first)["registered"] is False)
-        queued = first.post("/api/v1/satphone/sms", {"to": NUMBER, "text": TEXT})
-        assert queued.status_code == 202
-        failed = wait_for("a failed attempt", lambda: [
-            m for m in phone(first)["outbox"] if m["attempts"] >= 1])
-        assert failed[0]["state"] == "pending" and "500" in failed[0]["last_error"]
-    finally:
-        first.kill()
+def test_a_queued_sms_survives_kill_9_and_goes_out_after_restart(
+    sim_station: Callable[..., SimStationProcess],
+) -> None:
+    first = sim_station("data")
+    wait_for("the terminal ready", lambda: phone(first)["state"] == "ok")
+    terminal(first, "signal", bars=0)
+    wait_for("no network", lambda: phone(first)["registered"] is False)
+    queued = first.post("/api/v1/satphone/sms", {"to": NUMBER, "text": TEXT})
+    assert queued.status_code == 202
+    failed = wait_for("a failed attempt", lambda: [
+        m for m in phone(first)["outbox"] if m["attempts"] >= 1])
+    assert failed[0]["state"] == "pending" and "500" in failed[0]["last_error"]
+    first.kill()
 
-    second = SimStationProcess(data)
-    try:
-        second.wait_ready()
-        sent = wait_for("the SMS sent", lambda: [
-            m for m in phone(second)["outbox"] if m["state"] == "sent"])
-        assert [(m["to"], m["text"]) for m in sent] == [(NUMBER, TEXT)]
-        [delivered] = terminal(second, "outbox")["messages"]
-        assert (delivered["to"], delivered["text"], delivered["complete"]) == (NUMBER, TEXT, True)
-        assert delivered["parts"] == 2
-    finally:
-        second.signal(15)
-        second.wait()
+    second = sim_station("data")  # the same data directory
+    sent = wait_for("the SMS sent", lambda: [
+        m for m in phone(second)["outbox"] if m["state"] == "sent"])
+    assert [(m["to"], m["text"]) for m in sent] == [(NUMBER, TEXT)]
+    [delivered] = terminal(second, "outbox")["messages"]
+    assert (delivered["to"], delivered["text"], delivered["complete"]) == (NUMBER, TEXT, True)
+    assert delivered["parts"] == 2
+    assert second.stop() == 0
