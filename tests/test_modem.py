@@ -100,11 +100,12 @@ class Station:
         return sum(1 for c in listed if c.upper().startswith(prefix.upper()))
 
 
-async def build(tmp_path: Path, personality: str, start_modem: bool = True) -> Station:
+async def build(tmp_path: Path, personality: str, start_modem: bool = True,
+                poll_interval_s: float = POLL) -> Station:
     sim = await Sim.start(tmp_path, personality)
     clock = ManualClock()
     channel = AtChannel(str(sim.link), clock=clock, settings=CHANNEL)
-    settings = ModemSettings(personality=personality, poll_interval_s=POLL)
+    settings = ModemSettings(personality=personality, poll_interval_s=poll_interval_s)
     inbox: list[Station] = []
     modem = Modem(channel, clock=clock, settings=settings, on_sms=lambda m: inbox[0].take(m))
     station = Station(sim, clock, channel, modem)
