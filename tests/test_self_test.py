@@ -9,7 +9,7 @@ from pathlib import Path
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program
 from drivers.clock import ManualClock
-from edge.self_test import next_daily, next_weekly
+from edge.self_test import RETRY_WHILE_BUSY_S, next_daily, next_weekly
 from tests.helpers import StationRun, sim_config
 
 
@@ -62,7 +62,8 @@ async def test_the_weekly_audible_test_plays_the_test_message(tmp_path: Path) ->
 
 
 async def test_a_test_that_cannot_run_is_missed_and_degrades_health(tmp_path: Path) -> None:
-    config = sim_config(tmp_path, "[self_test]\ngrace_s = 600\n")
+    grace_s = 60.0  # the shortest allowed: every minute of it is a minute of audio to write
+    config = sim_config(tmp_path, f"[self_test]\ngrace_s = {grace_s}\n")
     run = StationRun(config, ManualClock(datetime(2026, 7, 1, 18, 59, 0, tzinfo=UTC)))
     await run.__aenter__()
     try:
@@ -71,7 +72,7 @@ async def test_a_test_that_cannot_run_is_missed_and_degrades_health(tmp_path: Pa
         await service.submit(Program(MessageContent("evacuate"), repeat=100), zones=["all"],
                              priority=Priority.EVACUATION, type="emergency", source="api",
                              actor="test")
-        await run.clock.advance(60 + 700)
+        await run.clock.advance(60 + grace_s + RETRY_WHILE_BUSY_S + 10)  # due at 03:00
         health = run.station.health.get("self_test")
         assert health.status == "degraded" and "missed" in health.detail
         assert any(e["kind"] == "self_test.missed" for e in await run.settled_events())
