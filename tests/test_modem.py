@@ -292,6 +292,8 @@ async def test_port_vanishing_and_coming_back(iridium: Station) -> None:
     await iridium.clock.advance(2)
     await iridium.sim.call("appear")
     await iridium.clock.advance(4)
+    # "ok" comes with the port, before the terminal is initialised again: wait for that
+    await asyncio.wait_for(iridium.sim.call("wait_command", match="ATE0", count=2), 30)
     await iridium.status("ok")
     assert await iridium.commands("ATE0") == 2  # initialised again on the new port
     assert len(await iridium.modem.send_sms(NUMBER, CHINESE_120)) == 2
