@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.stamp-installed
 # pytest-xdist workers. The suite mostly waits (station processes, simulators, a browser,
 # clocks scaled for simulation), so more workers than this machine's two cores pay off.
 WORKERS ?= 3
-PYTEST := $(PY) -m pytest -q -ra -n $(WORKERS) --durations=10
+PYTEST := $(PY) -m pytest -q -ra -n $(WORKERS) --dist worksteal --durations=10
 
 .PHONY: run test test-fast lint typecheck pytest bench clean setup
 
