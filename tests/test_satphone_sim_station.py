@@ -12,7 +12,11 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.helpers import SimStationProcess, wait_for
+
+pytestmark = pytest.mark.slow
 
 NUMBER = "+8613800000002"
 TEXT = ("断电前排队的短信：后山雨量站1小时雨量52.3毫米，请回复1确认收到。"
