@@ -20,7 +20,8 @@ from tests.helpers import StationRun, free_port
 from tests.sip_peers import BARESIP, Baresip, peak_hz, read_wav, rms_db
 from tests.test_sip_station import Watch, heard_seconds, phone_event
 
-pytestmark = pytest.mark.skipif(BARESIP is None, reason="baresip (Debian) is needed")
+pytestmark = [pytest.mark.slow,  # a SIP phone and the terminal simulator as processes
+              pytest.mark.skipif(BARESIP is None, reason="baresip (Debian) is needed")]
 FAR_END = "13800000009"
 
 

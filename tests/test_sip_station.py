@@ -25,8 +25,9 @@ from edge.config import Config
 from tests.helpers import SIM_VIEWER, StationRun, free_port, sim_config
 from tests.sip_peers import BARESIP, KAMAILIO, Baresip, Kamailio, peak_hz, rms_db
 
-pytestmark = pytest.mark.skipif(BARESIP is None or KAMAILIO is None,
-                                reason="baresip and kamailio (Debian) are needed")
+pytestmark = [pytest.mark.slow,  # SIP phones and a registrar as processes
+              pytest.mark.skipif(BARESIP is None or KAMAILIO is None,
+                                 reason="baresip and kamailio (Debian) are needed")]
 PIN = "2468"
 PULSE_GAUGE = '''
 [[rain_gauges]]
