@@ -9,7 +9,6 @@ serves every test of this module.
 from __future__ import annotations
 
 import re
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -34,9 +33,9 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimStationProc
             assert time.monotonic() < deadline, running.get("/api/v1/health").json()  # type: ignore[attr-defined]
             time.sleep(0.1)
         yield running
+        assert running.stop() == 0
     finally:
-        running.signal(signal.SIGTERM)
-        running.wait()
+        running.kill()  # whatever happened: the station and its simulators die with the module
 
 
 def cli(capsys: pytest.CaptureFixture[str], station: SimStationProcess,
