@@ -241,8 +241,9 @@ class ModbusBus:
     ) -> Any:
         if not 1 <= unit <= 247:
             raise ValueError(f"unit must be 1..247 (broadcasts get no reply), got {unit}")
+        cancels_before = _cancels_requested()
         async with self._lock:
-            client = await self._ready_client(unit)
+            client = await self._ready_client(unit, cancels_before)
             self.counters.requests += 1
             self._awaiting = True
             try:
@@ -260,7 +261,7 @@ class ModbusBus:
                 raise self._bad(unit, f"undecodable reply: {exc}") from None
             finally:
                 self._awaiting = False
-                _honour_cancellation()
+                _honour_cancellation(cancels_before)
         if reply.dev_id != unit or (reply.function_code & 0x7F) != function:
             raise self._bad(unit, f"reply of unit {reply.dev_id} FC{reply.function_code:02d}")
         if reply.isError():
@@ -275,7 +276,7 @@ class ModbusBus:
         self.counters.replies += 1
         return reply
 
-    async def _ready_client(self, unit: int) -> AsyncModbusSerialClient:
+    async def _ready_client(self, unit: int, cancels_before: int) -> AsyncModbusSerialClient:
         """A connected client with a quiet, empty input; reopen a lost one."""
         if self._client is not None and not self._client.connected:
             self._drop_client()
@@ -291,7 +292,7 @@ class ModbusBus:
             )
             client.set_max_no_responses(1 << 30)
             connected = await client.connect()
-            _honour_cancellation()
+            _honour_cancellation(cancels_before)
             if not connected:
                 client.close()
                 self._port_lost("cannot open")
@@ -371,13 +372,20 @@ async def _drain_turns() -> None:
     await asyncio.sleep(0)
 
 
-def _honour_cancellation() -> None:
+def _cancels_requested() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def _honour_cancellation(cancels_before: int) -> None:
     """Re-raise a cancellation that ``asyncio.wait_for`` inside pymodbus swallowed.
 
     On Python 3.11, ``wait_for`` returns the result when the awaited operation finishes
     in the same loop turn as a cancel, and the cancel is lost (CPython gh-86296): a gauge
-    task would then never stop. The task still counts the request, so raise it here.
+    task would then never stop. The task still counts the request, so raise it here --
+    but only for a cancel that arrived *during* this request. A task that was cancelled
+    earlier and now switches a siren OFF in its ``finally`` block must see that write
+    succeed: raising here would leave the coil OFF on the wire but ON in our books.
     """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    if _cancels_requested() > cancels_before:
         raise asyncio.CancelledError

@@ -56,6 +56,32 @@ async def test_coils_discrete_inputs_and_register_writes(sim: GaugeSim, bus: Mod
     assert await bus.read_holding_registers(1, 10, 1) == [0xBEEF]
 
 
+async def test_a_cancelled_task_can_still_switch_a_coil_off_in_its_finally(
+    sim: GaugeSim, bus: ModbusBus
+) -> None:
+    """A siren cadence cancelled by an ACK writes its coil OFF while unwinding: that write
+    must count as done (not be re-raised as a cancellation) and reach the wire."""
+    await bus.write_coil(2, 0, True)
+    unwound: list[str] = []
+    started = asyncio.Event()
+
+    async def cadence() -> None:
+        try:
+            started.set()
+            await asyncio.Event().wait()
+        finally:
+            await bus.write_coil(2, 0, False)
+            unwound.append("off written")
+
+    task = asyncio.create_task(cadence())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert unwound == ["off written"]
+    assert sim.status(2)["coils"].startswith("0")
+
+
 async def test_a_modbus_exception_is_a_refusal_not_silence(bus: ModbusBus) -> None:
     with pytest.raises(DeviceRefused) as refused:
         await bus.read_holding_registers(1, 63, 2)   # past the device's map
