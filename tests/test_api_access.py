@@ -6,8 +6,10 @@ without a token is 401, with a wrong token 401, with a too-weak role 403.
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,6 +74,47 @@ async def test_every_route_declares_a_role_and_enforces_it(tmp_path: Path) -> No
                     assert strong.status_code not in (401, 403), (method, url, role)
         denied = await run.settled_events("access.denied")
         assert denied and all(e["source"] == "api" for e in denied)
+
+
+def runs_on_the_thread_pool(call: Any) -> bool:
+    """Would FastAPI run ``call`` on its thread pool (a plain ``def``, not ``async def``)?"""
+    if inspect.isfunction(call) or inspect.ismethod(call):
+        return not (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call))
+    method = getattr(call, "__call__", None)  # noqa: B004 (an instance, e.g. RoleCheck)
+    return method is not None and runs_on_the_thread_pool(method)
+
+
+def thread_pool_calls(dependant: Any) -> list[str]:
+    found = [getattr(dependant.call, "__qualname__", repr(dependant.call))] \
+        if dependant.call is not None and runs_on_the_thread_pool(dependant.call) else []
+    for sub in dependant.dependencies:
+        found += thread_pool_calls(sub)
+    return found
+
+
+class RoleCheckLike:
+    async def __call__(self) -> None: ...
+
+
+def test_the_check_finds_a_plain_def() -> None:
+    def plain() -> None: ...
+
+    async def coroutine() -> None: ...
+
+    assert runs_on_the_thread_pool(plain) and not runs_on_the_thread_pool(coroutine)
+    assert not runs_on_the_thread_pool(RoleCheckLike())
+
+
+async def test_no_route_or_dependency_runs_on_the_thread_pool(tmp_path: Path) -> None:
+    """Session and throttle tables change on the event loop; a plain ``def`` route or
+    dependency would run on FastAPI's thread pool and race them."""
+    async with StationRun(sim_config(tmp_path, with_simulators=True)) as run:
+        app = create_app(run.station)
+        routes = [r.original_route for r in iter_route_contexts(app.routes)]
+        walked = [r for r in routes if hasattr(r, "dependant")]
+        assert len(walked) >= 20 and any(r.path == "/api/v1/sign-in" for r in walked)
+        plain = {r.path: calls for r in walked if (calls := thread_pool_calls(r.dependant))}
+        assert plain == {}, f"make these async def: {plain}"
 
 
 async def test_health_answers_as_the_county_expects(tmp_path: Path) -> None:

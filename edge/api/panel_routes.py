@@ -104,12 +104,12 @@ def _panel_file(name: str) -> bytes:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def panel_shell() -> HTMLResponse:
+async def panel_shell() -> HTMLResponse:
     return HTMLResponse(_panel_file("index.html").decode("utf-8"), headers=PANEL_HEADERS)
 
 
 @router.get("/panel/{path:path}", include_in_schema=False)
-def panel_asset(path: str) -> Response:
+async def panel_asset(path: str) -> Response:
     match = STATIC_NAME.match(path)
     if match is None:
         raise HTTPException(404, "no such panel file")
@@ -128,7 +128,7 @@ def _session_json(principal: Principal, csrf: str | None, expires: str | None) -
 
 
 @router.post("/api/v1/sign-in", tags=["panel"])
-def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any]:
+async def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any]:
     """Trade a token for a panel session: an HttpOnly, SameSite=Strict cookie holding a
     random session id (never the token), and the session's CSRF token in the body."""
     station = station_of(request)
@@ -159,7 +159,7 @@ def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any
 
 
 @router.get("/api/v1/session", tags=["panel"])
-def who_am_i(
+async def who_am_i(
     request: Request, principal: Annotated[Principal, Viewer], response: Response
 ) -> dict[str, Any]:
     """Who is signed in, and the CSRF token a reloaded panel needs (null for a Bearer caller)."""
@@ -171,7 +171,7 @@ def who_am_i(
 
 
 @router.post("/api/v1/sign-out", tags=["panel"])
-def sign_out(
+async def sign_out(
     request: Request, principal: Annotated[Principal, Viewer], response: Response
 ) -> dict[str, Any]:
     """End the panel session (the cookie's; a Bearer caller has none to end)."""
