@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from edge.api import (
@@ -23,6 +24,7 @@ from edge.api.body_limit import BodyLimit
 from edge.api.metrics import registry_for
 from edge.api.security import Viewer
 from edge.api.sessions import SessionBook
+from edge.api.strict_json import StrictJson, validation_failed
 from edge.api.throttle import AuthThrottle
 
 if TYPE_CHECKING:
@@ -64,7 +66,9 @@ def create_app(station: Station) -> FastAPI:
     app.state.station = station
     app.state.auth_throttle = AuthThrottle()
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(station.config))
+    app.add_middleware(StrictJson)  # inside BodyLimit: it reads bodies already bounded
     app.add_middleware(BodyLimit, **body_limits(station.config))
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.state.metrics_registry = registry_for(station)
     background: set[asyncio.Task[Any]] = set()  # tasks a route started, kept until done
     app.state.background = background

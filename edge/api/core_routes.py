@@ -42,7 +42,8 @@ async def metrics(request: Request) -> Response:
 @router.get("/api/v1/events", dependencies=[Viewer], tags=["county"])
 async def events(
     request: Request,
-    after: int = Query(0, ge=0, description="return events with seq greater than this"),
+    after: int = Query(0, ge=0, le=2**63 - 1,  # SQLite's largest integer
+                       description="return events with seq greater than this"),
     limit: int = Query(100, ge=1, le=1000),
     kind: str | None = Query(None, max_length=64),
 ) -> dict[str, Any]:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/api/v1", tags=["rain and alarms"], responses=ERRORS)
 MAX_SERIES_POINTS = 10_000
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _rain(request: Request) -> Rain:
@@ -36,7 +38,11 @@ def _parse_time(value: str | None, default: datetime) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise HTTPException(422, f"not an ISO-8601 time: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment < LATEST:  # also keeps "a day before" and UTC in range
+        raise HTTPException(422, f"{value!r} is not between {EARLIEST.year} and "
+                                 f"{LATEST.year - 1}")
+    return moment
 
 
 @router.get("/rain", dependencies=[Viewer])
