@@ -9,6 +9,7 @@ A file with any problem never starts the daemon and never energises an output.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import tomllib
 from collections.abc import Iterator, Sequence
 from datetime import time
@@ -34,6 +35,15 @@ def _range(lo: float, hi: float) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _proxy(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError("must be the IP address or network of a proxy (10.0.0.5, "
+                         f"10.8.0.0/24), got {value!r}") from None
+    return value
 
 
 def _listen(value: str) -> str:
@@ -79,6 +89,9 @@ class ApiConfig(Section):
     docs: bool = False
     allowed_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = None
     max_body_kb: Annotated[int, _range(1, 16384)] = 64
+    #: Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none by
+    #: default: then a client is who connects, and no header can make it someone else).
+    trusted_proxies: list[Annotated[str, AfterValidator(_proxy)]] = []
 
 
 class GpioConfig(Section):

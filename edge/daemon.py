@@ -31,9 +31,13 @@ class StationServer(uvicorn.Server):
 
 
 def build_server(station: Station) -> StationServer:
+    """uvicorn for the station's API. Proxy headers are read only from the proxies that
+    ``[api] trusted_proxies`` names: uvicorn's default trusts them from loopback, so any
+    local process could claim to be the county (and lock it out, or escape a lockout)."""
+    proxies = list(station.config.api.trusted_proxies)
     config = uvicorn.Config(
         create_app(station), log_level="warning", lifespan="off", access_log=False,
-        server_header=False,
+        server_header=False, proxy_headers=bool(proxies), forwarded_allow_ips=proxies,
     )
     return StationServer(config)
 

@@ -166,15 +166,19 @@ async def test_the_stream_sends_changes_only(tmp_path: Path) -> None:
         assert reply.json()["id"] in next(f for f in later if "event: broadcasts" in f)
 
 
-async def test_guessing_tokens_at_the_sign_in_is_locked_out(tmp_path: Path) -> None:
+async def test_guessing_tokens_at_the_sign_in_is_locked_out_but_the_right_one_signs_in(
+    tmp_path: Path,
+) -> None:
     async with StationRun(sim_config(tmp_path)) as run:
         app = create_app(run.station)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            limit = app.state.auth_throttle.max_failures
             guesses = [(await client.post("/api/v1/sign-in", json={"token": f"guess-{i}"}))
-                       .status_code for i in range(app.state.auth_throttle.max_failures)]
+                       .status_code for i in range(limit + 1)]
+            locked = await client.post("/api/v1/sign-in", json={"token": "guess"})
             right = await client.post("/api/v1/sign-in", json={"token": "sim-operator"})
-        assert set(guesses) == {401}
-        assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
-        assert SESSION_COOKIE not in right.headers.get("set-cookie", "")
+        assert guesses == [401] * (limit - 1) + [429, 429]
+        assert int(locked.headers["retry-after"]) > 0
+        assert right.status_code == 200 and SESSION_COOKIE in right.headers["set-cookie"]
         assert await run.settled_events("access.locked_out")

@@ -21,6 +21,7 @@ from edge.api import (
     sim_routes,
 )
 from edge.api.body_limit import BodyLimit
+from edge.api.denials import DenialLog
 from edge.api.metrics import registry_for
 from edge.api.security import Viewer
 from edge.api.sessions import SessionBook
@@ -65,6 +66,7 @@ def create_app(station: Station) -> FastAPI:
     )
     app.state.station = station
     app.state.auth_throttle = AuthThrottle()
+    app.state.denials = DenialLog()
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(station.config))
     app.add_middleware(StrictJson)  # inside BodyLimit: it reads bodies already bounded
     app.add_middleware(BodyLimit, **body_limits(station.config))

@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import math
 import re
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +31,10 @@ from edge.api.errors import ERRORS
 from edge.api.security import (
     SESSION_COOKIE,
     Viewer,
+    client_of,
+    journal_denial_repeats,
     panel_session,
+    wrong_token,
 )
 from edge.api.state import station_of
 from edge.auth import Principal
@@ -130,23 +132,13 @@ def _session_json(principal: Principal, csrf: str | None, expires: str | None) -
 @router.post("/api/v1/sign-in", tags=["panel"])
 async def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any]:
     """Trade a token for a panel session: an HttpOnly, SameSite=Strict cookie holding a
-    random session id (never the token), and the session's CSRF token in the body."""
+    random session id (never the token), and the session's CSRF token in the body.
+    A valid token signs in even from a client locked out for wrong ones."""
     station = station_of(request)
-    client = request.client.host if request.client else "unknown"
-    throttle = getattr(request.app.state, "auth_throttle", None)
-    now = station.clock.monotonic()
-    if throttle is not None and (wait := throttle.locked(client, now)) is not None:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            "too many failed authentications from this client; retry later",
-                            headers={"Retry-After": str(math.ceil(wait))})
+    journal_denial_repeats(request)
     principal = station.tokens.identify(body.token)
     if principal is None:
-        station.journal.record("access.denied", "api", "anonymous", path=request.url.path,
-                               reason="sign-in with an unknown token", client=client)
-        if throttle is not None and throttle.failed(client, now):
-            station.journal.record("access.locked_out", "api", "anonymous", client=client,
-                                   lockout_s=throttle.lockout_s)
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token")
+        raise wrong_token(request, "sign-in with an unknown token", "unknown token")
     session = request.app.state.sessions.open(principal)
     response.set_cookie(
         SESSION_COOKIE, session.id, max_age=int(request.app.state.sessions.lifetime_s),
@@ -154,7 +146,7 @@ async def sign_in(request: Request, body: SignIn, response: Response) -> dict[st
     )
     response.headers["Cache-Control"] = "no-store"
     station.journal.record("panel.signed_in", "panel", principal.name, role=principal.role,
-                           client=client, expires=iso_utc(session.expires_at))
+                           client=client_of(request), expires=iso_utc(session.expires_at))
     return _session_json(principal, session.csrf, iso_utc(session.expires_at))
 
 

@@ -1,8 +1,18 @@
-"""Failed authentications are limited per client: a token cannot be guessed from the LAN.
+"""Failed authentications are limited per client, and a valid credential is never refused.
 
-After ``max_failures`` failures within ``window_s``, a client is refused with 429 for
-``lockout_s`` whatever it presents (its token is not even looked at, so the lockout
-leaks nothing). Plain logic on the station clock, tested without an event loop.
+After ``max_failures`` wrong tokens within ``window_s``, a client's wrong tokens are
+answered 429 (with ``Retry-After``) instead of 401 for ``lockout_s``, and the lockout is
+journaled once. A valid token or panel session from that client is still accepted: a
+duty PC whose old tabs or a mistyped token set off the lockout must still be able to
+sound the sirens, and so must the county behind a shared address. Only a presented
+Bearer token (or the sign-in's token) that identifies no one counts: no credential at all
+is no guess, and a session cookie the station forgot (expired, or from before a restart)
+is a 256-bit random id no one can guess (see :mod:`edge.api.security`).
+
+So the lockout no longer slows a guesser down by refusing to look: what makes a token
+unguessable is its strength (``station-edge token add`` makes 128 random bits). The lockout
+makes guessing loud: a 429, one ``access.locked_out`` event, counted denials.
+Plain logic on the station clock, tested without an event loop.
 """
 
 from __future__ import annotations
@@ -34,7 +44,10 @@ class AuthThrottle:
         return entry.locked_until - now
 
     def failed(self, client: str, now: float) -> bool:
-        """Count a failure; True if the client is now locked out."""
+        """Count a failure; True if it locks the client out (a locked client's failures
+        are not counted: the lockout stands until it ends, and is not stretched)."""
+        if self.locked(client, now) is not None:
+            return False
         if client not in self._clients and len(self._clients) >= self.max_clients:
             self._forget_quiet(now)
         entry = self._clients.setdefault(client, _Client())
