@@ -2,7 +2,8 @@
 
 The county pushes alerts to ``POST /api/v1/cap``; the daemon (``edge/``) does::
 
-    alert = parse_alert(body, require_signature=..., require_china_profile=...)
+    alert = parse_alert(body, require_signature=..., trusted=pinned_certificates,
+                        now=clock.now(), require_china_profile=...)
     #   CapRejected(code, reason) -> 4xx with the reason; nothing changes
     decision = decide(alert, now=clock.now(), area=station_area, seen=seen_alerts)
     #   journal the decision, then:
@@ -11,9 +12,9 @@ The county pushes alerts to ``POST /api/v1/cap``; the daemon (``edge/``) does::
 
 Everything here is plain data and functions: no I/O besides reading the bundled schema,
 no event loop. The pieces: :mod:`.cap_model` (the data), :mod:`.cap_parse` (bytes to
-alert), :mod:`.cap_china` (the profile), :mod:`.cap_area` (area matching),
-:mod:`.cap_seen` (duplicates), :mod:`.cap_decide` (what to do), :mod:`.cap_render` (the
-station's alarms as CAP).
+alert), :mod:`.cap_signature` (XML-DSig against pinned certificates), :mod:`.cap_china`
+(the profile), :mod:`.cap_area` (area matching), :mod:`.cap_seen` (duplicates),
+:mod:`.cap_decide` (what to do), :mod:`.cap_render` (the station's alarms as CAP).
 """
 
 from .cap_area import StationArea, codes_match, division_prefix

@@ -173,7 +173,7 @@ class CapAlert:
     references: tuple[AlertRef, ...] = ()
     incidents: str | None = None
     infos: tuple[CapInfo, ...] = ()
-    signed: bool = False  # an XML-DSig <Signature> is present (not verified: see cap_parse)
+    signed: bool = False  # its XML-DSig signature verified with a pinned certificate
     china_profile: bool = False  # claimed GB/T 35965.1 and passed its checks
 
     @property

@@ -13,10 +13,12 @@ The checks run from the cheapest to the dearest, and each refusal names what was
    Update and Cancel; ``addresses`` required by Private scope; well-formed polygons and
    circles; embedded resources (``derefUri``) that are base64, of the stated ``size`` and
    SHA-1 ``digest``;
-4. a signature, when one is required: an XML-DSig ``Signature`` element (the place the CAP
-   schema leaves for it, after the ``info`` blocks) with its SignedInfo, SignatureValue and
-   a Reference. It is NOT cryptographically verified: that needs a trusted certificate
-   from the county, which no configuration carries yet;
+4. the XML-DSig signature (``Signature`` after the ``info`` blocks, the place the CAP
+   schema leaves for it), verified against the county's pinned certificates when the
+   station has any (see :mod:`broadcast.cap_signature`): one that does not verify is
+   refused whether or not signatures are required, and the alert is then read from what
+   was signed, nothing else. Without a signature, the alert is refused where one is
+   required;
 5. China's GB/T 35965.1 profile, when the alert claims it (see :mod:`broadcast.cap_china`).
 """
 
@@ -28,7 +30,7 @@ import functools
 import hashlib
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,6 +55,7 @@ from .cap_model import (
     Circle,
     NamedValue,
 )
+from .cap_signature import PinnedCertificates
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "CAP-v1.2.xsd"
 MAX_ALERT_BYTES = 8 * 1024 * 1024  # room for half a minute of embedded WAV, base64
@@ -78,24 +81,30 @@ def parse_alert(
     xml: bytes,
     *,
     require_signature: bool = False,
+    trusted: PinnedCertificates | None = None,
+    now: datetime | None = None,
     require_china_profile: bool = False,
     max_bytes: int = MAX_ALERT_BYTES,
 ) -> CapAlert:
     """The alert in ``xml``; :class:`CapRejected` with the reason when it cannot be taken.
 
-    ``require_china_profile``: refuse anything that does not conform to GB/T 35965.1
-    (otherwise only alerts that claim the profile are held to it).
+    ``trusted``: the certificates whose keys may sign (a signature is then verified,
+    certificates checked at ``now``); ``require_signature``: refuse an alert without a
+    signature that verifies. ``require_china_profile``: refuse anything that does not
+    conform to GB/T 35965.1 (otherwise only alerts that claim the profile are held to it).
     """
     root = _well_formed(xml, max_bytes)
     validate(root)
-    alert = _read_alert(root)
-    signature = root.find(f"{{{DSIG_NS}}}Signature")
-    if signature is not None:
-        _check_signature_shape(signature)
-        alert = replace(alert, signed=True)
+    signed = False
+    if trusted is not None and root.find(f"{{{DSIG_NS}}}Signature") is not None:
+        root = trusted.verify(root, now or datetime.now(UTC))
+        signed = True
     elif require_signature:
-        raise CapRejected("signature", "unsigned: this station requires an XML-DSig "
-                          "<Signature> after the info blocks")
+        why = ("no trusted certificate to verify it against ([cap] trusted_certificates)"
+               if trusted is None else "unsigned: this station requires an XML-DSig "
+               "<Signature> after the info blocks")
+        raise CapRejected("signature", why)
+    alert = replace(_read_alert(root), signed=signed)
     if require_china_profile or cap_china.claims_profile(alert.codes, alert.identifier):
         problems = cap_china.profile_problems(alert)
         if problems:
@@ -320,12 +329,3 @@ def _circle(text: str, where: str) -> Circle:
     if radius < 0:
         raise CapRejected("cap_rule", f"{where}: negative radius {radius}")
     return Circle(lat, lon, radius)
-
-
-def _check_signature_shape(signature: etree._Element) -> None:
-    d = f"{{{DSIG_NS}}}"
-    signed_info = signature.find(d + "SignedInfo")
-    if (signed_info is None or signature.find(d + "SignatureValue") is None
-            or signed_info.find(d + "Reference") is None):
-        raise CapRejected("signature", "XML-DSig <Signature> lacks SignedInfo, Reference "
-                          "or SignatureValue")

@@ -5,6 +5,8 @@ what the decision says: journal it, remember the alert (so a copy from a second 
 server plays once, even after a restart), stop what a Cancel or an Update refers to,
 and air what must be aired: the embedded audio when there is one (after a spoken drill
 prefix for an Exercise), else the text spoken by TTS, never past its ``expires``.
+A refused alert (malformed, unsigned where signing is required, a signature that does
+not verify with the county's certificates) is journaled with its reason and moves nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from broadcast.cap import CapDecision, SeenAlerts, StationArea, decide, parse_alert
+from broadcast.cap import (
+    CapDecision,
+    CapRejected,
+    SeenAlerts,
+    StationArea,
+    decide,
+    parse_alert,
+)
 from broadcast.program import LiveContent, Program, TextContent
 from drivers.audio_wav import WavRejected, decode_wav
+from edge.cap_trust import read_trust
 
 if TYPE_CHECKING:
     from broadcast.record import Broadcast
@@ -56,6 +66,17 @@ class CapIntake:
         self.area = StationArea(frozenset(cfg.area_codes), point, cfg.accept_unlocated)
         self.seen_path = station.config.station.data_dir / SEEN_FILE
         self.seen = self._load_seen()
+        self.trust = read_trust(cfg)
+        self.checks_signatures = bool(cfg.trusted_certificates) or cfg.require_signature
+        if self.checks_signatures:
+            station.health.register("cap", "cap_intake")
+            self._report_trust()
+
+    def _report_trust(self) -> None:
+        """The ``cap`` device: fault while no certificate could verify an alert."""
+        if self.checks_signatures:
+            status, detail = self.trust.health(self.station.clock.now())
+            self.station.health.report("cap", "ok" if status == "ok" else "fault", detail)
 
     def _load_seen(self) -> SeenAlerts:
         try:
@@ -73,11 +94,20 @@ class CapIntake:
         os.replace(tmp, self.seen_path)
 
     async def receive(self, xml: bytes, *, actor: str) -> dict[str, Any]:
-        """Parse (raises ``CapRejected``), decide, and carry out; returns what was done."""
-        alert = parse_alert(xml, require_signature=self.config.require_signature,
-                            require_china_profile=self.config.require_china_profile,
-                            max_bytes=self.config.max_alert_kb * 1024)
+        """Parse (raises ``CapRejected``, journaled), decide, and carry out; returns what
+        was done. A refused alert moves nothing."""
         now = self.station.clock.now()
+        self._report_trust()
+        try:
+            alert = parse_alert(xml, require_signature=self.config.require_signature,
+                                trusted=self.trust.pinned, now=now,
+                                require_china_profile=self.config.require_china_profile,
+                                max_bytes=self.config.max_alert_kb * 1024)
+        except CapRejected as exc:
+            seq = self.station.journal.record("cap.rejected", "cap", actor, code=exc.code,
+                                              reason=exc.reason, bytes=len(xml))
+            await self.station.journal.durable(seq)
+            raise
         decision = decide(alert, now=now, area=self.area, seen=self.seen)
         self.seen.remember(alert, now=now)
         self.seen.prune(now)
@@ -86,7 +116,8 @@ class CapIntake:
         started = await self._air(decision, actor) if decision.sounds else []
         seq = self.station.journal.record(
             f"cap.{decision.action}", alert.identifier, actor, sender=alert.sender,
-            status=alert.status, msg_type=alert.msg_type, reason=decision.reason,
+            status=alert.status, msg_type=alert.msg_type, signed=alert.signed,
+            reason=decision.reason,
             area_match=decision.area_match, stopped=stopped, broadcasts=started,
             text_shortened=decision.text_shortened)
         await self.station.journal.durable(seq)

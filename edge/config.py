@@ -46,6 +46,12 @@ def _proxy(value: str) -> str:
     return value
 
 
+def _absolute(value: Path) -> Path:
+    if not value.is_absolute():
+        raise ValueError(f"must be an absolute path, got {str(value)!r}")
+    return value
+
+
 def _listen(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -167,6 +173,9 @@ class CapConfig(Section):
     longitude: Annotated[float, _range(-180.0, 180.0)] | None = None
     accept_unlocated: bool = True
     require_signature: bool = False
+    #: PEM files of the county's alert-signing certificates (pinned: see
+    #: broadcast/cap_signature.py). With any, a signature is verified whenever one comes.
+    trusted_certificates: list[Annotated[PathValue, AfterValidator(_absolute)]] = []
     require_china_profile: bool = False
     max_alert_kb: Annotated[int, _range(1, 16384)] = 8192
 
@@ -551,8 +560,15 @@ def _sip(config: Config) -> Iterator[str]:
         yield "sip.desk_phone: the duty-room phone dials out through [sat_phone]; add it"
 
 
+def _cap(config: Config) -> Iterator[str]:
+    cap = config.cap
+    if cap is not None and cap.require_signature and not cap.trusted_certificates:
+        yield ("cap.trusted_certificates: required with require_signature = true: the PEM "
+               "files of the county's alert-signing certificates")
+
+
 CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _messages, _tokens,
-                _sat_phone, _sip)
+                _sat_phone, _sip, _cap)
 
 
 def validate(raw: dict[str, Any]) -> Config:

@@ -211,7 +211,7 @@ def test_resource_checks() -> None:
     assert "base64" in rejected(_with_resource(data, encoded="!!notbase64!!"), "resource")
 
 
-# --- signatures -----------------------------------------------------------------------
+# --- signatures (verified in test_cap_signature.py) -------------------------------------
 
 SIGNATURE = """<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo>
 <CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
@@ -219,23 +219,6 @@ SIGNATURE = """<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo
 <Reference URI=""><DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
 <DigestValue>AAAA</DigestValue></Reference></SignedInfo>
 <SignatureValue>AAAA</SignatureValue></Signature></alert>"""
-
-
-def test_unsigned_is_refused_only_when_a_signature_is_required() -> None:
-    body = example("oasis_a2_thunderstorm.xml")
-    assert not parse_alert(body).signed
-    assert "unsigned" in rejected(body, "signature", require_signature=True)
-
-
-def test_signed_alert_is_accepted_when_required() -> None:
-    body = variant("oasis_a2_thunderstorm.xml", ("</alert>", SIGNATURE))
-    assert parse_alert(body, require_signature=True).signed
-
-
-def test_signature_without_its_parts_is_refused() -> None:
-    hollow = '<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/></alert>'
-    body = variant("oasis_a2_thunderstorm.xml", ("</alert>", hollow))
-    assert "SignatureValue" in rejected(body, "signature")
 
 
 def test_signature_in_the_wrong_place_is_a_schema_error() -> None:

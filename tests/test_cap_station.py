@@ -12,14 +12,16 @@ from broadcast.priority import Priority
 from drivers.clock import ManualClock
 from edge.api.app import create_app
 from tests.cap_examples import example, variant
+from tests.cap_signing import county, forger
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
 
 CAP_HEADERS = {**SIM_OPERATOR, "Content-Type": "application/cap+xml"}
 MORNING = datetime(2025, 7, 15, 0, 30, tzinfo=UTC)  # 08:30 Beijing, while the alert holds
 
 
-async def start(tmp_path: Path) -> tuple[StationRun, httpx.AsyncClient]:
-    run = StationRun(sim_config(tmp_path), ManualClock(MORNING))
+async def start(tmp_path: Path, cap: str = "") -> tuple[StationRun, httpx.AsyncClient]:
+    """A station at MORNING, its [cap] section extended by ``cap``."""
+    run = StationRun(sim_config(tmp_path, **{"[cap]": "[cap]\n" + cap}), ManualClock(MORNING))
     await run.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(run.station)),
                                base_url="http://127.0.0.1")
@@ -104,6 +106,62 @@ async def test_the_stations_own_alarm_reads_as_valid_cap(tmp_path: Path) -> None
         parsed = parse_alert(reply.content)
         assert parsed.identifier.endswith(alarm.id) and parsed.msg_type == "Alert"
         assert parsed.infos[0].headline.endswith("村口手动报警已触发")
+    finally:
+        await client.aclose()
+        await run.__aexit__()
+
+
+async def test_a_forged_alert_moves_nothing(tmp_path: Path) -> None:
+    """A station that requires signatures, pinning the county's certificate: the county's
+    signed alert plays; tampered, forged and unsigned copies are refused, journaled with
+    the reason, and nothing sounds."""
+    pem = tmp_path / "county-cap.pem"
+    pem.write_bytes(county().pem())
+    run, client = await start(tmp_path, f'require_signature = true\n'
+                                        f'trusted_certificates = ["{pem}"]')
+    try:
+        service = run.station.parts.broadcasting.service
+        signed = county().sign(example("cn_rainstorm_red.xml"))
+        refusals = {
+            "tampered": signed.replace("红色".encode(), "蓝色".encode(), 1),
+            "forged": forger().sign(example("cn_rainstorm_red.xml")),
+            "unsigned": example("cn_rainstorm_red.xml"),
+        }
+        for name, body in refusals.items():
+            reply = await client.post("/api/v1/cap", content=body, headers=CAP_HEADERS)
+            assert reply.status_code == 422 and reply.json()["detail"].startswith("signature:")
+            assert service.list() == [], f"the {name} alert moved something"
+        health = (await client.get("/api/v1/health", headers=SIM_VIEWER)).json()
+        cap = next(d for d in health["devices"] if d["id"] == "cap")
+        assert cap["status"] == "ok" and "expires 2027-01-01" in cap["detail"]
+        played = await client.post("/api/v1/cap", content=signed, headers=CAP_HEADERS)
+        assert played.status_code == 200 and played.json()["action"] == "play"
+        assert len(service.list()) == 1
+        rejected = await run.settled_events("cap.rejected")
+        reasons = [e["data"]["reason"] for e in rejected]
+        assert [r.split(":")[0].split(" ")[0] for r in reasons] == [
+            "tampered", "signed", "unsigned"]
+        assert all(e["actor"] == "sim-operator" for e in rejected)
+        [accepted] = await run.settled_events("cap.play")
+        assert accepted["data"]["signed"] is True
+    finally:
+        await client.aclose()
+        await run.__aexit__()
+
+
+async def test_certificates_that_cannot_be_read_are_a_fault_and_refuse_all(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "nowhere.pem"
+    run, client = await start(tmp_path, f'require_signature = true\n'
+                                        f'trusted_certificates = ["{missing}"]')
+    try:
+        cap = run.station.health.get("cap")
+        assert cap.status == "fault" and "cannot read" in cap.detail
+        reply = await client.post("/api/v1/cap", content=county().sign(
+            example("cn_rainstorm_red.xml")), headers=CAP_HEADERS)
+        assert reply.status_code == 422 and "no trusted certificate" in reply.json()["detail"]
+        assert run.station.parts.broadcasting.service.list() == []
     finally:
         await client.aclose()
         await run.__aexit__()

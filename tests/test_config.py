@@ -156,3 +156,22 @@ def test_a_simulated_station_takes_its_identity_from_the_command_line(tmp_path: 
     real.write_text(MINIMAL)
     assert main(["run", "--config", str(real), "--station-id", "SG-009"]) == 2, \
         "a real station's identity is its configuration's"
+
+
+def test_cap_signatures_need_readable_certificates(tmp_path: Path) -> None:
+    cap = '[cap]\narea_codes = ["421127"]\nrequire_signature = true\n'
+    assert problems(MINIMAL + cap) == [
+        "cap.trusted_certificates: required with require_signature = true: the PEM files "
+        "of the county's alert-signing certificates"]
+    assert problems(MINIMAL + cap + 'trusted_certificates = ["county.pem"]')[0].startswith(
+        "cap.trusted_certificates[0]: must be an absolute path")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    config = tmp_path / "config.toml"
+    config.write_text(MINIMAL + cap + f'trusted_certificates = ["{tmp_path}/absent.pem", '
+                      f'"{garbage}"]\n')
+    checked = run_cli("check-config", str(config))
+    assert checked.returncode == 1
+    assert [line.split(": ")[0] for line in checked.stderr.splitlines()] == [
+        "cap.trusted_certificates[0]", "cap.trusted_certificates[1]"]
+    assert "cannot read" in checked.stderr and "is not a PEM certificate" in checked.stderr

@@ -45,10 +45,17 @@ def _print_problems(problems: list[str]) -> None:
 
 def _check_config(args: argparse.Namespace) -> int:
     try:
-        load(args.path)
+        config = load(args.path)
     except ConfigError as exc:
         _print_problems(exc.problems)
         return 1
+    if config.cap is not None and config.cap.trusted_certificates:
+        from edge.cap_trust import read_trust  # the files it names (the daemon starts anyway)
+
+        problems = read_trust(config.cap).problems
+        if problems:
+            _print_problems(list(problems))
+            return 1
     print(f"{args.path}: ok")
     return 0
 
