@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,18 +21,19 @@ CAP_HEADERS = {**SIM_OPERATOR, "Content-Type": "application/cap+xml"}
 MORNING = datetime(2025, 7, 15, 0, 30, tzinfo=UTC)  # 08:30 Beijing, while the alert holds
 
 
-async def start(tmp_path: Path, cap: str = "") -> tuple[StationRun, httpx.AsyncClient]:
-    """A station at MORNING, its [cap] section extended by ``cap``."""
-    run = StationRun(sim_config(tmp_path, **{"[cap]": "[cap]\n" + cap}), ManualClock(MORNING))
-    await run.__aenter__()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(run.station)),
-                               base_url="http://127.0.0.1")
-    return run, client
+@asynccontextmanager
+async def started(tmp_path: Path, cap: str = "") -> AsyncIterator[
+        tuple[StationRun, httpx.AsyncClient]]:
+    """A station at MORNING, its [cap] section extended by ``cap``, and a client of it."""
+    config = sim_config(tmp_path, **{"[cap]": "[cap]\n" + cap})
+    async with StationRun(config, ManualClock(MORNING)) as run:
+        transport = httpx.ASGITransport(app=create_app(run.station))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            yield run, client
 
 
 async def test_an_alert_plays_once_and_its_cancel_stops_it(tmp_path: Path) -> None:
-    run, client = await start(tmp_path)
-    try:
+    async with started(tmp_path) as (run, client):
         service = run.station.parts.broadcasting.service
         first = await client.post("/api/v1/cap", content=example("cn_rainstorm_red.xml"),
                                   headers=CAP_HEADERS)
@@ -53,14 +56,10 @@ async def test_an_alert_plays_once_and_its_cancel_stops_it(tmp_path: Path) -> No
         assert len(service.list()) == 1, "a Cancel is never aired"
         kinds = [e["kind"] for e in await run.settled_events() if e["kind"].startswith("cap.")]
         assert kinds == ["cap.play", "cap.ignore", "cap.ignore", "cap.stop"]
-    finally:
-        await client.aclose()
-        await run.__aexit__()
 
 
 async def test_bad_alerts_are_refused_with_the_reason_and_change_nothing(tmp_path: Path) -> None:
-    run, client = await start(tmp_path)
-    try:
+    async with started(tmp_path) as (run, client):
         service = run.station.parts.broadcasting.service
         for body, word in ((b"<not-cap/>", "not_cap"), (b"garbage", "not_xml"),
                            (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>',
@@ -74,16 +73,12 @@ async def test_bad_alerts_are_refused_with_the_reason_and_change_nothing(tmp_pat
         viewer = await client.post("/api/v1/cap", content=example("cn_rainstorm_red.xml"),
                                    headers={**SIM_VIEWER, "Content-Type": "application/xml"})
         assert viewer.status_code == 403
-    finally:
-        await client.aclose()
-        await run.__aexit__()
 
 
 async def test_test_alerts_do_not_sound_and_exercises_carry_a_drill_prefix(
     tmp_path: Path,
 ) -> None:
-    run, client = await start(tmp_path)
-    try:
+    async with started(tmp_path) as (run, client):
         service = run.station.parts.broadcasting.service
         silent = await client.post("/api/v1/cap", content=example("cn_test_blue.xml"),
                                    headers=CAP_HEADERS)
@@ -91,14 +86,10 @@ async def test_test_alerts_do_not_sound_and_exercises_carry_a_drill_prefix(
         heartbeat = await client.post("/api/v1/cap", content=example("cn_system_heartbeat.xml"),
                                       headers=CAP_HEADERS)
         assert heartbeat.json()["action"] == "journal" and service.list() == []
-    finally:
-        await client.aclose()
-        await run.__aexit__()
 
 
 async def test_the_stations_own_alarm_reads_as_valid_cap(tmp_path: Path) -> None:
-    run, client = await start(tmp_path)
-    try:
+    async with started(tmp_path) as (run, client):
         alarm = run.station.parts.alarms.hand_alarm("ha-1", "村口手动报警", True)
         reply = await client.get(f"/api/v1/alarms/{alarm.id}.cap", headers=SIM_VIEWER)
         assert reply.status_code == 200
@@ -106,9 +97,6 @@ async def test_the_stations_own_alarm_reads_as_valid_cap(tmp_path: Path) -> None
         parsed = parse_alert(reply.content)
         assert parsed.identifier.endswith(alarm.id) and parsed.msg_type == "Alert"
         assert parsed.infos[0].headline.endswith("村口手动报警已触发")
-    finally:
-        await client.aclose()
-        await run.__aexit__()
 
 
 async def test_a_forged_alert_moves_nothing(tmp_path: Path) -> None:
@@ -117,9 +105,8 @@ async def test_a_forged_alert_moves_nothing(tmp_path: Path) -> None:
     the reason, and nothing sounds."""
     pem = tmp_path / "county-cap.pem"
     pem.write_bytes(county().pem())
-    run, client = await start(tmp_path, f'require_signature = true\n'
-                                        f'trusted_certificates = ["{pem}"]')
-    try:
+    cap = f'require_signature = true\ntrusted_certificates = ["{pem}"]'
+    async with started(tmp_path, cap) as (run, client):
         service = run.station.parts.broadcasting.service
         signed = county().sign(example("cn_rainstorm_red.xml"))
         refusals = {
@@ -132,8 +119,8 @@ async def test_a_forged_alert_moves_nothing(tmp_path: Path) -> None:
             assert reply.status_code == 422 and reply.json()["detail"].startswith("signature:")
             assert service.list() == [], f"the {name} alert moved something"
         health = (await client.get("/api/v1/health", headers=SIM_VIEWER)).json()
-        cap = next(d for d in health["devices"] if d["id"] == "cap")
-        assert cap["status"] == "ok" and "expires 2027-01-01" in cap["detail"]
+        device = next(d for d in health["devices"] if d["id"] == "cap")
+        assert device["status"] == "ok" and "expires 2027-01-01" in device["detail"]
         played = await client.post("/api/v1/cap", content=signed, headers=CAP_HEADERS)
         assert played.status_code == 200 and played.json()["action"] == "play"
         assert len(service.list()) == 1
@@ -144,24 +131,17 @@ async def test_a_forged_alert_moves_nothing(tmp_path: Path) -> None:
         assert all(e["actor"] == "sim-operator" for e in rejected)
         [accepted] = await run.settled_events("cap.play")
         assert accepted["data"]["signed"] is True
-    finally:
-        await client.aclose()
-        await run.__aexit__()
 
 
 async def test_certificates_that_cannot_be_read_are_a_fault_and_refuse_all(
     tmp_path: Path,
 ) -> None:
     missing = tmp_path / "nowhere.pem"
-    run, client = await start(tmp_path, f'require_signature = true\n'
-                                        f'trusted_certificates = ["{missing}"]')
-    try:
-        cap = run.station.health.get("cap")
-        assert cap.status == "fault" and "cannot read" in cap.detail
+    cap = f'require_signature = true\ntrusted_certificates = ["{missing}"]'
+    async with started(tmp_path, cap) as (run, client):
+        device = run.station.health.get("cap")
+        assert device.status == "fault" and "cannot read" in device.detail
         reply = await client.post("/api/v1/cap", content=county().sign(
             example("cn_rainstorm_red.xml")), headers=CAP_HEADERS)
         assert reply.status_code == 422 and "no trusted certificate" in reply.json()["detail"]
         assert run.station.parts.broadcasting.service.list() == []
-    finally:
-        await client.aclose()
-        await run.__aexit__()
