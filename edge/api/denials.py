@@ -5,7 +5,8 @@ sending thousands) must not write an event per attempt: the journal is what the 
 reads, and it lives on an SD card. Per client and reason (a wrong token, a session that
 ended, a role too weak …: a handful of fixed words), the first denial of a window is
 journaled in full at once; the ones that follow within ``window_s`` are counted, and when
-the window is over they become one summary with the count and a few paths.
+the window is over they become one summary with the count and a few paths, written by the
+next request the API checks (the county's polls make that soon).
 
 Plain logic on the station clock (``now`` is its monotonic seconds), tested without an
 event loop. Windows all last ``window_s``, so the oldest open window is always the first
