@@ -24,7 +24,7 @@ SIM = Path(__file__).resolve().parents[1] / "hw-sim" / "at_modem_sim.py"
 SAMPLE = (
     b"\r\n+CSQ: 17,99\r\n\r\nOK\r\n"
     b'\r\n+CMTI: "SM",3\r\n'
-    b"\r\n+CMGR: 0,,24\r\n"
+    b"\r\n+CMGR: 0,,30\r\n"
     b"07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07\r\n"
     b"\r\nOK\r\n\r\n+CREG: 0,1\r\n\r\nOK\r\n"
 )

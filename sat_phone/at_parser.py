@@ -13,7 +13,14 @@ know the command, which is the channel's job. What it does decide:
 * a line starting with ``AT`` is the terminal echoing our command (echo back on after
   a reset), never a response;
 * ``+CMT:``/``+CDS:`` URCs and ``+CMGR:``/``+CMGL:`` responses carry their PDU on the
-  next line, which is attached to the header line instead of standing alone.
+  next line, which is attached to the header line instead of standing alone, but only
+  when it *is* that PDU: hex of the length the header announced (its last field, the
+  TPDU octets, with or without the service-centre octets in front). Terminals put other
+  URCs, the ``+CMGS:`` answer of a send in progress or the ``> `` prompt between a
+  header and its PDU; such a line is never swallowed. The header then stands alone
+  marked ``torn`` (the message is still in the terminal's storage, where a sweep finds
+  it), and the line is what it is. A line ended by Ctrl-Z is the echo of a PDU we typed,
+  never a PDU the terminal sends.
 
 Garbage (invalid UTF-8, NULs, endless lines) becomes text with replacement characters
 or is cut at :data:`MAX_LINE`; nothing raises.
@@ -30,6 +37,8 @@ MAX_LINE = 4096
 PDU_HEADERS = ("+CMT:", "+CDS:", "+CMGR:", "+CMGL:")
 _TERMINATORS = b"\r\n\x1a"
 _TERMINATOR = re.compile(rb"[\r\n\x1a]")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+CTRL_Z = 0x1A
 _PLAIN_FINALS = {
     "OK": "ok",
     "ERROR": "error",
@@ -60,10 +69,15 @@ class Final:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """An information line or a URC; ``pdu`` is the hex line that followed a PDU header."""
+    """An information line or a URC; ``pdu`` is the hex line that followed a PDU header.
+
+    ``torn``: a PDU header whose PDU did not follow (another line came first, or a line
+    that is not hex of the announced length); the message must be read from storage.
+    """
 
     text: str
     pdu: str | None = None
+    torn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +110,34 @@ def classify(text: str) -> Final | Line | Echo:
     return Line(text)
 
 
+def announced_length(header: str) -> int | None:
+    """The TPDU length a PDU header announces: its last field (``+CMT: ,24``,
+    ``+CMGL: 1,0,,24``, ``+CDS: 25``), or None when it names none (text mode)."""
+    _, _, value = header.partition(":")
+    last = value.rsplit(",", 1)[-1].strip()
+    return int(last) if last.isdecimal() else None
+
+
+def has_smsc(pdu: str, length: int) -> bool | None:
+    """Does ``pdu`` (hex) carry the service-centre octets before a TPDU of ``length``
+    octets? None when it is not hex of that length either way."""
+    if len(pdu) % 2 or not _HEX.fullmatch(pdu):
+        return None
+    octets = len(pdu) // 2
+    if octets == 1 + int(pdu[:2], 16) + length:
+        return True
+    if octets == length:
+        return False
+    return None
+
+
 class AtParser:
     """Incremental parser: :meth:`feed` bytes as they come, get the events they complete."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._pdu_header: str | None = None
+        self._pdu_length = 0
 
     def feed(self, data: bytes) -> list[AtEvent]:
         buf = self._buf
@@ -112,21 +148,23 @@ class AtParser:
             if buf[pos] in _TERMINATORS:
                 pos += 1
                 continue
-            if buf[pos] == 0x3E and self._pdu_header is None:  # ">"
+            if buf[pos] == 0x3E:  # ">": the prompt, whatever is pending
                 if pos + 1 >= size:
                     break
                 if buf[pos + 1] == 0x20:
                     pos += 2
+                    self._tear(events)
                     events.append(Prompt())
                     continue
             match = _TERMINATOR.search(buf, pos)
             if match is None:
                 if size - pos > MAX_LINE:
-                    self._take_line(bytes(buf[pos : pos + MAX_LINE]), events)
+                    self._take_line(bytes(buf[pos : pos + MAX_LINE]), events, echo=False)
                     pos = size
                 break
             end = match.start()
-            self._take_line(bytes(buf[pos : min(end, pos + MAX_LINE)]), events)
+            self._take_line(bytes(buf[pos : min(end, pos + MAX_LINE)]), events,
+                            echo=buf[end] == CTRL_Z)
             pos = end + 1
         del buf[:pos]
         return events
@@ -136,21 +174,29 @@ class AtParser:
         self._buf.clear()
         self._pdu_header = None
 
-    def _take_line(self, raw: bytes, events: list[AtEvent]) -> None:
+    def _take_line(self, raw: bytes, events: list[AtEvent], *, echo: bool) -> None:
         text = raw.decode("utf-8", errors="replace").replace("\x00", "").strip()
         if not text:
             return
-        if self._pdu_header is not None:
-            header, self._pdu_header = self._pdu_header, None
-            event = classify(text)
-            if isinstance(event, Line):
+        header = self._pdu_header
+        if header is not None:
+            if not echo and has_smsc(text, self._pdu_length) is not None:
+                self._pdu_header = None
                 events.append(Line(header, pdu=text))
                 return
-            events.append(Line(header))  # the PDU never came: keep the header, then this
-            events.append(event)
-            return
+            self._tear(events)  # then this line is what it is
         event = classify(text)
         if isinstance(event, Line) and text.startswith(PDU_HEADERS):
-            self._pdu_header = text
+            length = announced_length(text)
+            if length is None:
+                events.append(Line(text, torn=True))
+            else:
+                self._pdu_header, self._pdu_length = text, length
             return
         events.append(event)
+
+    def _tear(self, events: list[AtEvent]) -> None:
+        """The pending header's PDU did not come: the header stands alone, torn."""
+        if self._pdu_header is not None:
+            events.append(Line(self._pdu_header, torn=True))
+            self._pdu_header = None

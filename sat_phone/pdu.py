@@ -1,4 +1,4 @@
-"""SMS in PDU mode (3GPP 23.040 / 23.038): SMS-SUBMIT and SMS-DELIVER, both ways.
+"""SMS in PDU mode (3GPP 23.040 / 23.038): SMS-SUBMIT, SMS-DELIVER and SMS-STATUS-REPORT.
 
 Satellite terminals (Iridium, Tiantong) take SMS in PDU mode only, and the station's
 messages are Chinese, so most of what we send is UCS2: 70 characters, 67 per part
@@ -434,13 +434,7 @@ def encode_deliver(
 def decode_deliver(pdu_hex: str, *, has_smsc: bool = True) -> Deliver:
     """Decode the PDU of a ``+CMGR``/``+CMGL``/``+CMT`` (which carry the SMSC octets)."""
     reader = _Reader(pdu_hex)
-    smsc = None
-    if has_smsc:
-        smsc_len = reader.byte()
-        if smsc_len:
-            type_of_number = reader.byte()
-            digits = reader.take(smsc_len - 1)
-            smsc = _decode_typed_number(type_of_number, digits, 2 * len(digits))
+    smsc = reader.smsc() if has_smsc else None
     first = reader.byte()
     if first & 0x03 != 0x00:
         raise PduError(f"not an SMS-DELIVER (first octet {first:02X})")
@@ -454,6 +448,80 @@ def decode_deliver(pdu_hex: str, *, has_smsc: bool = True) -> Deliver:
         address=sender, text=payload_text(encoding, payload), encoding=encoding,
         payload=payload, concat=concat, timestamp=timestamp, smsc=smsc,
     )
+
+
+# --- SMS-STATUS-REPORT -----------------------------------------------------------
+
+DELIVERED, PENDING, FAILED = "delivered", "pending", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What the service centre says about a message we sent (23.040 9.2.2.3).
+
+    ``reference`` is the TP-MR the terminal answered ``+CMGS`` with; ``status`` the
+    TP-ST octet. Over Iridium a report only says the message reached the SMSC.
+    """
+
+    recipient: str
+    reference: int
+    status: int
+    timestamp: datetime  # when the SMSC took the message (TP-SCTS)
+    discharged: datetime  # when it was delivered, or the status last changed (TP-DT)
+    smsc: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """``delivered`` (0x00-0x1F), ``pending`` (0x20-0x3F: the SMSC is still trying)
+        or ``failed`` (0x40 and above: a permanent error, or the SMSC gave up)."""
+        return status_outcome(self.status)
+
+
+def status_outcome(status: int) -> str:
+    if status < 0x20:
+        return DELIVERED
+    if status < 0x40:
+        return PENDING
+    return FAILED
+
+
+def encode_status_report(
+    recipient: str, reference: int, status: int, timestamp: datetime, discharged: datetime,
+    *, smsc: str | None = None,
+) -> str:
+    """The PDU a terminal shows for a status report (``+CDS``, ``+CMGR``), SMSC octets first."""
+    smsc_field = b"\x00"
+    if smsc:
+        address = encode_address(smsc)
+        smsc_field = bytes((len(address) - 1,)) + address[1:]
+    tpdu = (
+        bytes((0x06, reference & 0xFF)) + encode_address(recipient)
+        + encode_timestamp(timestamp) + encode_timestamp(discharged) + bytes((status,))
+    )
+    return (smsc_field + tpdu).hex().upper()
+
+
+def decode_status_report(pdu_hex: str, *, has_smsc: bool = True) -> StatusReport:
+    """Decode the PDU of a ``+CDS`` (or of a stored report read by ``+CMGR``/``+CMGL``)."""
+    reader = _Reader(pdu_hex)
+    smsc = reader.smsc() if has_smsc else None
+    first = reader.byte()
+    if first & 0x03 != 0x02:
+        raise PduError(f"not an SMS-STATUS-REPORT (first octet {first:02X})")
+    reference = reader.byte()
+    recipient = reader.address()
+    timestamp = decode_timestamp(reader.take(7))
+    discharged = decode_timestamp(reader.take(7))
+    status = reader.byte()
+    return StatusReport(recipient, reference, status, timestamp, discharged, smsc)
+
+
+def message_type(pdu_hex: str, *, has_smsc: bool = True) -> int:
+    """TP-MTI of a received PDU: 0 SMS-DELIVER, 1 SMS-SUBMIT (stored), 2 SMS-STATUS-REPORT."""
+    reader = _Reader(pdu_hex)
+    if has_smsc:
+        reader.smsc()
+    return reader.byte() & 0x03
 
 
 class _Reader:
@@ -478,6 +546,15 @@ class _Reader:
         semi_octets = self.byte()
         type_of_number = self.byte()
         return _decode_typed_number(type_of_number, self.take((semi_octets + 1) // 2), semi_octets)
+
+    def smsc(self) -> str | None:
+        """The service-centre field in front of a received TPDU (None when empty)."""
+        length = self.byte()
+        if not length:
+            return None
+        type_of_number = self.byte()
+        digits = self.take(length - 1)
+        return _decode_typed_number(type_of_number, digits, 2 * len(digits))
 
     def rest(self) -> bytes:
         return self._data[self._pos :]

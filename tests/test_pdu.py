@@ -16,10 +16,13 @@ from sat_phone.pdu import (
     Concat,
     PduError,
     decode_deliver,
+    decode_status_report,
     decode_submit,
     encode_deliver,
+    encode_status_report,
     encode_submit,
     join_parts,
+    message_type,
     split_text,
 )
 
@@ -168,3 +171,32 @@ def test_bad_input_is_refused() -> None:
         encode_submit("not a number", "x")
     with pytest.raises(ValueError):
         encode_submit("+861", "x" * 153 * 256)
+
+
+def test_status_report_hand_assembled() -> None:
+    pdu = (
+        "00"  # no service-centre address
+        "06"  # SMS-STATUS-REPORT (TP-MTI 10), TP-MMS set
+        "2A"  # TP-MR 42: the +CMGS answer of the part it reports on
+        "0D91" "683108000000F1"  # TP-RA +8613800000001
+        "62701080005023"  # TP-SCTS 2026-07-01 08:00:05 +08:00
+        "62701080201023"  # TP-DT   2026-07-01 08:02:01 +08:00
+        "41"  # TP-ST 0x41: permanent error (incompatible destination)
+    )
+    report = decode_status_report(pdu)
+    assert (report.recipient, report.reference, report.status) == ("+8613800000001", 42, 0x41)
+    assert report.discharged == datetime(2026, 7, 1, 8, 2, 1, tzinfo=BEIJING)
+    assert report.outcome == "failed"
+    assert message_type(pdu) == 2
+    with pytest.raises(PduError):
+        decode_status_report("00" + pdu[2:-2].replace("06", "04", 1))
+
+
+@given(st.integers(0, 255), st.integers(0, 255))
+def test_status_report_round_trip(reference: int, status: int) -> None:
+    when = datetime(2026, 7, 1, 8, 0, 5, tzinfo=BEIJING)
+    pdu = encode_status_report("+8613800000001", reference, status, when, when, smsc="+86138")
+    report = decode_status_report(pdu)
+    assert (report.reference, report.status, report.smsc) == (reference, status, "+86138")
+    expected = "delivered" if status < 0x20 else "pending" if status < 0x40 else "failed"
+    assert report.outcome == expected
