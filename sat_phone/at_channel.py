@@ -16,7 +16,9 @@ peers that did otherwise (python-gsmmodem, gammu, chan_dongle) met the same bugs
   terminal answers in order and the probe's ``OK`` must follow its ``+CMEE:`` line.
 * When the probe keeps failing: reopen the port (by its stable path, e.g.
   ``/dev/serial/by-id/…``, since a reset re-enumerates the device), then ``AT+CFUN=1,1``,
-  then report a fault and keep trying slowly. A vanished port is reopened with backoff.
+  then report a fault and keep probing, first after seconds and then backing off to a
+  minute (a terminal that comes back is in use again at once, not a minute later).
+  A vanished port is reopened with backoff.
 
 The channel never re-initialises the terminal itself; it counts :attr:`generation`
 (bumped when the port is (re)opened, after a reset, or when echo comes back on — a
@@ -47,7 +49,7 @@ CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 UNSOLICITED_PREFIXES = (
     "+CMTI:", "+CMT:", "+CDS:", "+CDSI:", "RING", "+CRING:", "+CLIP:", "+CIEV:", "+CUSD:",
-    "+CBM:", "+SBDRING", "+CCWA:",
+    "+CBM:", "+SBDRING", "+CCWA:", "HARDWARE FAILURE",
 )
 CALL_FINALS = ("no_carrier", "busy", "no_answer", "connect")
 
@@ -91,12 +93,19 @@ class AtCommandError(AtError):
 
 @dataclass(frozen=True, slots=True)
 class ChannelSettings:
-    """Timing and escalation; the defaults suit a geostationary (Tiantong) link."""
+    """Timing and escalation; the defaults suit a geostationary (Tiantong) link.
+
+    ``sms_timeout_s`` is per part (one ``+CMGS``): the terminal's relay layer gives up on
+    the network's answer after TR1M, 35-45 s (3GPP TS 24.011 clause 10), and answers
+    ``+CMS ERROR``; 60 s adds the radio connection set-up of a satellite link (a few
+    seconds on Tiantong's geostationary hop, up to ~15 s while an Iridium terminal
+    acquires). A terminal silent longer than that is stuck, not slow.
+    """
 
     baudrate: int = 19200
     command_timeout_s: float = 20.0
     prompt_timeout_s: float = 20.0
-    sms_timeout_s: float = 120.0
+    sms_timeout_s: float = 60.0
     sync_timeout_s: float = 5.0
     sync_probe: tuple[str, str] = ("AT+CMEE?", "+CMEE:")
     reopen_after: int = 2  # failed syncs before the port is closed and reopened
@@ -393,7 +402,9 @@ class AtChannel:
         if failures >= s.fault_after:
             self._set_state(ChannelState.FAULT, f"no answer after reopen and {s.reset_command}")
             self._drop_line(AtUnavailable("terminal does not answer"))
-            await self._clock.sleep(s.backoff_max_s)
+            probes = failures - s.fault_after
+            await self._clock.sleep(min(s.backoff_initial_s * 2 ** min(probes, 16),
+                                        s.backoff_max_s))
         elif failures == s.reset_after:
             log.warning("%s: no answer after reopening; sending %s", self.port, s.reset_command)
             with contextlib.suppress(ConnectionError):

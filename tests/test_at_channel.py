@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import tty
 from collections.abc import AsyncIterator, Callable
@@ -270,8 +271,18 @@ async def test_wedged_terminal_escalates_to_reopen_reset_and_fault_then_recovers
     assert channel.state is ChannelState.FAULT
     with pytest.raises(AtUnavailable):
         await channel.command("AT+CSQ")
+    probes = [clock.monotonic()]  # when the channel asks again: seconds, then backing off
+    for _ in range(3):
+        probe = terminal.saw(lambda c: c == "AT")
+        while not probe.done():
+            await clock.advance(0.5)
+        probes.append(clock.monotonic())
+        await clock.advance(SETTINGS.sync_timeout_s)  # …and the terminal stays silent
+    gaps = [b - a for a, b in itertools.pairwise(probes)]
+    assert gaps[0] <= SETTINGS.backoff_initial_s + 0.5, gaps
+    assert gaps[0] < gaps[1] < gaps[2] < SETTINGS.backoff_max_s, gaps
     terminal.reply = standard
-    await clock.advance(SETTINGS.backoff_max_s)
+    await clock.advance(8 * SETTINGS.backoff_initial_s + SETTINGS.sync_timeout_s)
     await reached(channel, ChannelState.READY)
     assert (await channel.command("AT+CSQ", prefix="+CSQ:")).values == ["17,99"]
 
