@@ -284,6 +284,10 @@ class SatPhoneConfig(Section):
     pin_max_failures: Annotated[int, _range(1, 20)] = 3
     pin_lockout_s: Annotated[float, _range(60.0, 86400.0)] = 1800.0
     sms_max_attempts: Annotated[int, _range(1, 100)] = 20
+    #: One +CMGS: TR1M (35-45 s, 3GPP TS 24.011) plus the satellite link's set-up.
+    sms_part_timeout_s: Annotated[float, _range(20.0, 600.0)] = 60.0
+    sweep_interval_s: Annotated[float, _range(10.0, 3600.0)] = 60.0
+    delivery_reports: bool = True
     answer_calls: bool = True
     pin_entry_s: Annotated[float, _range(5.0, 120.0)] = 30.0
     call_max_s: Annotated[float, _range(10.0, 3600.0)] = 600.0

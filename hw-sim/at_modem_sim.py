@@ -8,7 +8,7 @@ Command line::
 
     python hw-sim/at_modem_sim.py [--personality iridium|generic] [--link PATH]
                                   [--control-port N] [--csq-delay S] [--smsc NUMBER]
-                                  [--audio PATH]
+                                  [--audio PATH] [--sim-capacity N] [--submit-delay S]
 
 It prints ``CONTROL <tcp port>`` then ``READY <pty slave path> control=<tcp port>`` on
 stdout and runs
@@ -28,9 +28,10 @@ Personalities:
 
 Identification and state (both): ``+CGMI``, ``+CGMM``, ``+CGMR``, ``+CGSN`` (IMEI),
 ``+CIMI`` (the SIM's IMSI), ``+CSCA?`` (the SMS centre, ``--smsc``), ``+CPMS?`` (SIM storage,
-30 places).
+``--sim-capacity`` places, 30 by default).
 
 Both start as after power-on: echo on, ``+CMEE=0``, no new-message indications.
+``--submit-delay S`` makes every ``+CMGS`` take that long to answer (the satellite link).
 ``ATZ`` and ``AT+CFUN=1,1`` bring those defaults back (echo on again).
 
 Voice calls: ``ring`` makes an incoming call (``RING``, ``+CLIP``); ``ATA`` answers it
@@ -50,7 +51,17 @@ Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
 * ``deliver_sms`` ``from``, ``text``, optional ``order`` (1-based part numbers in the
   order to deliver, e.g. ``[3, 1, 2]``; repeats are duplicates), ``ref`` (0-255, or
   0-65535 with ``ref_bits: 16``): store the parts and announce each with ``+CMTI`` (or
-  push ``+CMT`` when ``+CNMI`` mt=2). Replies ``parts`` and ``indices``.
+  push ``+CMT`` when ``+CNMI`` mt=2). Replies ``parts`` and ``indices``. The SIM holds
+  ``--sim-capacity`` messages (``+CPMS?``); a part that finds it full is not stored
+  (the network keeps it) and has no index.
+* ``urc`` ``text``: the terminal volunteers that line (a notice the station does not know).
+* ``hardware_failure`` optional ``subsys`` (3), ``error`` (1): the Iridium unsolicited
+  ``HARDWARE FAILURE: <subsys>,<error>``; nothing else changes until a reset.
+* ``smsc`` ``number``: the SMS centre ``+CSCA?`` shows (``""``: none set).
+* ``delivery`` ``status`` (``delivered``, ``pending``, ``failed`` or ``none``), optional
+  ``delay`` (seconds, 0): what the status report of each part sent from now on says, when
+  the part asked for one (TP-SRR) and ``+CNMI`` ds is 1 (pushed as ``+CDS``) or 2
+  (stored, announced by ``+CDSI``); ``none``: no report ever comes. Default delivered.
 * ``ring`` ``number``, optional ``times``: ``RING`` plus ``+CLIP`` when enabled.
 * ``hangup``: the far end hangs up: ``NO CARRIER``, the call is over.
 * ``remote_answer``: the far end of a call we placed answers (``+CLCC`` stat 0).
@@ -81,10 +92,24 @@ Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out
     (or ``delay`` seconds); ``wait_held`` replies once one is held;
   - ``echo``: echo back on (as after an unannounced reboot);
   - ``cms_error`` ``code`` ``count`` ``skip``: after ``skip`` (default 0) good ones, the
-    next ``count`` ``+CMGS`` fail with that code;
+    next ``count`` ``+CMGS`` fail with that code; ``every: true``: all of them, until
+    cleared;
   - ``wedge``: accept bytes, never answer (until cleared);
   - ``no_sim``: no SIM card: ``+CIMI`` and ``+CPMS?`` answer ``+CME ERROR: 10`` /
     ``+CMS ERROR: 310`` (with ``+CMEE=1``; plain ``ERROR`` otherwise);
+  - ``unanswered_cmgs`` ``count`` (1), ``skip`` (0): after ``skip`` answered ones, the
+    next ``count`` SMS bodies are taken and never answered (no ``+CMGS``, no final,
+    nothing sent); every other command is answered;
+  - ``lost_cmti`` ``count`` (1): the next ``count`` messages delivered are stored but
+    their ``+CMTI`` is lost (only a sweep of the store finds them);
+  - ``csq_error``: ``+CSQ``/``+CSQF`` answer an error (``+CME ERROR: 30``, no network
+    service), as terminals do while unregistered;
+  - ``torn_cmt`` ``by`` and ``count`` (1): the next ``count`` messages delivered are
+    pushed as ``+CMT`` (whatever ``+CNMI`` says) *and* kept in storage (unannounced), the
+    push torn: ``by: "urc"`` puts ``+CIEV`` between the header and the PDU; ``"cmgs"``
+    waits for the station's next SMS and puts that send's ``+CMGS:`` answer between
+    them; ``"prompt"`` waits for the next ``AT+CMGS=`` and answers it with the header
+    and then the prompt (the PDU never comes); ``"none"`` pushes it whole;
 * ``release``: let a held final result go.
 * ``vanish`` optional ``for`` (seconds): close the pty (the station sees the port go),
   and recreate it after ``for`` seconds or at ``appear``; ``appear`` replies the new path.
@@ -201,7 +226,8 @@ def parse_submit(tpdu: bytes) -> dict[str, Any]:
         text = from_septets(septets)
     if len(ud) < (udl if ucs2 else -(-udl * 7 // 8)):
         raise ValueError("user data shorter than UDL")
-    return {"to": to, "payload": payload, "ucs2": ucs2, "concat": concat, "text": text}
+    return {"to": to, "payload": payload, "ucs2": ucs2, "concat": concat, "text": text,
+            "srr": bool(first & 0x20)}
 
 
 def build_deliver(
@@ -231,6 +257,21 @@ def build_deliver(
         bits = bits_of(header) + "0" * fill + "".join(format(s, "07b")[::-1] for s in payload)
         out += bytes((len(bits) // 7,)) + octets_of(bits)
     return out.hex().upper()
+
+
+def build_status_report(recipient: str, mr: int, status: int, smsc: str,
+                        when: datetime) -> str:
+    """An SMS-STATUS-REPORT PDU (23.040 9.2.2.3) with the SMSC octets in front."""
+    digits = smsc.lstrip("+")
+    sc = bytes((0x91,)) + swap_digits(digits)
+    number = recipient.lstrip("+")
+    stamp = swap_digits(when.strftime("%y%m%d%H%M%S") + "32")
+    tpdu = (bytes((0x06, mr, len(number), 0x91 if recipient.startswith("+") else 0x81))
+            + swap_digits(number) + stamp + stamp + bytes((status,)))
+    return (bytes((len(sc),)) + sc + tpdu).hex().upper()
+
+
+DELIVERY_STATUS = {"delivered": 0x00, "pending": 0x20, "failed": 0x41}
 
 
 def tpdu_length(pdu_hex: str) -> int:
@@ -374,8 +415,14 @@ BJT = timezone(timedelta(hours=8))
 
 class Terminal:
     def __init__(self, personality: str, link: Path | None, csq_delay: float, smsc: str,
-                 audio: Path | None = None) -> None:
+                 audio: Path | None = None, capacity: int = 30,
+                 submit_delay: float = 0.0) -> None:
         self.personality = personality
+        self.capacity = capacity
+        self.submit_delay = submit_delay
+        self.delivery: dict[str, Any] = {"status": "delivered", "delay": 0.0}
+        self._torn_waiting: list[tuple[str, str]] = []  # (by, pdu) waiting for a send
+        self._later: set[asyncio.Task[None]] = set()
         self.audio = CallAudio(audio)
         self.call: dict[str, Any] | None = None  # direction, number, state
         self.link = link
@@ -405,6 +452,7 @@ class Terminal:
         self.echo = True
         self.cmee = 0
         self.cnmi_mt = 0
+        self.cnmi_ds = 0
         self.clip = False
         self.cier = False
 
@@ -533,15 +581,60 @@ class Terminal:
                 continue
             if kind == "cancel":
                 continue
-            final: str | None
             if kind == "body":
-                lines, final = self.submit(text)
+                await self.answer_body(text)
+                continue
+            final: str | None
+            lines: list[str]
+            if self.personality == "iridium" and len(text) > 128:
+                lines, final = [], "ERROR"
             else:
-                if self.personality == "iridium" and len(text) > 128:
-                    lines, final = [], "ERROR"
-                else:
-                    lines, final = await self.execute(text)
+                lines, final = await self.execute(text)
+            if final is None and (torn := self._take_torn("prompt")) is not None:
+                await self.write(f"\r\n+CMT: ,{tpdu_length(torn)}\r\n".encode())
             await self.respond(lines, final)
+
+    async def answer_body(self, body: str) -> None:
+        """The PDU after the prompt: sent (after the link's delay), refused, or never
+        answered; a +CMT waiting to be torn by this answer comes out around it."""
+        fault = self.faults.get("unanswered_cmgs")
+        if fault and fault.get("skip", 0) > 0:
+            fault["skip"] -= 1
+        elif self._use("unanswered_cmgs") is not None:
+            return
+        if self.submit_delay:
+            await asyncio.sleep(self.submit_delay)
+        lines, final = self.submit(body)
+        torn = self._take_torn("cmgs") if lines else None
+        if torn is not None:
+            await self.write(f"\r\n+CMT: ,{tpdu_length(torn)}\r\n\r\n{lines[0]}\r\n"
+                             f"{torn}\r\n".encode())
+            lines = []
+        await self.respond(lines, final)
+
+    def _use(self, name: str) -> dict[str, Any] | None:
+        """A fault's options if it is on, counting one use (``every``: it stays on)."""
+        fault = self.faults.get(name)
+        if fault is not None and not fault.get("every"):
+            fault["count"] = int(fault.get("count", 1)) - 1
+            if fault["count"] <= 0:
+                del self.faults[name]
+        return fault
+
+    def _take_torn(self, by: str) -> str | None:
+        for i, (how, pdu) in enumerate(self._torn_waiting):
+            if how == by:
+                del self._torn_waiting[i]
+                return pdu
+        return None
+
+    def store(self, pdu: str) -> int | None:
+        """Keep a received PDU on the SIM; None when it is full."""
+        if len(self.storage) >= self.capacity:
+            return None
+        index = next(i for i in range(1, self.capacity + 2) if i not in self.storage)
+        self.storage[index] = [0, pdu]
+        return index
 
     async def respond(self, lines: list[str], final: str | None) -> None:
         if final is None:  # the prompt
@@ -616,7 +709,10 @@ class Terminal:
         if cmd.startswith("+CNMI="):
             fields = cmd[6:].split(",")
             self.cnmi_mt = int(fields[1]) if len(fields) > 1 and fields[1] else 0
+            self.cnmi_ds = int(fields[3]) if len(fields) > 3 and fields[3] else 0
             return [], "OK"
+        if cmd in ("+CSQ", "+CSQF") and "csq_error" in self.faults:
+            return self.error(cme=30)
         if cmd.startswith("+CLIP="):
             self.clip = cmd.endswith("1")
             return [], "OK"
@@ -650,11 +746,11 @@ class Terminal:
             return ["901031234567890" if iridium else "460040000000001"], "OK"
         if cmd == "+CSCA?":
             return [f'+CSCA: "{self.smsc}",{145 if self.smsc.startswith("+") else 129}'], "OK"
-        if cmd == "+CPMS?":
+        if cmd == "+CPMS?" or cmd.startswith("+CPMS="):
             if "no_sim" in self.faults:
                 return self.error(cms=310)
             used = len(self.storage)
-            return [f'+CPMS: "SM",{used},30,"SM",{used},30,"SM",{used},30'], "OK"
+            return [f'+CPMS: {",".join([f""""SM",{used},{self.capacity}"""] * 3)}'], "OK"
         if cmd.startswith("+CMGS="):
             return [], None
         if cmd.startswith("+CMGR="):
@@ -696,18 +792,30 @@ class Terminal:
         fault = self.faults.get("cms_error")
         if fault and fault.get("skip", 0) > 0:
             fault["skip"] -= 1
-            fault = None
-        if fault:
-            fault["count"] = fault.get("count", 1) - 1
-            if fault["count"] <= 0:
-                del self.faults["cms_error"]
+        elif fault:
+            self._use("cms_error")
             return self.error(cms=int(fault.get("code", 500)))
         if self.registration not in (1, 5):
             return self.error(cms=500)
         self.mr = (self.mr + 1) % 256
         message["mr"] = self.mr
         self.outbox.append(message)
+        if message["srr"] and self.cnmi_ds in (1, 2) and self.delivery["status"] != "none":
+            task = asyncio.get_running_loop().create_task(self.report_later(message))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
         return [f"+CMGS: {self.mr}"], "OK"
+
+    async def report_later(self, message: dict[str, Any]) -> None:
+        """The SMS centre's status report on a part sent: pushed (ds=1) or stored (ds=2)."""
+        await asyncio.sleep(float(self.delivery.get("delay", 0.0)))
+        status = DELIVERY_STATUS[self.delivery["status"]]
+        pdu = build_status_report(message["to"], message["mr"], status, self.smsc,
+                                  datetime.now(BJT))
+        if self.cnmi_ds == 1:
+            await self.urc(f"+CDS: {tpdu_length(pdu)}\r\n{pdu}")
+        elif (index := self.store(pdu)) is not None:
+            await self.urc(f'+CDSI: "SM",{index}')
 
     # --- control -----------------------------------------------------------------
 
@@ -715,20 +823,39 @@ class Terminal:
                       ref: int, ref_bits: int) -> dict[str, Any]:
         ucs2, payloads = split_for_delivery(text, ref_bits)
         total = len(payloads)
-        indices = []
+        indices: list[int] = []
+        torn = self._use("torn_cmt")
+        lost = self._use("lost_cmti")
         for seq in order or range(1, total + 1):
             concat = (ref, total, seq, ref_bits) if total > 1 else None
             now = datetime.now(BJT)
             pdu = build_deliver(sender, payloads[seq - 1], ucs2, concat, self.smsc, now)
+            if torn is not None:
+                await self.push_torn(pdu, str(torn.get("by", "urc")), indices)
+                continue
             if self.cnmi_mt == 2:
                 await self.urc(f"+CMT: ,{tpdu_length(pdu)}\r\n{pdu}")
                 continue
-            index = max(self.storage, default=0) + 1
-            self.storage[index] = [0, pdu]
+            index = self.store(pdu)
+            if index is None:
+                continue
             indices.append(index)
-            if self.cnmi_mt == 1:
+            if self.cnmi_mt == 1 and lost is None:
                 await self.urc(f'+CMTI: "SM",{index}')
         return {"parts": total, "indices": indices}
+
+    async def push_torn(self, pdu: str, by: str, indices: list[int]) -> None:
+        """Keep a copy in storage (unannounced) and push the +CMT, torn as asked."""
+        index = self.store(pdu)
+        if index is not None:
+            indices.append(index)
+        header = f"+CMT: ,{tpdu_length(pdu)}"
+        if by == "urc":
+            await self.write(f"\r\n{header}\r\n\r\n+CIEV: 0,{self.bars}\r\n{pdu}\r\n".encode())
+        elif by == "none":
+            await self.urc(f"{header}\r\n{pdu}")
+        else:  # "cmgs" or "prompt": torn by the station's next send
+            self._torn_waiting.append((by, pdu))
 
     async def set_signal(self, bars: int) -> None:
         self.bars = bars
@@ -818,6 +945,21 @@ class Terminal:
         if cmd == "registration":
             self.registration = int(request["stat"])
             return {"ok": True}
+        if cmd == "urc":
+            await self.urc(str(request["text"]))
+            return {"ok": True}
+        if cmd == "hardware_failure":
+            subsys, error = int(request.get("subsys", 3)), int(request.get("error", 1))
+            await self.urc(f"HARDWARE FAILURE: {subsys},{error}")
+            return {"ok": True}
+        if cmd == "smsc":
+            self.smsc = str(request["number"])
+            return {"ok": True}
+        if cmd == "delivery":
+            if request["status"] not in (*DELIVERY_STATUS, "none"):
+                return {"ok": False, "error": f"unknown delivery status {request['status']!r}"}
+            self.delivery = {"status": request["status"], "delay": float(request.get("delay", 0))}
+            return {"ok": True}
         if cmd == "outbox":
             return {"ok": True, "messages": self.outbox_messages()}
         if cmd == "clear_outbox":
@@ -879,7 +1021,7 @@ class Terminal:
     def set_fault(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request.get("name")
         if name not in ("urc_in_response", "split", "late_final", "echo", "cms_error", "wedge",
-                        "no_sim"):
+                        "no_sim", "unanswered_cmgs", "csq_error", "torn_cmt", "lost_cmti"):
             return {"ok": False, "error": f"unknown fault {name!r}"}
         if not request.get("on", True):
             self.faults.pop(name, None)
@@ -914,9 +1056,13 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--csq-delay", type=float, default=2.0, help="Iridium +CSQ blocking time")
     parser.add_argument("--smsc", default="+8613800100500")
     parser.add_argument("--audio", type=Path, help="serve call audio on this unix socket")
+    parser.add_argument("--sim-capacity", type=int, default=30, help="messages the SIM holds")
+    parser.add_argument("--submit-delay", type=float, default=0.0,
+                        help="seconds each +CMGS takes (the satellite link)")
     args = parser.parse_args(argv)
 
-    terminal = Terminal(args.personality, args.link, args.csq_delay, args.smsc, args.audio)
+    terminal = Terminal(args.personality, args.link, args.csq_delay, args.smsc, args.audio,
+                        args.sim_capacity, args.submit_delay)
     terminal.appear()
     await terminal.audio.start()
     stop = asyncio.Event()

@@ -6,10 +6,18 @@ port. It re-runs its init sequence whenever the channel's ``generation`` moves (
 port was reopened, the terminal was reset, or echo came back on), because a terminal
 forgets ``ATE0``, ``+CMEE``, PDU mode and new-message indications when it restarts.
 
-Incoming messages are stored on the terminal and announced by ``+CMTI``; each is read
-(``+CMGR``), handed to ``on_sms``, and deleted (``+CMGD``) only after ``on_sms``
-returned, so a message the station failed to take is read again by the sweep of stored
-messages (``+CMGL=4``) at the next init.
+Incoming messages and status reports are the :class:`~sat_phone.inbox.Inbox`'s job
+(read, handed over, deleted only then; the SIM store swept after every resync, every
+failed send, every torn PDU and periodically). Health is judged by
+:func:`~sat_phone.terminal_status.assess` from everything the modem knows: registration
+(kept even when a later poll command fails), signal, SMS sends failing in a row, a
+``HARDWARE FAILURE`` the terminal announced (until it restarts), messages stuck on the
+SIM, a full SIM store, a missing SMS centre (both checked at start: ``+CPMS``, ``+CSCA``),
+an undecodable message. Other lines the terminal volunteers are *notices*: logged,
+heard by ``on_notice``, shown in health for a while; never dropped in silence.
+
+Sent messages ask for a status report (TP-SRR) when the terminal accepts ``+CNMI``
+with ``ds=1``; the reports arrive as ``+CDS`` and go to ``on_report``.
 
 Iridium quirks: ``+CSQ`` can block 10–50 s or end in ``ERROR`` when not registered,
 so the Iridium personality asks ``+CSQF`` (answers at once with the last value) and
@@ -19,13 +27,13 @@ turns on ``+CIER`` so signal and service changes arrive as ``+CIEV``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from drivers.clock import Clock
 from drivers.tasks import cancel_and_wait
@@ -38,14 +46,34 @@ from sat_phone.at_channel import (
     ChannelState,
 )
 from sat_phone.at_parser import Line
-from sat_phone.pdu import Deliver, PduError, decode_deliver, encode_submit
+from sat_phone.calls import call_urc
+from sat_phone.inbox import Inbox, ReportCallback, SmsCallback, UndecodableCallback, parse_ints
+from sat_phone.pdu import encode_submit
+from sat_phone.terminal_status import (
+    REGISTERED,
+    Limits,
+    ModemHealth,
+    Readings,
+    TerminalFacts,
+    assess,
+)
 from sat_phone.waiting import event_or_timeout
+
+__all__ = ["GENERIC", "IRIDIUM", "REGISTERED", "Modem", "ModemHealth", "ModemSettings",
+           "ModemStatus", "Readings", "SmsSendError", "csq_bars", "parse_ints"]
 
 log = logging.getLogger(__name__)
 
 IRIDIUM = "iridium"
 GENERIC = "generic"
-REGISTERED = (1, 5)  # 27.007 +CREG stat: 1 home, 5 roaming
+#: New messages stored and announced (+CMTI), status reports pushed (+CDS, ds=1).
+INDICATIONS = "AT+CNMI=2,1,0,1,0"
+#: … for a terminal that refuses status reports, or when they are not wanted.
+INDICATIONS_WITHOUT_REPORTS = "AT+CNMI=2,1,0,0,0"
+#: Lines other parts of the station handle (calls), or that need nothing.
+OTHERS_URCS = ("RING", "+CRING:", "+CLIP:", "+CCWA:", "+CLCC:", "CONNECT", "+CUSD:",
+               "+CBM:", "+SBDRING")
+NOTICE_REPEAT_S = 600.0  # the same notice again within this is logged at debug level
 CMS_REASONS = {
     38: "network out of order",
     41: "temporary failure",
@@ -57,37 +85,17 @@ CMS_REASONS = {
     500: "unknown error (usually: no network)",
 }
 
-SmsCallback = Callable[[Deliver], Awaitable[None] | None]
-UndecodableCallback = Callable[[str, str], Awaitable[None] | None]
-
-
 @dataclass(frozen=True, slots=True)
 class ModemSettings:
     personality: str = GENERIC  # "iridium" or "generic" (Tiantong and 27.007 terminals)
     poll_interval_s: float = 30.0
     poll_backoff_max_s: float = 300.0
-    new_message_indication: str = "AT+CNMI=2,1,0,0,0"
+    delivery_reports: bool = True
     signal_timeout_s: float = 60.0  # +CSQ may block on Iridium
     list_timeout_s: float = 60.0
-    sms_timeout_s: float = 120.0  # +CMGS over a geostationary link
-
-
-@dataclass(frozen=True, slots=True)
-class Readings:
-    """The last values the terminal reported (``None``: not known or not supported)."""
-
-    registration: int | None = None  # +CREG stat
-    signal_raw: int | None = None  # +CSQ rssi 0-31/99, or Iridium bars 0-5
-    signal_bars: int | None = None  # 0-5 on both personalities
-    battery_percent: int | None = None
-    updated: datetime | None = None
-
-    @property
-    def registered(self) -> bool | None:
-        return None if self.registration is None else self.registration in REGISTERED
-
-
-ModemHealth = Literal["ok", "degraded", "offline", "fault", "unknown"]
+    sms_timeout_s: float = 60.0  # per part; see ChannelSettings for why
+    sweep_interval_s: float = 60.0
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +131,6 @@ def csq_bars(rssi: int) -> int | None:
     return min(5, (rssi + 5) // 6) if rssi else 0
 
 
-def parse_ints(value: str) -> list[int]:
-    """``"000,001"`` → ``[0, 1]``; non-numbers (quoted fields) are skipped."""
-    out = []
-    for field in value.split(","):
-        field = field.strip().strip('"')
-        if field.isdecimal():
-            out.append(int(field))
-    return out
-
-
 class Modem:
     """Health, readings and SMS of one terminal; :meth:`start` it after the channel."""
 
@@ -143,34 +141,55 @@ class Modem:
         clock: Clock,
         settings: ModemSettings | None = None,
         on_sms: SmsCallback | None = None,
+        on_report: ReportCallback | None = None,
         on_undecodable: UndecodableCallback | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.channel = channel
-        self.settings = settings or ModemSettings()
+        self.settings = settings = settings or ModemSettings()
         self._clock = clock
-        self._on_sms = on_sms
-        self._on_undecodable = on_undecodable
+        self._on_notice = on_notice
+        self.inbox = Inbox(
+            channel, clock=clock, may_sweep=self._channel_ready_and_initialised,
+            on_sms=on_sms, on_report=on_report, on_undecodable=on_undecodable,
+            on_change=self._update_status, list_timeout_s=settings.list_timeout_s,
+            sweep_interval_s=settings.sweep_interval_s,
+        )
         self.readings = Readings()
         self._status = ModemStatus("unknown", "not started", clock.now())
         self._changed = asyncio.Event()
-        self._inbox: asyncio.Queue[int | Deliver] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._inited_generation = -1
         self._battery_supported = True
         self._failures = 0
+        self._poll_error: str | None = None
+        self._signal_error: str | None = None
         self._reference = random.randrange(256)
+        self.delivery_reports = False  # the terminal accepted ds=1 at init
+        self.send_failures = 0
+        self.last_send_error: str | None = None
+        self.hardware_failure: tuple[str, int] | None = None  # (text, channel generation)
+        self.notices: deque[tuple[datetime, str]] = deque(maxlen=20)
+        self.notice_count = 0
+        self._notice_logged: dict[str, datetime] = {}
         self.sent_messages = 0
-        self.received_messages = 0
-        self.sweeps = 0
         self._status_listeners: list[Callable[[ModemStatus], None]] = []
         channel.add_urc_listener(self._on_urc)
         channel.add_state_listener(self._on_channel_state)
+
+    @property
+    def received_messages(self) -> int:
+        return self.inbox.received
+
+    @property
+    def sweeps(self) -> int:
+        return self.inbox.sweeps
 
     async def start(self) -> None:
         if not self._tasks:
             self._tasks = [
                 asyncio.create_task(self._run(), name="modem poll"),
-                asyncio.create_task(self._read_inbox(), name="modem inbox"),
+                asyncio.create_task(self.inbox.run(), name="modem inbox"),
             ]
 
     def __repr__(self) -> str:
@@ -209,22 +228,25 @@ class Modem:
         reference: int | None = None,
         ref_bits: int = 8,
         first_part: int = 1,
+        last_part: int | None = None,
     ) -> list[int]:
         """Send ``text`` (split into parts if needed); the ``+CMGS`` reference of each part.
 
         Raises :class:`SmsSendError` naming the part that failed, the references of
         the parts already sent, and the ``+CMS ERROR`` code (500: usually no network).
         A retry passes the same ``reference`` and ``first_part`` (the part that failed)
-        so the recipient's phone joins the parts into one message.
+        so the recipient's phone joins the parts into one message; ``last_part`` stops
+        early (the outbox sends part by part, so a report can go between two parts).
         """
         if reference is None:
             self._reference = (self._reference + 1) % (1 << ref_bits)
             reference = self._reference
-        pdus = encode_submit(number, text, reference=reference, ref_bits=ref_bits)
+        pdus = encode_submit(number, text, reference=reference, ref_bits=ref_bits,
+                             status_report=self.delivery_reports)
+        last_part = len(pdus) if last_part is None else min(last_part, len(pdus))
         sent: list[int] = []
-        for part, pdu in enumerate(pdus, start=1):
-            if part < first_part:
-                continue
+        for part in range(first_part, last_part + 1):
+            pdu = pdus[part - 1]
             try:
                 response = await self.channel.command_with_body(
                     f"AT+CMGS={pdu.tpdu_length}", pdu.hex, prefix="+CMGS:",
@@ -234,86 +256,74 @@ class Modem:
                 reason = exc.final.line
                 if exc.code in CMS_REASONS:
                     reason = f"{exc.final.line} ({CMS_REASONS[exc.code]})"
-                raise SmsSendError(number, part, len(pdus), sent, exc.code, reason) from exc
+                raise self._send_failed(
+                    SmsSendError(number, part, len(pdus), sent, exc.code, reason)) from exc
             except (AtTimeout, AtUnavailable) as exc:
-                raise SmsSendError(number, part, len(pdus), sent, None, str(exc)) from exc
+                raise self._send_failed(
+                    SmsSendError(number, part, len(pdus), sent, None, str(exc))) from exc
             values = parse_ints(response.values[0]) if response.values else []
             sent.append(values[0] if values else -1)
-        self.sent_messages += 1
+        if last_part == len(pdus):
+            self.sent_messages += 1
+        if self.send_failures:
+            self.send_failures = 0
+            self._update_status()
         return sent
 
-    # --- SMS in ------------------------------------------------------------------
+    def _send_failed(self, error: SmsSendError) -> SmsSendError:
+        """Count a failed send for health, and sweep: a send can tear an inbound PDU."""
+        self.send_failures += 1
+        self.last_send_error = error.reason
+        self._update_status()
+        self.inbox.request_sweep("send failed")
+        return error
+
+    # --- what the terminal volunteers ---------------------------------------------
 
     def _on_urc(self, line: Line) -> None:
         text = line.text
-        if text.startswith("+CMTI:"):
-            numbers = parse_ints(text[6:])
-            if numbers:
-                self._inbox.put_nowait(numbers[-1])
-        elif text.startswith("+CMT:") and line.pdu:
-            self._queue_pdu(line.pdu)
-        elif text.startswith("+CIEV:"):
+        if self.inbox.take_urc(line):
+            return
+        if text.startswith("+CIEV:"):
             self._on_indicator(parse_ints(text[6:]))
+        elif text.startswith("+CREG:"):
+            stat = text[6:].strip()
+            if stat.isdecimal():  # the unsolicited form, +CREG=1: "+CREG: <stat>"
+                self._set_readings(registration=int(stat))
+            else:  # "<n>,<stat>" is a late answer to AT+CREG?; the next poll asks again
+                log.debug("late +CREG answer ignored: %r", text)
+        elif text.startswith("HARDWARE FAILURE"):
+            self.hardware_failure = (text, self.channel.generation)
+            self._notice(text, hardware=True)
+            self._update_status()
+        elif call_urc(text) is None and not text.startswith(OTHERS_URCS):
+            self._notice(text)
 
-    def _queue_pdu(self, pdu: str) -> None:
-        try:
-            self._inbox.put_nowait(decode_deliver(pdu))
-        except PduError as exc:
-            log.warning("undecodable +CMT PDU %s: %s", pdu, exc)
-            asyncio.get_running_loop().create_task(self._report_undecodable(pdu, str(exc)))
-
-    async def _read_inbox(self) -> None:
-        while True:
-            item = await self._inbox.get()
+    def _notice(self, text: str, *, hardware: bool = False) -> None:
+        """A line the terminal volunteered: logged, kept, heard; never silently dropped."""
+        now = self._clock.now()
+        self.notices.append((now, text))
+        self.notice_count += 1
+        last = self._notice_logged.get(text)
+        quiet = last is not None and now - last < timedelta(seconds=NOTICE_REPEAT_S)
+        if not quiet:
+            self._notice_logged[text] = now
+        log.log(logging.DEBUG if quiet else logging.WARNING,
+                "satellite terminal %s: %r", "hardware failure" if hardware else "notice", text)
+        if not hardware:
+            self._update_status()
+        if self._on_notice is not None:
             try:
-                if isinstance(item, Deliver):
-                    await self._deliver(item)
-                else:
-                    await self._read_stored(item)
-            except AtError as exc:
-                log.info("stored message %s left for the next sweep: %s", item, exc)
+                self._on_notice(text)
             except Exception:
-                log.exception("incoming SMS handler failed; message kept on the terminal")
-
-    async def _read_stored(self, index: int) -> None:
-        response = await self.channel.command(f"AT+CMGR={index}", prefix="+CMGR:")
-        if response.lines and response.lines[0].pdu:
-            await self._take_stored(index, response.lines[0].pdu)
-
-    async def _take_stored(self, index: int, pdu: str) -> None:
-        try:
-            message = decode_deliver(pdu)
-        except PduError as exc:
-            log.warning("undecodable stored message %d: %s", index, exc)
-            await self._report_undecodable(pdu, str(exc))
-        else:
-            await self._deliver(message)
-        await self.channel.command(f"AT+CMGD={index}")
-
-    async def _sweep(self) -> None:
-        """Take every message stored on the terminal (read or not) at start."""
-        response = await self.channel.command(
-            "AT+CMGL=4", prefix="+CMGL:", timeout_s=self.settings.list_timeout_s
-        )
-        self.sweeps += 1
-        for line in response.lines:
-            numbers = parse_ints(line.text[6:])
-            if numbers and line.pdu:
-                await self._take_stored(numbers[0], line.pdu)
-
-    async def _deliver(self, message: Deliver) -> None:
-        self.received_messages += 1
-        if self._on_sms is not None:
-            await _settle(self._on_sms(message))
-
-    async def _report_undecodable(self, pdu: str, error: str) -> None:
-        if self._on_undecodable is not None:
-            await _settle(self._on_undecodable(pdu, error))
+                log.exception("notice listener failed")
 
     # --- health ------------------------------------------------------------------
 
     def _on_channel_state(self, state: ChannelState) -> None:
         self._changed.set()
+        if state is ChannelState.READY and self.initialised:
+            self.inbox.request_sweep("resynchronised")  # a +CMTI may have been lost
         self._update_status()
 
     def _on_indicator(self, values: list[int]) -> None:
@@ -341,6 +351,7 @@ class Modem:
                     continue  # wait for the channel to come back
             except AtError as exc:
                 self._failures += 1
+                self._poll_error = str(exc)
                 log.info("modem poll failed (%d in a row): %s", self._failures, exc)
             self._update_status()
             interval = min(
@@ -354,33 +365,55 @@ class Modem:
         generation = self.channel.generation
         for command in ("AT+CMEE=1", "AT+CMGF=0"):
             await self.channel.command(command)
-        optional = [self.settings.new_message_indication, "AT+CLIP=1"]
+        self.delivery_reports = await self._indications()
+        optional = ["AT+CLIP=1"]
         if self.settings.personality == IRIDIUM:
             optional.append("AT+CIER=1,1,1")
         for command in optional:
-            try:
-                await self.channel.command(command)
-            except AtCommandError as exc:
-                log.warning("terminal refused %s: %s", command, exc.final.line)
+            await self._optional(command)
+        await self._check_smsc()
         self._battery_supported = True
         self._inited_generation = generation
+        if self.hardware_failure is not None and self.hardware_failure[1] != generation:
+            log.info("terminal restarted since it reported %s", self.hardware_failure[0])
+            self.hardware_failure = None
         log.info("terminal initialised (generation %d)", generation)
-        await self._sweep()
+        self.inbox.request_sweep("initialised")
+
+    async def _optional(self, command: str) -> bool:
+        try:
+            await self.channel.command(command)
+        except AtCommandError as exc:
+            log.warning("terminal refused %s: %s", command, exc.final.line)
+            return False
+        return True
+
+    async def _indications(self) -> bool:
+        """New-message indications; True when status reports will come (+CDS)."""
+        if self.settings.delivery_reports and await self._optional(INDICATIONS):
+            return True
+        await self._optional(INDICATIONS_WITHOUT_REPORTS)
+        return False
+
+    async def _check_smsc(self) -> None:
+        """The SMS centre the terminal sends through; none set means no SMS goes out."""
+        try:
+            response = await self.channel.command("AT+CSCA?", prefix="+CSCA:")
+        except AtCommandError as exc:
+            log.warning("SMS centre not readable: %s", exc.final.line)
+            return
+        value = response.values[0] if response.values else ""
+        smsc = value.split(",")[0].strip().strip('"')
+        if not smsc:
+            log.warning("the terminal has no SMS centre set (+CSCA)")
+        self._set_readings(smsc=smsc)
 
     async def _poll(self) -> None:
         creg = await self.channel.command("AT+CREG?", prefix="+CREG:")
         numbers = parse_ints(creg.values[0]) if creg.values else []
         registration = numbers[1] if len(numbers) >= 2 else (numbers[0] if numbers else None)
-        if self.settings.personality == IRIDIUM:
-            csqf = await self.channel.command("AT+CSQF", prefix="+CSQF:")
-            bars = parse_ints(csqf.values[0])[0] if csqf.values else None
-            raw = bars
-        else:
-            csq = await self.channel.command(
-                "AT+CSQ", prefix="+CSQ:", timeout_s=self.settings.signal_timeout_s
-            )
-            raw = parse_ints(csq.values[0])[0] if csq.values else None
-            bars = None if raw is None else csq_bars(raw)
+        self._set_readings(registration=registration)  # kept whatever fails next
+        raw, bars = await self._signal()
         battery = self.readings.battery_percent
         if self._battery_supported:
             try:
@@ -390,11 +423,27 @@ class Modem:
             except AtCommandError:
                 self._battery_supported = False
                 battery = None
-        self._set_readings(
-            registration=registration, signal_raw=raw, signal_bars=bars, battery_percent=battery
-        )
+        self._set_readings(signal_raw=raw, signal_bars=bars, battery_percent=battery)
 
-    def _set_readings(self, **values: int | None) -> None:
+    async def _signal(self) -> tuple[int | None, int | None]:
+        """(raw, bars); unknown when the terminal refuses (+CSQ errors while unregistered)."""
+        try:
+            if self.settings.personality == IRIDIUM:
+                csqf = await self.channel.command("AT+CSQF", prefix="+CSQF:")
+                bars = parse_ints(csqf.values[0])[0] if csqf.values else None
+                self._signal_error = None
+                return bars, bars
+            csq = await self.channel.command(
+                "AT+CSQ", prefix="+CSQ:", timeout_s=self.settings.signal_timeout_s
+            )
+        except AtCommandError as exc:
+            self._signal_error = f"{exc.command}: {exc.final.line}"
+            return None, None
+        self._signal_error = None
+        raw = parse_ints(csq.values[0])[0] if csq.values else None
+        return raw, None if raw is None else csq_bars(raw)
+
+    def _set_readings(self, **values: Any) -> None:
         self.readings = replace(self.readings, **values, updated=self._clock.now())
         self._update_status()
 
@@ -402,9 +451,24 @@ class Modem:
         """Asked afresh each time: the channel changes state while this task awaits."""
         return self.channel.state is ChannelState.READY
 
+    def _channel_ready_and_initialised(self) -> bool:
+        return self._channel_ready() and self.initialised
+
+    def facts(self) -> TerminalFacts:
+        """Everything health is judged on, besides the channel's state."""
+        inbox = self.inbox
+        return TerminalFacts(
+            readings=self.readings, now=self._clock.now(), poll_failures=self._failures,
+            poll_error=self._poll_error, signal_error=self._signal_error,
+            send_failures=self.send_failures, send_error=self.last_send_error,
+            hardware_failure=self.hardware_failure[0] if self.hardware_failure else None,
+            storage=inbox.storage, stuck_since=list(inbox.stuck.values()),
+            last_undecodable=inbox.last_undecodable,
+            last_notice=self.notices[-1] if self.notices else None,
+        )
+
     def _update_status(self) -> None:
         state = self.channel.state
-        r = self.readings
         status: ModemHealth
         if state is ChannelState.CLOSED:
             status, detail = "unknown", "channel closed"
@@ -414,14 +478,8 @@ class Modem:
             status, detail = "fault", self.channel.detail
         elif state is ChannelState.UNSYNCED:
             status, detail = "degraded", f"resynchronising: {self.channel.detail}"
-        elif r.updated is None:
-            status, detail = "unknown", "not polled yet"
-        elif not r.registered:
-            status, detail = "degraded", f"not registered (+CREG stat {r.registration})"
-        elif not r.signal_bars:
-            status, detail = "degraded", "no signal"
         else:
-            status, detail = "ok", f"registered, signal {r.signal_bars}/5"
+            status, detail = assess(self.facts(), self.settings.limits)
         if status != self._status.status:
             log.info("satellite terminal %s: %s", status, detail)
             self._status = ModemStatus(status, detail, self._clock.now())
@@ -435,8 +493,3 @@ class Modem:
             except Exception:
                 log.exception("status listener failed")
 
-
-async def _settle(result: Awaitable[None] | None) -> None:
-    """Callbacks may be plain functions or coroutines; wait for the latter."""
-    if inspect.isawaitable(result):
-        await result

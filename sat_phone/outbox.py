@@ -6,8 +6,16 @@ message is written to SQLite (``synchronous=FULL``) before :meth:`Outbox.enqueue
 returns, and a sender task retries it with backoff until it is sent or has used its
 attempts. Each attempt is reported to ``on_attempt`` (the daemon journals it).
 
+Reports first: each message has a priority class, stored with it. First reports (首报)
+and 叫应 (:attr:`SmsPriority.REPORT`) go before everything else, and a routine
+multipart message is sent part by part and steps aside between two parts when a report
+is waiting, so one slow or stuck send delays a report by at most one part's timeout.
+
 A multipart message keeps its concatenation reference for life, and a retry resumes
-at the part that failed, so the recipient's phone still joins the parts into one.
+at the part that failed, so the recipient's phone still joins the parts into one. Each
+part's ``+CMGS`` reference is stored as soon as the part is sent; with status reports
+requested, each part's delivery (pending / delivered / failed) is kept beside it, set
+by :meth:`Outbox.delivery_report` when the SMS centre's report comes back.
 The schedule is kept in wall-clock time, which survives a restart; messages found
 pending at start are due at once.
 """
@@ -15,6 +23,7 @@ pending at start are due at once.
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import json
 import logging
@@ -29,7 +38,10 @@ import sqlite_utils
 
 from drivers.clock import Clock
 from sat_phone.modem import SmsSendError
-from sat_phone.pdu import encode_address, split_text
+from sat_phone.numbers import number_key
+from sat_phone.pdu import DELIVERED, encode_address, split_text
+from sat_phone.pdu import FAILED as DELIVERY_FAILED
+from sat_phone.pdu import PENDING as DELIVERY_PENDING
 from sat_phone.sqlite_store import SqliteStore
 from sat_phone.waiting import event_or_timeout
 
@@ -37,9 +49,17 @@ log = logging.getLogger(__name__)
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 IDLE_WAKE_S = 3600.0
+REPORT_SEARCH = 500  # recent messages a status report is matched against
 
 SendSms = Callable[..., Awaitable[list[int]]]
-"""``modem.send_sms``: (number, text, *, reference, first_part) -> references."""
+"""``modem.send_sms``: (number, text, *, reference, first_part, last_part) -> references."""
+
+
+class SmsPriority(enum.IntEnum):
+    """Which messages go first (lower first); stored with each message."""
+
+    REPORT = 0  # first reports (首报) and 叫应: people act on them
+    ROUTINE = 1  # replies, operators' messages, everything else
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +84,23 @@ class OutgoingSms:
     created: datetime
     next_try: datetime
     last_error: str | None
+    priority: SmsPriority = SmsPriority.ROUTINE
+    #: Per part sent: None (no status report asked), else {"status": pending|delivered|
+    #: failed, "code": TP-ST or None, "at": ISO time of the report or None}.
+    parts_delivery: tuple[dict[str, Any] | None, ...] = ()
+
+    @property
+    def delivery(self) -> str | None:
+        """The message's delivery: failed if a part failed, delivered when every part
+        was, pending while any is awaited; None when no report was asked for."""
+        asked = [p["status"] for p in self.parts_delivery if p is not None]
+        if not asked:
+            return None
+        if DELIVERY_FAILED in asked:
+            return DELIVERY_FAILED
+        if len(asked) == self.parts and all(s == DELIVERED for s in asked):
+            return DELIVERED
+        return DELIVERY_PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +128,16 @@ class Outbox(SqliteStore):
         clock: Clock,
         settings: OutboxSettings | None = None,
         on_attempt: Callable[[Attempt], Awaitable[None] | None] | None = None,
+        reports_requested: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(path)
         self.settings = settings or OutboxSettings()
         self._send = send
         self._clock = clock
         self._on_attempt = on_attempt
+        self._reports_requested = reports_requested or (lambda: False)
         self._wake = asyncio.Event()
+        self.steps_aside = 0  # times a message paused between parts for a report
 
     def _create(self, db: sqlite_utils.Database) -> None:
         db.table("outbox").create(
@@ -105,13 +145,25 @@ class Outbox(SqliteStore):
                 "id": int, "number": str, "text": str, "tag": str, "reference": int,
                 "parts": int, "parts_sent": int, "refs": str, "state": str,
                 "attempts": int, "created": str, "next_try": str, "last_error": str,
+                "priority": int, "delivery": str,
             },
             pk="id",
             not_null={"number", "text", "state", "created", "next_try"},
         )
         db.table("outbox").create_index(["state", "next_try"])
 
-    def enqueue(self, number: str, text: str, *, tag: str | None = None) -> int:
+    def _upgrade(self, db: sqlite_utils.Database) -> None:
+        columns = db.table("outbox").columns_dict
+        if "priority" not in columns:  # written before reports went first
+            db.table("outbox").add_column("priority", int, not_null_default=int(
+                SmsPriority.ROUTINE))
+        if "delivery" not in columns:
+            db.table("outbox").add_column("delivery", str, not_null_default="[]")
+
+    def enqueue(
+        self, number: str, text: str, *, tag: str | None = None,
+        priority: SmsPriority = SmsPriority.ROUTINE,
+    ) -> int:
         """Store the message durably and return its id; the sender task takes it from here."""
         encode_address(number)  # a bad number or a text too long is refused here, not later
         _, payloads = split_text(text)
@@ -120,6 +172,7 @@ class Outbox(SqliteStore):
             "number": number, "text": text, "tag": tag, "reference": random.randrange(256),
             "parts": len(payloads), "parts_sent": 0, "refs": "[]", "state": PENDING,
             "attempts": 0, "created": now, "next_try": now, "last_error": None,
+            "priority": int(priority), "delivery": "[]",
         }
         message_id = self._table.insert(row).last_pk
         assert isinstance(message_id, int)  # the rowid of the row just inserted
@@ -157,18 +210,54 @@ class Outbox(SqliteStore):
         ).fetchone()
         return _parse(row[0]) if row and row[0] else None
 
+    def delivery_report(
+        self, number: str, reference: int, status: int, outcome: str, at: datetime
+    ) -> tuple[OutgoingSms, int] | None:
+        """Record a status report on the part it names: the newest part sent to ``number``
+        with that ``+CMGS`` reference still awaiting one (else the newest with it at all).
+        Returns the message and the part number, or None when no part matches."""
+        key = number_key(number)
+        found: tuple[OutgoingSms, int] | None = None
+        for row in self._table.rows_where("refs != '[]'", order_by="id desc",
+                                          limit=REPORT_SEARCH):
+            sms = _sms(row)
+            if number_key(sms.number) != key or reference not in sms.references:
+                continue
+            index = sms.references.index(reference)
+            entry = sms.parts_delivery[index] if index < len(sms.parts_delivery) else None
+            if found is None or (entry is not None and entry["status"] == DELIVERY_PENDING):
+                found = (sms, index)
+                if entry is not None and entry["status"] == DELIVERY_PENDING:
+                    break
+        if found is None:
+            return None
+        sms, index = found
+        delivery = list(sms.parts_delivery) + [None] * (len(sms.references)
+                                                        - len(sms.parts_delivery))
+        delivery[index] = {"status": outcome, "code": status, "at": _iso(at)}
+        self._table.update(sms.id, {"delivery": json.dumps(delivery)})
+        return self.get(sms.id), index + 1
+
+    def _next_due(self) -> OutgoingSms | None:
+        row = next(iter(self._table.rows_where(
+            "state = ? AND next_try <= ?", [PENDING, _iso(self._clock.now())],
+            order_by="priority, id", limit=1)), None)
+        return None if row is None else _sms(row)
+
+    def _outranked(self, sms: OutgoingSms) -> bool:
+        """Is a message of a higher class due (a report waiting behind a routine SMS)?"""
+        return self._connection.execute(
+            "SELECT 1 FROM outbox WHERE state = ? AND next_try <= ? AND priority < ? LIMIT 1",
+            (PENDING, _iso(self._clock.now()), int(sms.priority)),
+        ).fetchone() is not None
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
             now = self._clock.now()
-            due = [
-                _sms(row) for row in self._table.rows_where(
-                    "state = ? AND next_try <= ?", [PENDING, _iso(now)], order_by="id"
-                )
-            ]
-            for sms in due:
+            sms = self._next_due()
+            if sms is not None:
                 await self._attempt(sms)
-            if due:
                 continue
             upcoming = next(iter(self._table.rows_where(
                 "state = ?", [PENDING], order_by="next_try", limit=1, select="next_try"
@@ -179,36 +268,50 @@ class Outbox(SqliteStore):
             await event_or_timeout(self._clock, self._wake, wait_s)
 
     async def _attempt(self, sms: OutgoingSms) -> None:
+        """Send the rest of ``sms`` part by part; step aside for a report between parts."""
         attempt = sms.attempts + 1
         refs = list(sms.references)
-        try:
-            sent = await self._send(
-                sms.number, sms.text, reference=sms.reference, first_part=sms.parts_sent + 1
-            )
-        except SmsSendError as exc:
-            await self._failed(sms, attempt, refs + exc.sent_references, exc.reason, exc.code)
-            return
-        except Exception as exc:  # a bug must not stop the outbox; this message is given up
-            log.exception("SMS %d: sending raised", sms.id)
-            await self._failed(sms, attempt, refs, f"{type(exc).__name__}: {exc}", None, final=True)
-            return
-        refs += sent
-        self._table.update(sms.id, {
-            "attempts": attempt, "parts_sent": sms.parts, "refs": json.dumps(refs),
-            "state": SENT, "last_error": None,
-        })
+        for part in range(sms.parts_sent + 1, sms.parts + 1):
+            try:
+                sent = await self._send(sms.number, sms.text, reference=sms.reference,
+                                        first_part=part, last_part=part)
+            except SmsSendError as exc:
+                self._store_parts(sms, refs + exc.sent_references)
+                await self._failed(sms, attempt, exc.reason, exc.code)
+                return
+            except Exception as exc:  # a bug must not stop the outbox; this message is given up
+                log.exception("SMS %d: sending raised", sms.id)
+                await self._failed(sms, attempt, f"{type(exc).__name__}: {exc}", None, final=True)
+                return
+            refs += sent
+            self._store_parts(sms, refs)
+            if part < sms.parts and self._outranked(sms):
+                self.steps_aside += 1
+                log.info("SMS %d steps aside after part %d/%d: a report is waiting",
+                         sms.id, part, sms.parts)
+                return
+        self._table.update(sms.id, {"attempts": attempt, "state": SENT, "last_error": None})
         await self._report(Attempt(self.get(sms.id), attempt, True, None, None, True))
 
+    def _store_parts(self, sms: OutgoingSms, refs: list[int]) -> None:
+        """The parts sent so far, with their references, on disk as soon as they are sent."""
+        current = self.get(sms.id)
+        delivery = list(current.parts_delivery)
+        entry = ({"status": DELIVERY_PENDING, "code": None, "at": None}
+                 if self._reports_requested() else None)
+        delivery += [entry] * (len(refs) - len(delivery))
+        self._table.update(sms.id, {"parts_sent": len(refs), "refs": json.dumps(refs),
+                                    "delivery": json.dumps(delivery)})
+
     async def _failed(
-        self, sms: OutgoingSms, attempt: int, refs: list[int], reason: str, code: int | None,
+        self, sms: OutgoingSms, attempt: int, reason: str, code: int | None,
         final: bool = False,
     ) -> None:
         final = final or attempt >= self.settings.max_attempts
         s = self.settings
         delay = min(s.retry_initial_s * 2 ** (attempt - 1), s.retry_max_s)
         self._table.update(sms.id, {
-            "attempts": attempt, "parts_sent": sms.parts_sent + len(refs) - len(sms.references),
-            "refs": json.dumps(refs), "state": FAILED if final else PENDING,
+            "attempts": attempt, "state": FAILED if final else PENDING,
             "last_error": reason,
             "next_try": _iso(self._clock.now() + timedelta(seconds=delay)),
         })
@@ -240,5 +343,6 @@ def _sms(row: dict[str, Any]) -> OutgoingSms:
         reference=row["reference"], parts=row["parts"], parts_sent=row["parts_sent"],
         references=tuple(json.loads(row["refs"])), state=row["state"], attempts=row["attempts"],
         created=_parse(row["created"]), next_try=_parse(row["next_try"]),
-        last_error=row["last_error"],
+        last_error=row["last_error"], priority=SmsPriority(row.get("priority", 1)),
+        parts_delivery=tuple(json.loads(row.get("delivery") or "[]")),
     )

@@ -38,6 +38,8 @@ class SqliteStore:
         conn, db = open_database(self.path)
         if self.table_name not in db.table_names():
             self._create(db)
+        else:
+            self._upgrade(db)
         self._conn, self._db = conn, db
 
     async def start(self) -> None:
@@ -67,6 +69,9 @@ class SqliteStore:
 
     def _create(self, db: sqlite_utils.Database) -> None:
         raise NotImplementedError
+
+    def _upgrade(self, db: sqlite_utils.Database) -> None:
+        """Bring a file written by an older version up to date (columns added since)."""
 
     async def _run(self) -> None:
         raise NotImplementedError

@@ -40,10 +40,10 @@ class Sim:
         self.link = link
 
     @classmethod
-    async def start(cls, tmp_path: Path, personality: str) -> Sim:
+    async def start(cls, tmp_path: Path, personality: str, *args: str) -> Sim:
         link = tmp_path / "ttySAT"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(SIM), "--personality", personality, "--link", str(link),
+            sys.executable, str(SIM), "--personality", personality, "--link", str(link), *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         assert proc.stdout is not None
@@ -95,17 +95,24 @@ class Station:
         self.modem.add_status_listener(lambda s: reached.set() if s.status == wanted else None)
         await reached.wait()
 
+    async def settled(self) -> None:
+        """Nothing of the inbox in flight: the clock may be moved without timing it out."""
+        await self.modem.inbox.idle()
+
     async def commands(self, prefix: str) -> int:
         listed = (await self.sim.call("status"))["commands"]
         return sum(1 for c in listed if c.upper().startswith(prefix.upper()))
 
 
 async def build(tmp_path: Path, personality: str, start_modem: bool = True,
+                sweep_interval_s: float = 3600.0, *sim_args: str,
                 poll_interval_s: float = POLL) -> Station:
-    sim = await Sim.start(tmp_path, personality)
+    """A modem on the simulator; no periodic sweep unless asked for (the clock jumps)."""
+    sim = await Sim.start(tmp_path, personality, *sim_args)
     clock = ManualClock()
     channel = AtChannel(str(sim.link), clock=clock, settings=CHANNEL)
-    settings = ModemSettings(personality=personality, poll_interval_s=poll_interval_s)
+    settings = ModemSettings(personality=personality, poll_interval_s=poll_interval_s,
+                             sweep_interval_s=sweep_interval_s)
     inbox: list[Station] = []
     modem = Modem(channel, clock=clock, settings=settings, on_sms=lambda m: inbox[0].take(m))
     station = Station(sim, clock, channel, modem)
@@ -135,7 +142,7 @@ async def test_iridium_init_prefers_csqf_and_reads_battery(iridium: Station) -> 
     assert (readings.registered, readings.signal_bars, readings.battery_percent) == (True, 4, 80)
     status = await iridium.sim.call("status")
     sent = status["commands"]
-    for command in ("ATE0", "AT+CMEE=1", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0", "AT+CLIP=1",
+    for command in ("ATE0", "AT+CMEE=1", "AT+CMGF=0", "AT+CNMI=2,1,0,1,0", "AT+CLIP=1",
                     "AT+CIER=1,1,1", "AT+CSQF", "AT+CMGL=4"):
         assert command in sent
     assert "AT+CSQ" not in sent  # it may block for 50 s on a real 9555

@@ -33,9 +33,11 @@ TIER1 = "+8613800000002"  # whitelisted, first callout tier
 TIER2 = "+8613800000003"
 STRANGER = "+8613999999999"
 PIN = "2468"
-#: No modem poll during a test: a poll's AT commands are real I/O, and a clock jumped
-#: minutes ahead would time them out. Signal changes still arrive (+CIEV).
-QUIET = {'personality = "iridium"': 'personality = "iridium"\npoll_interval_s = 3600'}
+#: No modem poll nor periodic SIM sweep during a test: their AT commands are real I/O,
+#: and a clock jumped minutes ahead would time them out. Signal changes still arrive
+#: (+CIEV); a test that moves the clock waits for the inbox to be idle first.
+QUIET = {'personality = "iridium"':
+         'personality = "iridium"\npoll_interval_s = 3600\nsweep_interval_s = 3600'}
 
 
 class Terminal(Sim):
@@ -131,6 +133,7 @@ async def phone(tmp_path: Path) -> AsyncIterator[Phone]:
         phone.part.modem.add_status_listener(lambda _s: changed.set())
         run.station.parts.broadcasting.listeners.append(lambda *_a: changed.set())
         await phone.until(lambda: phone.part.modem.status.status == "ok")
+        await phone.part.modem.inbox.idle()  # the first sweep is over: the clock may move
         yield phone
     finally:
         if run is not None:

@@ -35,6 +35,7 @@ class Attempts:
 
 @pytest.fixture
 async def station(tmp_path: Path) -> AsyncIterator[Station]:
+    """No poll while the clock jumps (signal changes still arrive: +CIEV)."""
     station = await build(tmp_path, IRIDIUM, poll_interval_s=NO_POLL_S)
     yield station
     await teardown(station)
@@ -60,6 +61,7 @@ async def test_report_waits_for_the_network_then_goes_out_intact(
         assert outbox.counts() == {PENDING: 1, SENT: 0, FAILED: 0}
         assert outbox.oldest_pending() == failed.sms.created, "the county sees it waiting"
         await station.sim.call("signal", bars=4)
+        await station.settled()
         await station.clock.advance(SETTINGS.retry_initial_s)
         _, sent = await attempts.count(2)
         assert (sent.ok, sent.final, sent.attempt) == (True, True, 2)
@@ -105,6 +107,7 @@ async def test_a_failed_part_is_resent_alone_with_the_same_reference(
         message_id = outbox.enqueue(NUMBER, CHINESE_120)
         [failed] = await attempts.count(1)
         assert (failed.code, failed.sms.parts_sent, failed.sms.parts) == (332, 1, 2)
+        await station.settled()
         await station.clock.advance(SETTINGS.retry_initial_s)
         await attempts.count(2)
         [message] = (await station.sim.call("outbox"))["messages"]
@@ -124,8 +127,10 @@ async def test_gives_up_after_its_attempts_and_says_so(station: Station, tmp_pat
     try:
         message_id = outbox.enqueue(NUMBER, "无网络")
         await attempts.count(1)
+        await station.settled()  # the sweep after a failed send
         await station.clock.advance(30)
         await attempts.count(2)
+        await station.settled()
         await station.clock.advance(60)
         seen = await attempts.count(3)
         assert [a.final for a in seen] == [False, False, True]

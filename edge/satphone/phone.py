@@ -4,8 +4,10 @@ Builds the parts of ``sat_phone/`` from ``[sat_phone]``: the AT channel on the
 terminal's port, the modem on it, the persistent outbox (``data_dir/satphone/
 outbox.db``) and the persistent reassembly of incoming parts (``…/parts.db``). The
 modem's status is the ``sat_phone`` device in health; its readings and counters are
-metrics. Every SMS queued, every attempt and its final result, every message received
-is journaled.
+metrics. Every SMS queued, every attempt and its final result, every status report
+(delivered / failed, per part), every message received and every notice the terminal
+volunteers is journaled. A received message (or part) is on disk and its events are
+journaled before the terminal is told to delete it.
 
 What the station does with the phone lives beside this module: first reports and 叫应
 (:mod:`edge.satphone.reports`), SMS commands (:mod:`edge.satphone.commands`) and calls
@@ -27,10 +29,10 @@ from edge.exposition import unix_seconds
 from edge.satphone.calls import Calls
 from edge.satphone.commands import SmsCommands
 from edge.satphone.reports import Reports
-from sat_phone.at_channel import AtChannel, ChannelSettings
+from sat_phone.at_channel import AtChannel, ChannelSettings, ChannelState
 from sat_phone.modem import Modem, ModemSettings, ModemStatus
-from sat_phone.outbox import Attempt, Outbox, OutboxSettings, OutgoingSms
-from sat_phone.pdu import Deliver
+from sat_phone.outbox import Attempt, Outbox, OutboxSettings, OutgoingSms, SmsPriority
+from sat_phone.pdu import Deliver, StatusReport
 from sat_phone.reassembly import IncomingSms, Reassembly
 
 if TYPE_CHECKING:
@@ -69,12 +71,17 @@ class SatPhone:
         self.modem = Modem(
             self.channel, clock=station.clock,
             settings=ModemSettings(personality=config.personality,
-                                   poll_interval_s=config.poll_interval_s),
-            on_sms=self._on_part, on_undecodable=self._on_undecodable,
+                                   poll_interval_s=config.poll_interval_s,
+                                   sms_timeout_s=config.sms_part_timeout_s,
+                                   sweep_interval_s=config.sweep_interval_s,
+                                   delivery_reports=config.delivery_reports),
+            on_sms=self._on_part, on_report=self._on_report,
+            on_undecodable=self._on_undecodable, on_notice=self._on_notice,
         )
         self.outbox = Outbox(folder / "outbox.db", send=self.modem.send_sms, clock=station.clock,
                              settings=OutboxSettings(max_attempts=config.sms_max_attempts),
-                             on_attempt=self._on_attempt)
+                             on_attempt=self._on_attempt,
+                             reports_requested=lambda: self.modem.delivery_reports)
         self.reassembly = Reassembly(folder / "parts.db", clock=station.clock,
                                      on_message=self._on_message)
         self.outbox.open()
@@ -85,6 +92,8 @@ class SatPhone:
         self.last_error: str | None = None
         self.sent_ok = 0
         self.sent_failed = 0
+        self.delivery_counts = {"delivered": 0, "pending": 0, "failed": 0, "unmatched": 0}
+        self._could_send = False
         station.health.register("sat_phone", "sat_phone", "starting")
         self.modem.add_status_listener(self._on_status)
         station.metric_sources.append(self._metrics)
@@ -126,11 +135,13 @@ class SatPhone:
 
     # -- SMS out -----------------------------------------------------------------------
 
-    def send(self, number: str, text: str, *, tag: str, actor: str = "system") -> int:
-        """Queue an SMS durably (journaled); returns its outbox id."""
-        message_id = self.outbox.enqueue(number, text, tag=tag)
+    def send(self, number: str, text: str, *, tag: str, actor: str = "system",
+             priority: SmsPriority = SmsPriority.ROUTINE) -> int:
+        """Queue an SMS durably (journaled); returns its outbox id. First reports and 叫应
+        pass ``priority=SmsPriority.REPORT`` and go ahead of everything else."""
+        message_id = self.outbox.enqueue(number, text, tag=tag, priority=priority)
         self.record("satphone.sms_queued", "sat_phone", actor, id=message_id,
-                                    to=number, text=text, tag=tag)
+                    to=number, text=text, tag=tag, priority=priority.name.lower())
         return message_id
 
     def report_text(self, body: str) -> str:
@@ -158,11 +169,38 @@ class SatPhone:
     # -- SMS in ------------------------------------------------------------------------
 
     async def _on_part(self, part: Deliver) -> None:
-        await self.reassembly.add(part)
+        await self.reassembly.add(part)  # the part on disk (or the whole message handled)
+        await self._journaled()
 
-    def _on_undecodable(self, pdu: str, error: str) -> None:
-        self.record("satphone.sms_undecodable", "sat_phone", "system",
-                                    pdu=pdu, error=error)
+    async def _on_undecodable(self, pdu: str, error: str) -> None:
+        self.record("satphone.sms_undecodable", "sat_phone", "system", pdu=pdu, error=error)
+        await self._journaled()
+
+    async def _journaled(self) -> None:
+        """Until what was recorded is on disk: then the terminal may delete the message."""
+        journal = self.station.journal
+        await journal.durable(journal.last_recorded_seq)
+
+    async def _on_report(self, report: StatusReport) -> None:
+        """A status report from the SMS centre: the part it names is delivered or failed."""
+        found = self.outbox.delivery_report(report.recipient, report.reference, report.status,
+                                            report.outcome, report.discharged)
+        if found is None:
+            self.delivery_counts["unmatched"] += 1
+            self.record("satphone.sms_delivery", "sat_phone", "system", id=None,
+                        to=report.recipient, reference=report.reference,
+                        status=report.outcome, code=report.status)
+        else:
+            sms, part = found
+            self.delivery_counts[report.outcome] += 1
+            self.record("satphone.sms_delivery", "sat_phone", "system", id=sms.id,
+                        to=sms.number, tag=sms.tag, part=part, parts=sms.parts,
+                        reference=report.reference, status=report.outcome, code=report.status,
+                        message=sms.delivery)
+        await self._journaled()
+
+    def _on_notice(self, text: str) -> None:
+        self.record("satphone.terminal_notice", "sat_phone", "system", text=text)
 
     def _on_message(self, message: IncomingSms) -> None:
         entry = {
@@ -188,19 +226,28 @@ class SatPhone:
     # -- health and metrics --------------------------------------------------------------
 
     def _on_status(self, status: ModemStatus) -> None:
-        previous = self.station.health.get("sat_phone").status
         self.station.health.report("sat_phone", status.status, status.detail)
         if status.status in ("fault", "offline"):
             self.last_error = status.detail
-        if status.status == "ok" and previous != "ok":
+        could_send = self.channel.state is ChannelState.READY and bool(self.modem.readings.registered)
+        if could_send and not self._could_send:
             self.outbox.retry_now()  # the terminal is back: do not wait out the backoff
+        self._could_send = could_send
 
     def state_json(self) -> dict[str, Any]:
         r = self.modem.readings
+        inbox = self.modem.inbox
         return {
             "state": self.modem.status.status, "detail": self.modem.status.detail,
             "signal": r.signal_bars, "registered": r.registered,
             "battery_percent": r.battery_percent, "last_error": self.last_error,
+            "sms_centre": r.smsc,
+            "sim": {"used": inbox.storage[0] if inbox.storage else None,
+                    "total": inbox.storage[1] if inbox.storage else None,
+                    "stuck": len(inbox.stuck)},
+            "send_failures": self.modem.send_failures,
+            "delivery_reports": self.modem.delivery_reports,
+            "notices": [{"at": iso_utc(at), "text": text} for at, text in self.modem.notices],
             "outbox": [outgoing_json(m) for m in self.outbox.messages(limit=50)],
             "call": self.calls.as_json(),
         }
@@ -228,12 +275,39 @@ class SatPhone:
         sms.add_metric(["out", "failed"], self.sent_failed)
         sms.add_metric(["in", "received"], self.modem.received_messages)
         yield sms
+        delivery = CounterMetricFamily(
+            "station_edge_satphone_sms_delivery_reports",
+            "Status reports on parts sent, by what they said (unmatched: no part found)",
+            labels=["result"])
+        for result, count in self.delivery_counts.items():
+            delivery.add_metric([result], count)
+        yield delivery
+        inbox = self.modem.inbox
+        yield GaugeMetricFamily("station_edge_satphone_sim_stuck_messages",
+                                "Received messages left on the SIM after two sweeps",
+                                value=len(inbox.stuck))
+        yield GaugeMetricFamily("station_edge_satphone_send_failures",
+                                "SMS sends failed in a row", value=self.modem.send_failures)
+        inbound = CounterMetricFamily("station_edge_satphone_inbound_problems",
+                                      "Torn PDUs (read again from storage) and undecodable SMS",
+                                      labels=["kind"])
+        inbound.add_metric(["torn"], inbox.torn)
+        inbound.add_metric(["undecodable"], inbox.undecodable)
+        yield inbound
+        yield CounterMetricFamily("station_edge_satphone_terminal_notices",
+                                  "Lines the terminal volunteered that the station does not "
+                                  "know (HARDWARE FAILURE among them)",
+                                  value=self.modem.notice_count)
 
 
 def outgoing_json(sms: OutgoingSms) -> dict[str, Any]:
+    """An outbox entry for the API; ``delivery`` is the message's (pending / delivered /
+    failed, null when no report was asked for), ``parts_delivery`` each part's."""
     return {
         "id": sms.id, "to": sms.number, "text": sms.text, "state": sms.state,
         "attempts": sms.attempts, "parts": sms.parts, "parts_sent": sms.parts_sent,
         "tag": sms.tag, "created": iso_utc(sms.created), "last_error": sms.last_error,
+        "priority": sms.priority.name.lower(), "delivery": sms.delivery,
+        "parts_delivery": [None if p is None else p["status"] for p in sms.parts_delivery],
     }
 

@@ -2,9 +2,11 @@
 
 * Every alarm raised or escalated (rain, hand alarm) and every evacuation broadcast
   that starts sends a first report in Chinese to each of ``report_numbers``, queued in
-  the persistent outbox at once (it goes out when the network lets it), e.g.
+  the persistent outbox at once, ahead of routine SMS (it goes out when the network
+  lets it), e.g.
   ``【沙沟镇应急管理站】后山雨量站1小时雨量52.3毫米，已达立即转移，警报已启动 10:32``.
-* With ``[[sat_phone.callout]]`` tiers, an alarm also starts a callout: the first tier
+* With ``[[sat_phone.callout]]`` tiers, an alarm also starts a callout (its SMS also
+  ahead of routine ones): the first tier
   is asked to answer ``1`` or ``收到``; when nobody has within the tier's time, the next
   tier is asked as well. Who answered and when is journaled and shown on the alarm
   (``alarm.callout``); a callout nobody answered is journaled as unanswered.
@@ -23,6 +25,7 @@ from drivers.tasks import cancel_and_wait
 from edge.exposition import ResponseTimes, histogram_family
 from sat_phone.callout import Callout, CalloutStep, Tier
 from sat_phone.commands import is_callout_answer
+from sat_phone.outbox import SmsPriority
 from sat_phone.reassembly import IncomingSms
 
 if TYPE_CHECKING:
@@ -93,7 +96,8 @@ class Reports:
 
     def report(self, body: str, *, subject: str) -> list[int]:
         text = self.phone.report_text(body)
-        ids = [self.phone.send(number, text, tag=f"report:{subject}")
+        ids = [self.phone.send(number, text, tag=f"report:{subject}",
+                               priority=SmsPriority.REPORT)
                for number in self.phone.config.report_numbers]
         self.phone.record("satphone.report", subject, "system", text=text,
                                     to=list(self.phone.config.report_numbers), sms=ids)
@@ -122,7 +126,8 @@ class Reports:
                     f"{alarm.summary_zh()}。{ANSWER_HINT}")
         text = self.phone.report_text(body)
         for number in step.numbers:
-            self.phone.send(number, text, tag=f"callout:{alarm.id}:{step.tier}")
+            self.phone.send(number, text, tag=f"callout:{alarm.id}:{step.tier}",
+                            priority=SmsPriority.REPORT)
         kind = "satphone.callout_started" if step.tier == 1 else "satphone.callout_escalated"
         self.phone.record(kind, alarm.id, "system", tier=step.tier,
                                     numbers=list(step.numbers))
