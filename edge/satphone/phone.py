@@ -229,7 +229,8 @@ class SatPhone:
         self.station.health.report("sat_phone", status.status, status.detail)
         if status.status in ("fault", "offline"):
             self.last_error = status.detail
-        could_send = self.channel.state is ChannelState.READY and bool(self.modem.readings.registered)
+        could_send = (self.channel.state is ChannelState.READY
+                      and bool(self.modem.readings.registered))
         if could_send and not self._could_send:
             self.outbox.retry_now()  # the terminal is back: do not wait out the backoff
         self._could_send = could_send
