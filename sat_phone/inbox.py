@@ -232,7 +232,6 @@ class Inbox:
     async def _sweep(self) -> None:
         """Take every received message stored on the terminal."""
         self._last_sweep = self._clock.monotonic()
-        await self._check_storage()
         response = await self.channel.command(
             "AT+CMGL=4", prefix="+CMGL:", timeout_s=self.list_timeout_s
         )
@@ -256,6 +255,7 @@ class Inbox:
                 log.exception("stored message %d: handler failed; kept on the terminal", index)
                 left.add(index)
         self._note_left(left)
+        await self._check_storage()  # what is left: is there room for the next message?
 
     async def _check_storage(self) -> None:
         try:

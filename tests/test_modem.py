@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import pytest
 from drivers.clock import ManualClock
 from sat_phone.at_channel import AtChannel, ChannelSettings, ChannelState
 from sat_phone.modem import IRIDIUM, Modem, ModemSettings, SmsSendError
-from sat_phone.pdu import Deliver, join_parts
+from sat_phone.pdu import Deliver, StatusReport, join_parts
 
 SIM = Path(__file__).resolve().parents[1] / "hw-sim" / "at_modem_sim.py"
 REPORT = "【沙沟镇应急站】后山雨量站1小时雨量52.3毫米，已达立即转移，警报已启动 10:32。"
@@ -76,11 +76,26 @@ class Station:
     channel: AtChannel
     modem: Modem
     inbox: list[Deliver] = field(default_factory=list)
+    reports: list[StatusReport] = field(default_factory=list)
+    undecodable: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    refuse: Callable[[Deliver], bool] | None = None  # the handler fails on these
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def take(self, message: Deliver) -> None:
+        if self.refuse is not None and self.refuse(message):
+            raise RuntimeError("the station cannot take this message now")
         self.inbox.append(message)
         self._arrived.set()
+
+    def heard(self, kind: str, item: Any) -> None:
+        getattr(self, kind).append(item)
+        self._arrived.set()
+
+    async def until(self, what: Callable[[], bool]) -> None:
+        while not what():
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def received(self, count: int) -> list[Deliver]:
         while len(self.inbox) < count:
@@ -114,7 +129,10 @@ async def build(tmp_path: Path, personality: str, start_modem: bool = True,
     settings = ModemSettings(personality=personality, poll_interval_s=poll_interval_s,
                              sweep_interval_s=sweep_interval_s)
     inbox: list[Station] = []
-    modem = Modem(channel, clock=clock, settings=settings, on_sms=lambda m: inbox[0].take(m))
+    modem = Modem(channel, clock=clock, settings=settings, on_sms=lambda m: inbox[0].take(m),
+                  on_report=lambda r: inbox[0].heard("reports", r),
+                  on_undecodable=lambda pdu, _e: inbox[0].heard("undecodable", pdu),
+                  on_notice=lambda text: inbox[0].heard("notices", text))
     station = Station(sim, clock, channel, modem)
     inbox.append(station)
     await channel.start()
