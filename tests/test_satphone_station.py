@@ -26,6 +26,7 @@ from edge.api.app import create_app
 from edge.config import parse
 from edge.satphone.reports import alarm_report
 from edge.sim.station import sim_config_text
+from sat_phone.outbox import SmsPriority
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, Scrape, StationRun
 
 REPORTER = "+8613800000001"  # report number, whitelisted
@@ -33,6 +34,7 @@ TIER1 = "+8613800000002"  # whitelisted, first callout tier
 TIER2 = "+8613800000003"
 STRANGER = "+8613999999999"
 PIN = "2468"
+REPORT_BODY = "后山雨量站1小时雨量52.3毫米，已达立即转移，警报已启动，请立即组织群众转移。"
 #: No modem poll nor periodic SIM sweep during a test: their AT commands are real I/O,
 #: and a clock jumped minutes ahead would time them out. Signal changes still arrive
 #: (+CIEV); a test that moves the clock waits for the inbox to be idle first.
@@ -169,6 +171,7 @@ async def test_a_rain_alarm_sends_a_multipart_chinese_first_report_and_a_callout
     assert "请回复1或“收到”" in callout["text"]
     assert alarm.callout["state"] == "calling" and alarm.callout["tier"] == 1
     assert Scrape.of(phone.run.station).value("station_edge_callouts_calling") == 1
+    assert {m.priority for m in phone.part.outbox.messages()} == {SmsPriority.REPORT}
 
     await phone.terminal.sms(TIER1, "1")
     await phone.event("satphone.callout_answered")
@@ -323,3 +326,30 @@ async def test_api_state_sms_and_a_placed_call(phone: Phone) -> None:
         ended = await client.delete("/api/v1/satphone/call", headers=SIM_OPERATOR)
         assert ended.status_code == 200 and ended.json()["state"] == "ended"
         assert (await phone.terminal.call("call"))["call"] is None
+
+
+async def test_delivery_reports_per_part_in_the_api_metrics_and_journal(phone: Phone) -> None:
+    assert phone.part.modem.delivery_reports  # the terminal took +CNMI ds=1
+    transport = httpx.ASGITransport(app=create_app(phone.run.station))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        report = (REPORT_BODY * 2)[:100]  # two parts
+        sent = await client.post("/api/v1/satphone/sms", headers=SIM_OPERATOR,
+                                 json={"to": TIER2, "text": report})
+        assert sent.json()["priority"] == "routine"
+        await phone.event("satphone.sms_delivery", 2)
+        await phone.terminal.call("delivery", status="failed")
+        await client.post("/api/v1/satphone/sms", headers=SIM_OPERATOR,
+                          json={"to": TIER1, "text": "测试"})
+        await phone.event("satphone.sms_delivery", 3)
+        listed = (await client.get("/api/v1/satphone/messages", headers=SIM_VIEWER)).json()
+        shown = [(m["to"], m["delivery"], m["parts_delivery"]) for m in listed["sent"]]
+        assert shown == [(TIER1, "failed", ["failed"]),
+                         (TIER2, "delivered", ["delivered", "delivered"])]
+        metrics = (await client.get("/metrics", headers=SIM_VIEWER)).text
+        assert 'station_edge_satphone_sms_delivery_reports_total{result="delivered"} 2.0' in metrics
+        assert 'station_edge_satphone_sms_delivery_reports_total{result="failed"} 1.0' in metrics
+    events = await phone.run.settled_events("satphone.sms_delivery")
+    assert [(e["data"]["to"], e["data"]["part"], e["data"]["status"], e["data"]["message"])
+            for e in events] == [(TIER2, 1, "delivered", "pending"),
+                                 (TIER2, 2, "delivered", "delivered"),
+                                 (TIER1, 1, "failed", "failed")]
