@@ -233,15 +233,19 @@ class AtChannel:
         return await self._queued(_Request(command, timeout_s, prefix, body=body))
 
     async def _queued(self, request: _Request) -> AtResponse:
-        await self._until_ready(request.timeout_s)
-        async with self._lock:
-            if self.state is not ChannelState.READY:
-                raise AtUnavailable(f"{self.state}: {self.detail}")
-            try:
-                response = await self._transact(request)
-            except AtTimeout as exc:
-                self._desync(str(exc))
-                raise
+        while True:
+            await self._until_ready(request.timeout_s)
+            async with self._lock:
+                if self.state is ChannelState.READY:
+                    try:
+                        response = await self._transact(request)
+                    except AtTimeout as exc:
+                        self._desync(str(exc))
+                        raise
+                    break
+                if self.state is not ChannelState.UNSYNCED:
+                    raise AtUnavailable(f"{self.state}: {self.detail}")
+            # the command ahead of this one timed out: wait for the resync, not fail
         if request.command.upper() == "ATE0":
             self._echo_on = False
         return response

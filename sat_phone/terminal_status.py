@@ -72,7 +72,7 @@ def assess(facts: TerminalFacts, limits: Limits = Limits()) -> tuple[ModemHealth
     if facts.poll_failures >= limits.poll_failures:
         problems.append(("degraded", f"poll failing ({facts.poll_failures} in a row: "
                                      f"{facts.poll_error})"))
-    if r.updated is None:
+    if r.updated is None or r.registration is None:
         problems.append(("unknown", "not polled yet"))
     elif not r.registered:
         problems.append(("degraded", f"not registered (+CREG stat {r.registration})"))

@@ -303,3 +303,18 @@ async def test_port_vanishing_and_coming_back_at_the_stable_path(
     await reached(channel, ChannelState.READY)
     assert channel.generation > generation
     assert (await channel.command("AT+CSQ", prefix="+CSQ:")).values == ["17,99"]
+
+
+async def test_a_command_queued_behind_a_timeout_waits_for_the_resync(
+    channel: AtChannel, terminal: Terminal, clock: ManualClock
+) -> None:
+    terminal.reply = lambda c: None if c == "AT+CSQ" else standard(c)
+    sent = terminal.saw(lambda c: c == "AT+CSQ")
+    stuck = asyncio.create_task(channel.command("AT+CSQ", prefix="+CSQ:"))
+    await sent
+    behind = asyncio.create_task(channel.command("AT+CGSN", capture_all=True))
+    await clock.advance(SETTINGS.command_timeout_s)
+    with pytest.raises(AtTimeout):
+        await stuck
+    assert (await behind).values == ["300234010753370"]  # after AT and AT+CMEE? in order
+    assert terminal.received[-3:] == ["AT", "AT+CMEE?", "AT+CGSN"]

@@ -14,6 +14,8 @@ GOOD = Readings(registration=1, signal_raw=4, signal_bars=4, smsc="+861380010050
 def test_a_good_terminal_is_ok_and_says_why() -> None:
     assert assess(TerminalFacts(GOOD, NOW)) == ("ok", "registered, signal 4/5")
     assert assess(TerminalFacts(Readings(), NOW)) == ("unknown", "not polled yet")
+    smsc_only = Readings(smsc="+8613800100500", updated=NOW)  # read at init, before a poll
+    assert assess(TerminalFacts(smsc_only, NOW)) == ("unknown", "not polled yet")
 
 
 def test_the_worst_problem_sets_the_status_and_every_one_is_named() -> None:
