@@ -10,9 +10,9 @@ peers that did otherwise (python-gsmmodem, gammu, chan_dongle) met the same bugs
   timeout_s. A final result that arrives when nothing is in flight (an ``OK`` that lost
   a race with a URC, a late ``OK`` after a timeout) is dropped, never credited to the
   next command.
-* After a timeout the channel is *unsynchronised*: no command is sent until a fresh
-  ``AT`` and a probe whose answer has an information line (``AT+CMEE?`` → ``+CMEE:``)
-  come back in order. A late ``OK`` cannot pass for the probe's answer, because the
+* After a timeout (or a command abandoned by its caller, whose answer is still to come)
+  the channel is *unsynchronised*: no command is sent until a fresh ``AT`` and a probe
+  whose answer has an information line (``AT+CMEE?`` → ``+CMEE:``) come back in order. A late ``OK`` cannot pass for the probe's answer, because the
   terminal answers in order and the probe's ``OK`` must follow its ``+CMEE:`` line.
 * When the probe keeps failing: reopen the port (by its stable path, e.g.
   ``/dev/serial/by-id/…``, since a reset re-enumerates the device), then ``AT+CFUN=1,1``,
@@ -241,6 +241,9 @@ class AtChannel:
                         response = await self._transact(request)
                     except AtTimeout as exc:
                         self._desync(str(exc))
+                        raise
+                    except asyncio.CancelledError:  # its answer is still to come
+                        self._desync(f"{request.command}: abandoned by its caller")
                         raise
                     break
                 if self.state is not ChannelState.UNSYNCED:

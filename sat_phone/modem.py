@@ -412,7 +412,15 @@ class Modem:
         creg = await self.channel.command("AT+CREG?", prefix="+CREG:")
         numbers = parse_ints(creg.values[0]) if creg.values else []
         registration = numbers[1] if len(numbers) >= 2 else (numbers[0] if numbers else None)
-        self._set_readings(registration=registration)  # kept whatever fails next
+        # kept whatever fails next; health is judged once the rest is read (or failed)
+        self.readings = replace(self.readings, registration=registration,
+                                updated=self._clock.now())
+        try:
+            await self._poll_rest()
+        finally:
+            self._update_status()
+
+    async def _poll_rest(self) -> None:
         raw, bars = await self._signal()
         battery = self.readings.battery_percent
         if self._battery_supported:
