@@ -12,8 +12,9 @@ peers that did otherwise (python-gsmmodem, gammu, chan_dongle) met the same bugs
   next command.
 * After a timeout (or a command abandoned by its caller, whose answer is still to come)
   the channel is *unsynchronised*: no command is sent until a fresh ``AT`` and a probe
-  whose answer has an information line (``AT+CMEE?`` → ``+CMEE:``) come back in order. A late ``OK`` cannot pass for the probe's answer, because the
-  terminal answers in order and the probe's ``OK`` must follow its ``+CMEE:`` line.
+  whose answer has an information line (``AT+CMEE?`` → ``+CMEE:``) come back in order.
+  A late ``OK`` cannot pass for the probe's answer, because the terminal answers in
+  order and the probe's ``OK`` must follow its ``+CMEE:`` line.
 * When the probe keeps failing: reopen the port (by its stable path, e.g.
   ``/dev/serial/by-id/…``, since a reset re-enumerates the device), then ``AT+CFUN=1,1``,
   then report a fault and keep probing, first after seconds and then backing off to a

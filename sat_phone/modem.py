@@ -73,6 +73,9 @@ INDICATIONS_WITHOUT_REPORTS = "AT+CNMI=2,1,0,0,0"
 #: Lines other parts of the station handle (calls), or that need nothing.
 OTHERS_URCS = ("RING", "+CRING:", "+CLIP:", "+CCWA:", "+CLCC:", "CONNECT", "+CUSD:",
                "+CBM:", "+SBDRING")
+#: Answers of our own commands: one arriving as a URC is late (its command timed out).
+LATE_ANSWERS = ("+CSQ:", "+CSQF:", "+CBC:", "+CMGS:", "+CMEE:", "+CPMS:", "+CSCA:", "+CMGL:",
+                "+CMGR:", "+CGSN", "+CIER:")
 NOTICE_REPEAT_S = 600.0  # the same notice again within this is logged at debug level
 CMS_REASONS = {
     38: "network out of order",
@@ -296,6 +299,8 @@ class Modem:
             self.hardware_failure = (text, self.channel.generation)
             self._notice(text, hardware=True)
             self._update_status()
+        elif text.startswith(LATE_ANSWERS):
+            log.info("late answer to a command that gave up on it: %r", text)
         elif call_urc(text) is None and not text.startswith(OTHERS_URCS):
             self._notice(text)
 

@@ -97,6 +97,10 @@ class Station:
             self._arrived.clear()
             await self._arrived.wait()
 
+    async def shows(self, text: str) -> None:
+        """Until the modem's health detail says ``text``."""
+        await self.until(lambda: text in self.modem.status.detail)
+
     async def received(self, count: int) -> list[Deliver]:
         while len(self.inbox) < count:
             self._arrived.clear()
@@ -134,6 +138,7 @@ async def build(tmp_path: Path, personality: str, start_modem: bool = True,
                   on_undecodable=lambda pdu, _e: inbox[0].heard("undecodable", pdu),
                   on_notice=lambda text: inbox[0].heard("notices", text))
     station = Station(sim, clock, channel, modem)
+    modem.add_status_listener(lambda _s: station._arrived.set())
     inbox.append(station)
     await channel.start()
     if start_modem:

@@ -9,13 +9,15 @@ idle (no command of ours in flight that a jump would time out).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
-from test_modem import CHINESE_120, NUMBER, POLL, REPORT, build, teardown
+from test_modem import CHANNEL, CHINESE_120, NUMBER, POLL, REPORT, build, teardown
 from test_sms_outbox import Attempts
 
+from sat_phone.at_channel import AtTimeout
 from sat_phone.modem import GENERIC, IRIDIUM, ModemSettings, SmsSendError
 from sat_phone.outbox import PENDING, SENT, Outbox, OutboxSettings, SmsPriority
 from sat_phone.pdu import encode_deliver
@@ -227,14 +229,12 @@ async def test_sim_full_stuck_and_no_sms_centre_are_told(tmp_path: Path) -> None
         await station.sim.call("deliver_sms", **{"from": SENDER}, text="卡住的短信")
         station.refuse = lambda message: True
         await station.modem.start()
-        await station.status("degraded")
+        await station.shows("no SMS centre set (+CSCA empty)")  # checked at start
+        await station.shows("SIM message storage full (1/1)")  # after the first sweep
         await station.settled()
         station.modem.inbox.request_sweep("test: a second sweep")
-        await station.settled()
-        detail = station.modem.status.detail
-        assert "no SMS centre set (+CSCA empty)" in detail
-        assert "SIM message storage full (1/1)" in detail
-        assert "1 message(s) stuck on the SIM since 2026-07-01T00:00:00.000Z" in detail
+        await station.shows("1 message(s) stuck on the SIM since 2026-07-01T00:00:00.000Z")
+        assert station.modem.status.status == "degraded"
 
         station.refuse = None
         station.modem.inbox.request_sweep("test: the station takes it now")
@@ -243,5 +243,28 @@ async def test_sim_full_stuck_and_no_sms_centre_are_told(tmp_path: Path) -> None
         assert message.text == "卡住的短信"
         detail = station.modem.status.detail
         assert "stuck" not in detail and "full" not in detail and "SMS centre" in detail
+    finally:
+        await teardown(station)
+
+
+async def test_a_message_whose_announcement_was_lost_is_swept_after_a_resync(
+    tmp_path: Path,
+) -> None:
+    station = await build(tmp_path, IRIDIUM, poll_interval_s=3600)
+    try:
+        await station.settled()
+        await station.sim.call("fault", name="lost_cmti")
+        await station.sim.call("deliver_sms", **{"from": SENDER}, text=COMMAND)
+        await station.sim.call("fault", name="late_final")
+        probe = asyncio.create_task(station.channel.command("AT+CSQF", prefix="+CSQF:"))
+        await station.sim.call("wait_held")
+        await station.clock.advance(CHANNEL.command_timeout_s)  # timed out: resynchronise
+        with pytest.raises(AtTimeout):
+            await probe
+        await station.sim.call("release")  # the late answer, then the resync's
+        [message] = await station.received(1)
+        assert message.text == COMMAND
+        await station.settled()
+        assert (await station.sim.call("status"))["stored"] == []
     finally:
         await teardown(station)

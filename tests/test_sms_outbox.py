@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from test_modem import CHINESE_120, IRIDIUM, NUMBER, Station, build, teardown
 
-from sat_phone.outbox import FAILED, PENDING, SENT, Attempt, Outbox, OutboxSettings
+from drivers.clock import ManualClock
+from sat_phone.outbox import FAILED, PENDING, SENT, Attempt, Outbox, OutboxSettings, SmsPriority
 
 SETTINGS = OutboxSettings(max_attempts=3, retry_initial_s=30, retry_max_s=120)
 #: No modem poll while the tests jump the clock to the outbox's retries: a poll's command
@@ -140,3 +142,32 @@ async def test_gives_up_after_its_attempts_and_says_so(station: Station, tmp_pat
         assert outbox.oldest_pending() is None, "given up: no longer waiting"
     finally:
         await outbox.close()
+
+
+def test_an_outbox_written_before_priorities_opens_with_its_messages_routine(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+    with sqlite3.connect(path) as old:  # the table as the first version wrote it
+        old.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY, number TEXT NOT NULL, "
+                    "text TEXT NOT NULL, tag TEXT, reference INTEGER, parts INTEGER, "
+                    "parts_sent INTEGER, refs TEXT, state TEXT NOT NULL, attempts INTEGER, "
+                    "created TEXT NOT NULL, next_try TEXT NOT NULL, last_error TEXT)")
+        old.execute("INSERT INTO outbox VALUES (1, ?, '旧短信', 'api', 7, 1, 0, '[]', "
+                    "'pending', 0, '2026-07-01T00:00:00.000+00:00', "
+                    "'2026-07-01T00:00:00.000+00:00', NULL)", (NUMBER,))
+    old.close()
+
+    async def never(*_args: object, **_kw: object) -> list[int]:
+        raise AssertionError("not sending")
+
+    outbox = Outbox(path, send=never, clock=ManualClock())
+    outbox.open()
+    try:
+        before = outbox.get(1)
+        assert (before.text, before.priority, before.delivery) == ("旧短信", SmsPriority.ROUTINE,
+                                                                   None)
+        report = outbox.enqueue(NUMBER, "首报", priority=SmsPriority.REPORT)
+        assert outbox.get(report).priority == SmsPriority.REPORT
+    finally:
+        outbox._connection.close()
