@@ -305,19 +305,24 @@ class Modem:
             self._notice(text)
 
     def _notice(self, text: str, *, hardware: bool = False) -> None:
-        """A line the terminal volunteered: logged, kept, heard; never silently dropped."""
+        """A line the terminal volunteered: logged, kept, heard; never silently dropped.
+        The same line again within ``NOTICE_REPEAT_S`` is counted and logged at debug
+        level only (a chatty terminal must not fill the journal)."""
         now = self._clock.now()
         self.notices.append((now, text))
         self.notice_count += 1
+        repeat = timedelta(seconds=NOTICE_REPEAT_S)
         last = self._notice_logged.get(text)
-        quiet = last is not None and now - last < timedelta(seconds=NOTICE_REPEAT_S)
+        quiet = last is not None and now - last < repeat
         if not quiet:
+            self._notice_logged = {t: at for t, at in self._notice_logged.items()
+                                   if now - at < repeat}
             self._notice_logged[text] = now
         log.log(logging.DEBUG if quiet else logging.WARNING,
                 "satellite terminal %s: %r", "hardware failure" if hardware else "notice", text)
         if not hardware:
             self._update_status()
-        if self._on_notice is not None:
+        if self._on_notice is not None and not quiet:
             try:
                 self._on_notice(text)
             except Exception:
