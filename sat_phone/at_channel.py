@@ -117,6 +117,11 @@ class ChannelSettings:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
 
+    def fault_probe_delay_s(self, probe: int) -> float:
+        """How long a faulted channel waits before its ``probe``-th try (0 first):
+        seconds at first, doubling to ``backoff_max_s``."""
+        return min(self.backoff_initial_s * 2 ** min(probe, 16), self.backoff_max_s)
+
 
 @dataclass(frozen=True, slots=True)
 class AtResponse:
@@ -410,9 +415,7 @@ class AtChannel:
         if failures >= s.fault_after:
             self._set_state(ChannelState.FAULT, f"no answer after reopen and {s.reset_command}")
             self._drop_line(AtUnavailable("terminal does not answer"))
-            probes = failures - s.fault_after
-            await self._clock.sleep(min(s.backoff_initial_s * 2 ** min(probes, 16),
-                                        s.backoff_max_s))
+            await self._clock.sleep(s.fault_probe_delay_s(failures - s.fault_after))
         elif failures == s.reset_after:
             log.warning("%s: no answer after reopening; sending %s", self.port, s.reset_command)
             with contextlib.suppress(ConnectionError):

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 IDLE_WAKE_S = 3600.0
 REPORT_SEARCH = 500  # recent messages a status report is matched against
+EARLY_REPORTS_S = 600.0  # a report that names no part yet waits this long for it
+EARLY_REPORTS = 64  # … and at most this many wait
 
 SendSms = Callable[..., Awaitable[list[int]]]
 """``modem.send_sms``: (number, text, *, reference, first_part, last_part) -> references."""
@@ -104,6 +106,28 @@ class OutgoingSms:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A status report recorded on a part (``sms`` and ``part`` None: none matched it)."""
+
+    sms: OutgoingSms | None
+    part: int | None
+    number: str
+    reference: int
+    status: int  # TP-ST
+    outcome: str  # delivered / pending / failed
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    received: float  # clock.monotonic()
+    number: str
+    reference: int
+    status: int
+    outcome: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One try at sending: ``final`` when the message is now sent or given up."""
 
@@ -129,6 +153,7 @@ class Outbox(SqliteStore):
         settings: OutboxSettings | None = None,
         on_attempt: Callable[[Attempt], Awaitable[None] | None] | None = None,
         reports_requested: Callable[[], bool] | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
     ) -> None:
         super().__init__(path)
         self.settings = settings or OutboxSettings()
@@ -136,6 +161,8 @@ class Outbox(SqliteStore):
         self._clock = clock
         self._on_attempt = on_attempt
         self._reports_requested = reports_requested or (lambda: False)
+        self._on_delivery = on_delivery
+        self._early: list[_Report] = []
         self._wake = asyncio.Event()
         self.steps_aside = 0  # times a message paused between parts for a report
 
@@ -212,31 +239,66 @@ class Outbox(SqliteStore):
 
     def delivery_report(
         self, number: str, reference: int, status: int, outcome: str, at: datetime
-    ) -> tuple[OutgoingSms, int] | None:
+    ) -> Delivery | None:
         """Record a status report on the part it names: the newest part sent to ``number``
-        with that ``+CMGS`` reference still awaiting one (else the newest with it at all).
-        Returns the message and the part number, or None when no part matches."""
-        key = number_key(number)
-        found: tuple[OutgoingSms, int] | None = None
+        with that ``+CMGS`` reference that is still awaiting one (never overwriting a
+        final result: the 8-bit reference repeats). A report that can name no part yet
+        (it overtook the storing of its part's reference) is kept and tried again as parts
+        are stored, for ``EARLY_REPORTS_S``; then it is told as unmatched."""
+        report = _Report(self._clock.monotonic(), number, reference, status, outcome, at)
+        delivery = self._apply(report)
+        if delivery is None:
+            self._early.append(report)
+        self._expire_early()
+        return delivery
+
+    def _apply(self, report: _Report) -> Delivery | None:
+        key = number_key(report.number)
         for row in self._table.rows_where("refs != '[]'", order_by="id desc",
                                           limit=REPORT_SEARCH):
             sms = _sms(row)
-            if number_key(sms.number) != key or reference not in sms.references:
+            if number_key(sms.number) != key:
                 continue
-            index = sms.references.index(reference)
-            entry = sms.parts_delivery[index] if index < len(sms.parts_delivery) else None
-            if found is None or (entry is not None and entry["status"] == DELIVERY_PENDING):
-                found = (sms, index)
-                if entry is not None and entry["status"] == DELIVERY_PENDING:
-                    break
-        if found is None:
-            return None
-        sms, index = found
-        delivery = list(sms.parts_delivery) + [None] * (len(sms.references)
-                                                        - len(sms.parts_delivery))
-        delivery[index] = {"status": outcome, "code": status, "at": _iso(at)}
+            for index, reference in enumerate(sms.references):
+                entry = sms.parts_delivery[index] if index < len(sms.parts_delivery) else None
+                if (reference == report.reference and entry is not None
+                        and entry["status"] == DELIVERY_PENDING):
+                    return self._record(sms, index, report)
+        return None
+
+    def _record(self, sms: OutgoingSms, index: int, report: _Report) -> Delivery:
+        delivery = list(sms.parts_delivery)
+        delivery[index] = {"status": report.outcome, "code": report.status,
+                           "at": _iso(report.at)}
         self._table.update(sms.id, {"delivery": json.dumps(delivery)})
-        return self.get(sms.id), index + 1
+        told = Delivery(self.get(sms.id), index + 1, report.number, report.reference,
+                        report.status, report.outcome)
+        self._tell(told)
+        return told
+
+    def _retry_early(self) -> None:
+        early, self._early = self._early, []
+        for report in early:
+            if self._apply(report) is None:
+                self._early.append(report)
+        self._expire_early()
+
+    def _expire_early(self) -> None:
+        now = self._clock.monotonic()
+        waiting = [r for r in self._early if now - r.received < EARLY_REPORTS_S]
+        expired = [r for r in self._early if r not in waiting] + waiting[:-EARLY_REPORTS]
+        self._early = waiting[-EARLY_REPORTS:]
+        for report in expired:
+            self._tell(Delivery(None, None, report.number, report.reference, report.status,
+                                report.outcome))
+
+    def _tell(self, delivery: Delivery) -> None:
+        if self._on_delivery is None:
+            return
+        try:
+            self._on_delivery(delivery)
+        except Exception:
+            log.exception("outbox delivery listener failed")
 
     def _next_due(self) -> OutgoingSms | None:
         row = next(iter(self._table.rows_where(
@@ -302,6 +364,8 @@ class Outbox(SqliteStore):
         delivery += [entry] * (len(refs) - len(delivery))
         self._table.update(sms.id, {"parts_sent": len(refs), "refs": json.dumps(refs),
                                     "delivery": json.dumps(delivery)})
+        if self._early:
+            self._retry_early()
 
     async def _failed(
         self, sms: OutgoingSms, attempt: int, reason: str, code: int | None,

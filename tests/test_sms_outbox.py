@@ -11,7 +11,16 @@ import pytest
 from test_modem import CHINESE_120, IRIDIUM, NUMBER, Station, build, teardown
 
 from drivers.clock import ManualClock
-from sat_phone.outbox import FAILED, PENDING, SENT, Attempt, Outbox, OutboxSettings, SmsPriority
+from sat_phone.outbox import (
+    FAILED,
+    PENDING,
+    SENT,
+    Attempt,
+    Delivery,
+    Outbox,
+    OutboxSettings,
+    SmsPriority,
+)
 
 SETTINGS = OutboxSettings(max_attempts=3, retry_initial_s=30, retry_max_s=120)
 #: No modem poll while the tests jump the clock to the outbox's retries: a poll's command
@@ -171,3 +180,33 @@ def test_an_outbox_written_before_priorities_opens_with_its_messages_routine(
         assert outbox.get(report).priority == SmsPriority.REPORT
     finally:
         outbox._connection.close()
+
+
+async def test_a_status_report_that_overtakes_its_part_is_matched_once_the_part_is_stored(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock()
+    told: list[Delivery] = []
+
+    async def send(number: str, _text: str, *, first_part: int, **_kw: object) -> list[int]:
+        # the terminal's status report is read before the outbox stores the reference
+        outbox.delivery_report(number, 40 + first_part, 0x00, "delivered", clock.now())
+        return [40 + first_part]
+
+    attempts = Attempts()
+    outbox = Outbox(tmp_path / "outbox.db", send=send, clock=clock, on_attempt=attempts.record,
+                    reports_requested=lambda: True, on_delivery=told.append)
+    await outbox.start()
+    try:
+        message_id = outbox.enqueue(NUMBER, CHINESE_120)
+        await attempts.count(1)
+        assert [(d.sms.id if d.sms else None, d.part) for d in told] == [(message_id, 1),
+                                                                         (message_id, 2)]
+        assert outbox.get(message_id).delivery == "delivered"
+        outbox.delivery_report(NUMBER, 41, 0x41, "failed", clock.now())  # final: not overwritten
+        await clock.advance(600)
+        outbox.delivery_report(NUMBER, 7, 0x00, "delivered", clock.now())
+        assert [(d.sms, d.reference, d.outcome) for d in told[2:]] == [(None, 41, "failed")]
+        assert outbox.get(message_id).delivery == "delivered"
+    finally:
+        await outbox.close()

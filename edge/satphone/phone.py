@@ -31,7 +31,7 @@ from edge.satphone.commands import SmsCommands
 from edge.satphone.reports import Reports
 from sat_phone.at_channel import AtChannel, ChannelSettings, ChannelState
 from sat_phone.modem import Modem, ModemSettings, ModemStatus
-from sat_phone.outbox import Attempt, Outbox, OutboxSettings, OutgoingSms, SmsPriority
+from sat_phone.outbox import Attempt, Delivery, Outbox, OutboxSettings, OutgoingSms, SmsPriority
 from sat_phone.pdu import Deliver, StatusReport
 from sat_phone.reassembly import IncomingSms, Reassembly
 
@@ -80,7 +80,7 @@ class SatPhone:
         )
         self.outbox = Outbox(folder / "outbox.db", send=self.modem.send_sms, clock=station.clock,
                              settings=OutboxSettings(max_attempts=config.sms_max_attempts),
-                             on_attempt=self._on_attempt,
+                             on_attempt=self._on_attempt, on_delivery=self._on_delivery,
                              reports_requested=lambda: self.modem.delivery_reports)
         self.reassembly = Reassembly(folder / "parts.db", clock=station.clock,
                                      on_message=self._on_message)
@@ -183,21 +183,19 @@ class SatPhone:
 
     async def _on_report(self, report: StatusReport) -> None:
         """A status report from the SMS centre: the part it names is delivered or failed."""
-        found = self.outbox.delivery_report(report.recipient, report.reference, report.status,
-                                            report.outcome, report.discharged)
-        if found is None:
-            self.delivery_counts["unmatched"] += 1
-            self.record("satphone.sms_delivery", "sat_phone", "system", id=None,
-                        to=report.recipient, reference=report.reference,
-                        status=report.outcome, code=report.status)
-        else:
-            sms, part = found
-            self.delivery_counts[report.outcome] += 1
-            self.record("satphone.sms_delivery", "sat_phone", "system", id=sms.id,
-                        to=sms.number, tag=sms.tag, part=part, parts=sms.parts,
-                        reference=report.reference, status=report.outcome, code=report.status,
-                        message=sms.delivery)
+        self.outbox.delivery_report(report.recipient, report.reference, report.status,
+                                    report.outcome, report.discharged)
         await self._journaled()
+
+    def _on_delivery(self, delivery: Delivery) -> None:
+        sms = delivery.sms
+        self.delivery_counts[delivery.outcome if sms is not None else "unmatched"] += 1
+        self.record("satphone.sms_delivery", "sat_phone", "system",
+                    id=sms.id if sms else None, to=sms.number if sms else delivery.number,
+                    tag=sms.tag if sms else None, part=delivery.part,
+                    parts=sms.parts if sms else None, reference=delivery.reference,
+                    status=delivery.outcome, code=delivery.status,
+                    message=sms.delivery if sms else None)
 
     def _on_notice(self, text: str) -> None:
         self.record("satphone.terminal_notice", "sat_phone", "system", text=text)
