@@ -120,7 +120,8 @@ class ChannelSettings:
     def fault_probe_delay_s(self, probe: int) -> float:
         """How long a faulted channel waits before its ``probe``-th try (0 first):
         seconds at first, doubling to ``backoff_max_s``."""
-        return min(self.backoff_initial_s * 2 ** min(probe, 16), self.backoff_max_s)
+        doubled: float = self.backoff_initial_s * 2 ** min(probe, 16)
+        return min(doubled, self.backoff_max_s)
 
 
 @dataclass(frozen=True, slots=True)
