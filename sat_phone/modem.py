@@ -422,15 +422,13 @@ class Modem:
         creg = await self.channel.command("AT+CREG?", prefix="+CREG:")
         numbers = parse_ints(creg.values[0]) if creg.values else []
         registration = numbers[1] if len(numbers) >= 2 else (numbers[0] if numbers else None)
-        # kept whatever fails next; health is judged once the rest is read (or failed)
-        self.readings = replace(self.readings, registration=registration,
-                                updated=self._clock.now())
+        read: dict[str, int | None] = {"registration": registration}
         try:
-            await self._poll_rest()
-        finally:
-            self._update_status()
+            read.update(await self._poll_rest())
+        finally:  # registration kept whatever failed after it; judged with the rest at once
+            self._set_readings(**read)
 
-    async def _poll_rest(self) -> None:
+    async def _poll_rest(self) -> dict[str, int | None]:
         raw, bars = await self._signal()
         battery = self.readings.battery_percent
         if self._battery_supported:
@@ -441,7 +439,7 @@ class Modem:
             except AtCommandError:
                 self._battery_supported = False
                 battery = None
-        self._set_readings(signal_raw=raw, signal_bars=bars, battery_percent=battery)
+        return {"signal_raw": raw, "signal_bars": bars, "battery_percent": battery}
 
     async def _signal(self) -> tuple[int | None, int | None]:
         """(raw, bars); unknown when the terminal refuses (+CSQ errors while unregistered)."""
