@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from drivers.audio_wav import WavRejected, decode_wav, read_wav_file, resample, write_wav_atomically
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 500
 
@@ -71,7 +74,7 @@ class Speech:
         path = self.cache_path(text)
         try:
             return read_wav_file(path).samples
-        except FileNotFoundError:
+        except OSError:  # not made yet, or a cache that cannot be read: make it (again)
             return None
         except WavRejected:
             path.unlink(missing_ok=True)  # a torn cache file: make it again
@@ -93,7 +96,10 @@ class Speech:
         except WavRejected as e:
             raise SpeechFailed(f"{self.program} produced unreadable audio: {e}") from e
         samples = resample(audio.samples, audio.rate, self.rate)
-        write_wav_atomically(self.cache_path(text), samples, self.rate)
+        try:
+            write_wav_atomically(self.cache_path(text), samples, self.rate)
+        except OSError as e:  # a full or read-only disk must not silence an announcement
+            log.warning("speech not cached (%s): made again next time", e)
         return samples
 
     async def _run_espeak(self, text: str) -> bytes:
@@ -116,9 +122,7 @@ class Speech:
             raise SpeechFailed(f"{self.program} is not installed (Debian package espeak-ng)") from e
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                late = await spawn
-                late.kill()
-                await late.wait()
+                await end_process(await spawn)
             raise
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.timeout_s)
@@ -126,11 +130,25 @@ class Speech:
             raise SpeechFailed(f"{self.program} took longer than {self.timeout_s} s") from None
         finally:
             if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+                await end_process(proc)
         if proc.returncode != 0:
             reason = err.decode(errors="replace").strip() or f"exit status {proc.returncode}"
             raise SpeechFailed(f"{self.program} failed: {reason}")
         return out  # sizes in its header are 0x7fffffff (a pipe cannot seek): decode_wav copes
+
+
+async def end_process(proc: asyncio.subprocess.Process) -> None:
+    """Kill ``proc`` if it still runs and wait until it is gone, draining its pipes.
+
+    asyncio (CPython 3.11) finishes ``wait()`` only once the process has exited *and* its
+    pipes are closed, and it stops reading a pipe whose buffer nobody empties. After a
+    cancelled ``communicate`` (or a spawn cancelled half-way) espeak-ng's unread WAV
+    output can fill that buffer, so ``kill(); wait()`` waited forever for an end of file
+    it no longer read: a station stopping while it made speech hung. ``communicate``
+    reads both pipes to their end, then waits.
+    """
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    await proc.communicate()
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import signal
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from broadcast.tts import Speech, SpeechFailed
+from broadcast.tts import Speech, SpeechFailed, end_process
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="Debian package espeak-ng is not installed"
@@ -74,3 +77,22 @@ async def test_a_failing_synthesiser_reports_its_error(tmp_path: Path) -> None:
     speech = Speech(tmp_path, RATE, program="false")
     with pytest.raises(SpeechFailed, match="exit status 1"):
         await speech.speak("测试")
+
+
+async def test_a_process_whose_output_nobody_reads_is_still_ended(tmp_path: Path) -> None:
+    """A cancelled rendering leaves espeak-ng's WAV unread in a paused pipe; ending the
+    process must not wait for an end of file asyncio no longer reads (a stop that hung)."""
+    chatty = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import sys, time; sys.stdout.buffer.write(b'x' * 2**20); "
+        "time.sleep(60)", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    pipe = chatty._transport.get_pipe_transport(1)  # type: ignore[attr-defined]  # private: the condition itself
+    while pipe.is_reading():  # noqa: ASYNC110 (asyncio pauses a full pipe; no event says so)
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(end_process(chatty), timeout=30)  # the bound only catches a hang
+    assert chatty.returncode == -signal.SIGKILL
+
+
+async def test_speech_that_cannot_be_cached_is_still_spoken(tmp_path: Path) -> None:
+    (tmp_path / "cache").write_text("a file where the cache directory should be")
+    x = await Speech(tmp_path / "cache", RATE).speak("测试")
+    assert len(x) > RATE // 4
