@@ -17,12 +17,10 @@ only once an archive file that holds them has been written (see ``journal_archiv
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +31,7 @@ import sqlite_utils
 
 from drivers import sqlite_wal
 from drivers.clock import Clock, iso_utc
+from drivers.sqlite_writer import SqliteWriter, WriterStopped
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,9 @@ BEGIN SELECT RAISE(ABORT, 'only archived events may leave the journal'); END;
 """
 
 RETRY_AFTER_FAILURE_S = 1.0
+
+Row = tuple[str, str, str, str, str]
+"""An event on its way to disk: ``ts, kind, source, actor, data`` (its ``seq`` is its ticket)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,13 @@ def _move_aside(path: Path, stamp: str) -> Path:
     return aside
 
 
+def _insert(conn: sqlite3.Connection, batch: list[tuple[int, Row]]) -> None:
+    conn.executemany(
+        "INSERT INTO events (seq, ts, kind, source, actor, data) VALUES (?,?,?,?,?,?)",
+        [(seq, *row) for seq, row in batch],
+    )
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
     if "events" not in db.table_names():
@@ -107,24 +116,12 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 
 class Journal:
-    """The station's append-only event journal (one writer thread)."""
+    """The station's append-only event journal (one writer thread: :mod:`drivers.sqlite_writer`)."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
         self.clock = clock
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._pending: list[tuple[int, str, str, str, str, str]] = []
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._next_seq = 1
-        self._committed_seq = 0
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self._conn: sqlite3.Connection | None = None
-        self.writable = True
-        self.last_error: str | None = None
-        self.last_write_at: datetime | None = None
-        self._maintenance: list[Callable[[sqlite3.Connection], None]] = []
+        self._writer: SqliteWriter[Row] | None = None
         self.on_writable_change: Callable[[bool, str | None], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -141,29 +138,27 @@ class Journal:
             moved = _move_aside(self.path, stamp)
             problem = f"journal was corrupt ({exc}); moved aside to {moved.name}"
             log.error(problem)
-        self._conn = _connect(self.path)
-        _create_schema(self._conn)
-        row = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()
-        archived = self._conn.execute("SELECT MAX(through_seq) FROM archives").fetchone()
+        conn = _connect(self.path)
+        _create_schema(conn)
+        row = conn.execute("SELECT MAX(seq) FROM events").fetchone()
+        archived = conn.execute("SELECT MAX(through_seq) FROM archives").fetchone()
         last = max(row[0] or 0, archived[0] or 0)
-        self._next_seq = last + 1
-        self._committed_seq = last
-        self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
-        self._thread.start()
-        return OpenReport(self.path, self._next_seq, moved, problem)
+        self._writer = SqliteWriter(conn, _insert, name="journal-writer", last_ticket=last,
+                                    now=self.clock.now, retry_s=RETRY_AFTER_FAILURE_S)
+        self._writer.on_writable_change = self._writable_changed
+        self._writer.start()
+        return OpenReport(self.path, last + 1, moved, problem)
 
     def close(self) -> None:
         """Write everything recorded so far, then stop the writer."""
-        with self._lock:
-            self._closing = True
-            self._wake.notify()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._fail_waiters("journal closed")
+        if self._writer is not None:
+            self._writer.close()
+            self._writer.connection.close()
+
+    @property
+    def _conn(self) -> sqlite3.Connection | None:
+        """The writer's connection (tests make the disk "full" through it)."""
+        return self._writer.connection if self._writer is not None else None
 
     # -- writing -------------------------------------------------------------------
 
@@ -171,115 +166,58 @@ class Journal:
         """Append an event; returns its ``seq`` at once (the disk write follows)."""
         ts = iso_utc(self.clock.now())
         payload = json.dumps(data, ensure_ascii=False, default=str, sort_keys=True)
-        with self._lock:
-            if self._closing and self._thread is None:
-                raise RuntimeError("journal is closed")
-            seq = self._next_seq
-            self._next_seq += 1
-            self._pending.append((seq, ts, kind, source, actor, payload))
-            self._wake.notify()
-        return seq
+        try:
+            return self._open_writer().submit((ts, kind, source, actor, payload))
+        except WriterStopped:
+            raise RuntimeError("journal is closed") from None
 
     async def durable(self, seq: int) -> None:
-        """Return once event ``seq`` is on disk (raises if the journal closes first)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if seq <= self._committed_seq:
-                return
-            future: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((seq, future))
-        await future
+        """Return once event ``seq`` is on disk (raises if the journal closes first, or
+        its writer died: never waits for a write that cannot come)."""
+        try:
+            await self._open_writer().durable(seq)
+        except WriterStopped as exc:
+            raise RuntimeError(f"journal: {exc}") from None
 
     def schedule_maintenance(self, job: Callable[[sqlite3.Connection], None]) -> None:
         """Run ``job`` on the writer thread (the only one that may delete archived rows)."""
-        with self._lock:
-            self._maintenance.append(job)
-            self._wake.notify()
+        self._open_writer().schedule(job)
 
-    def _write_loop(self) -> None:
-        while True:
-            with self._lock:
-                while not (self._pending or self._maintenance or self._closing):
-                    self._wake.wait()
-                batch = list(self._pending)
-                jobs, self._maintenance = self._maintenance, []
-                closing = self._closing
-            if batch:
-                self._write_batch(batch)
-            for job in jobs:
-                self._run_job(job)
-            with self._lock:
-                if closing and not self._pending:
-                    return
-                if closing and not self.writable:
-                    log.error("journal closing with %d unwritten events", len(self._pending))
-                    return
+    def _open_writer(self) -> SqliteWriter[Row]:
+        if self._writer is None:
+            raise RuntimeError("journal is not open")
+        return self._writer
 
-    def _write_batch(self, batch: list[tuple[int, str, str, str, str, str]]) -> None:
-        assert self._conn is not None
-        try:
-            with self._conn:
-                self._conn.execute("BEGIN")
-                self._conn.executemany(
-                    "INSERT INTO events (seq, ts, kind, source, actor, data) VALUES (?,?,?,?,?,?)",
-                    batch,
-                )
-        except sqlite3.Error as exc:
-            self._set_writable(False, f"{type(exc).__name__}: {exc}")
-            with self._lock:
-                self._wake.wait(RETRY_AFTER_FAILURE_S)
-            return
-        last = batch[-1][0]
-        with self._lock:
-            del self._pending[: len(batch)]
-            self._committed_seq = last
-            ready = [w for w in self._waiters if w[0] <= last]
-            self._waiters = [w for w in self._waiters if w[0] > last]
-        self.last_write_at = self.clock.now()
-        self._set_writable(True, None)
-        for _, future in ready:
-            future.get_loop().call_soon_threadsafe(_resolve, future)
+    def _writable_changed(self, writable: bool, error: str | None) -> None:
+        if self.on_writable_change is not None:
+            self.on_writable_change(writable, error)
 
-    def _run_job(self, job: Callable[[sqlite3.Connection], None]) -> None:
-        assert self._conn is not None
-        try:
-            job(self._conn)
-        except Exception:
-            log.exception("journal maintenance failed")
+    @property
+    def writable(self) -> bool:
+        return self._writer.writable if self._writer is not None else False
 
-    def _set_writable(self, writable: bool, error: str | None) -> None:
-        changed = writable != self.writable
-        self.writable, self.last_error = writable, error
-        if changed:
-            if writable:
-                log.warning("journal writable again")
-            else:
-                log.error("journal not writable: %s", error)
-            if self.on_writable_change is not None:
-                self.on_writable_change(writable, error)
+    @property
+    def last_error(self) -> str | None:
+        return self._writer.last_error if self._writer is not None else None
 
-    def _fail_waiters(self, reason: str) -> None:
-        with self._lock:
-            waiters, self._waiters = self._waiters, []
-        for _, future in waiters:
-            future.get_loop().call_soon_threadsafe(_fail, future, reason)
+    @property
+    def last_write_at(self) -> datetime | None:
+        return self._writer.last_write_at if self._writer is not None else None
 
     # -- reading -------------------------------------------------------------------
 
     @property
     def committed_seq(self) -> int:
-        return self._committed_seq
+        return self._writer.committed if self._writer is not None else 0
 
     @property
     def last_recorded_seq(self) -> int:
         """The newest event recorded (on disk or still on its way)."""
-        with self._lock:
-            return self._next_seq - 1
+        return self._writer.last_ticket if self._writer is not None else 0
 
     @property
     def pending_count(self) -> int:
-        with self._lock:
-            return len(self._pending)
+        return self._writer.pending_count if self._writer is not None else 0
 
     @property
     def oldest_pending_at(self) -> datetime | None:
@@ -288,9 +226,8 @@ class Journal:
         A quiet station writes nothing for hours; a stuck journal is one where an event
         waits: this, not the time of the last write, tells the two apart.
         """
-        with self._lock:
-            first = self._pending[0][1] if self._pending else None
-        return datetime.fromisoformat(first) if first is not None else None
+        first = self._writer.oldest_pending() if self._writer is not None else None
+        return datetime.fromisoformat(first[0]) if first is not None else None
 
     def read(
         self, after: int = 0, limit: int = 100, kind: str | None = None
@@ -321,13 +258,3 @@ class Journal:
             except FileNotFoundError:
                 pass
         return total
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _fail(future: asyncio.Future[None], reason: str) -> None:
-    if not future.done():
-        future.set_exception(RuntimeError(reason))
