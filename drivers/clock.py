@@ -35,6 +35,15 @@ def iso_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def monotonic_at(clock: Clock, moment: datetime) -> float:
+    """The clock's monotonic time at wall-clock ``moment``.
+
+    A deadline that must survive a restart is kept in wall-clock time (monotonic time
+    starts afresh with each process); this turns it back into one of this process.
+    """
+    return clock.monotonic() + (moment - clock.now()).total_seconds()
+
+
 class Clock(Protocol):
     """What the station needs to know about time."""
 
@@ -53,21 +62,23 @@ class SystemClock:
 
     At ``time_scale = 60`` one real second is one simulated minute: ``monotonic()``
     and ``now()`` advance sixty times faster, and ``sleep(60)`` returns after one
-    real second.
+    real second. ``start`` sets the wall-clock time it starts from (a simulated station
+    carries on from where its last run left off: :mod:`edge.sim.clock_epoch`).
     """
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, *, start: datetime | None = None) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale}")
         self.time_scale = time_scale
         self._mono0 = time.monotonic()
-        self._wall0 = datetime.now(UTC)
+        self._wall0 = start or datetime.now(UTC)
+        self._own_time = start is not None or time_scale != 1.0
 
     def monotonic(self) -> float:
         return self._mono0 + (time.monotonic() - self._mono0) * self.time_scale
 
     def now(self) -> datetime:
-        if self.time_scale == 1.0:
+        if not self._own_time:
             return datetime.now(UTC)
         return self._wall0 + timedelta(seconds=self.monotonic() - self._mono0)
 

@@ -78,6 +78,7 @@ SIM_IDENTITY = ("station_id", "station_name", "area_code")
 def _run(args: argparse.Namespace) -> int:
     from drivers.clock import SystemClock
     from edge.sim import station as sim_station
+    from edge.sim.clock_epoch import sim_clock
 
     identity = {key: getattr(args, key) for key in SIM_IDENTITY if getattr(args, key)}
     if identity and not args.sim:
@@ -106,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
             print("configuration refused; nothing was started:", file=sys.stderr)
             _print_problems(exc.problems)
             return 2
-        clock = SystemClock(config.sim.time_scale if config.sim else 1.0)
+        clock = (sim_clock(config.station.data_dir, config.sim.time_scale) if config.sim
+                 else SystemClock())
         from edge.daemon import serve
 
         return asyncio.run(serve(config, clock, banner=banner))

@@ -33,10 +33,14 @@ ACTOR = "cli"
 
 
 def station_clock(config: Config) -> Clock:
-    """The clock the daemon would run on: real time, or a simulated station's time scale."""
+    """The clock the daemon would run on: real time, or a simulated station's time, going
+    on from where its last run left it (read, not moved: the daemon keeps the epoch)."""
     from drivers.clock import SystemClock
+    from edge.sim.clock_epoch import sim_clock
 
-    return SystemClock(config.sim.time_scale if config.sim else 1.0)
+    if config.sim is None:
+        return SystemClock()
+    return sim_clock(config.station.data_dir, config.sim.time_scale, keep=False)
 
 
 def open_gpio(config: Config, clock: Clock) -> GpioChip:
