@@ -9,6 +9,7 @@ recovered from the device (rain readings).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Literal
@@ -26,3 +27,30 @@ def connect(path: Path | str, *, synchronous: Synchronous = "FULL",
         conn.close()
         raise
     return conn
+
+
+def problem(path: Path) -> str | None:
+    """Why the file at ``path`` is not a sound SQLite database, or None (sound, or absent)."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if result is None or result[0] != "ok":
+        return f"quick_check: {result[0] if result else 'no answer'}"
+    return None
+
+
+def move_aside(path: Path, stamp: str) -> Path:
+    """Move a database (and its -wal, -shm) to ``<name>.corrupt-<stamp>``; the new name."""
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(str(path) + suffix)
+        if part.exists():
+            os.replace(part, Path(str(aside) + suffix))
+    return aside

@@ -59,37 +59,8 @@ class OpenReport:
     problem: str | None = None
 
 
-class JournalCorrupt(Exception):
-    pass
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     return sqlite_wal.connect(path, synchronous="FULL", check_same_thread=False)
-
-
-def _check(path: Path) -> None:
-    """Raise :class:`JournalCorrupt` unless the file is a sound journal (or absent)."""
-    if not path.exists():
-        return
-    try:
-        conn = sqlite3.connect(path)
-        try:
-            result = conn.execute("PRAGMA quick_check").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise JournalCorrupt(str(exc)) from exc
-    if result is None or result[0] != "ok":
-        raise JournalCorrupt(f"quick_check: {result[0] if result else 'no answer'}")
-
-
-def _move_aside(path: Path, stamp: str) -> Path:
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        part = Path(str(path) + suffix)
-        if part.exists():
-            os.replace(part, Path(str(aside) + suffix))
-    return aside
 
 
 def _insert(conn: sqlite3.Connection, batch: list[tuple[int, Row]]) -> None:
@@ -131,12 +102,11 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         moved: Path | None = None
         problem: str | None = None
-        try:
-            _check(self.path)
-        except JournalCorrupt as exc:
+        corrupt = sqlite_wal.problem(self.path)
+        if corrupt is not None:
             stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
-            moved = _move_aside(self.path, stamp)
-            problem = f"journal was corrupt ({exc}); moved aside to {moved.name}"
+            moved = sqlite_wal.move_aside(self.path, stamp)
+            problem = f"journal was corrupt ({corrupt}); moved aside to {moved.name}"
             log.error(problem)
         conn = _connect(self.path)
         _create_schema(conn)
