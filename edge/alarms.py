@@ -7,6 +7,11 @@ gone (the rain fell below the clear fraction, the hand alarm was released). An
 escalation from prepare to evacuate re-arms an acknowledged alarm and fires the
 evacuate actions even if prepare was never acknowledged. Every raise, escalation,
 acknowledgement and clear is journaled.
+
+Every change of an alarm (and of the warning board behind a rain alarm) is handed to the
+state store before anyone hears of it, so a restarted station carries on with the same
+alarms under the same ids: :meth:`Alarms.carry_on` sounds an unacknowledged one again,
+an acknowledged one stays acknowledged (see :mod:`edge.restore_plan`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from drivers.clock import iso_utc
+from edge import restore_plan
 from edge.exposition import ResponseTimes, histogram_family, unix_seconds
 from sensors.levels import GaugeTransition, TransitionKind, WarningLevel
 
@@ -106,9 +112,50 @@ class Alarms:
         self._numbers = itertools.count(1)
         self.listeners: list[Listener] = []
         self.ack_times = {kind: ResponseTimes() for kind in get_args(AlarmKind)}
+        #: The state store's ticket of the latest change (what an API answer awaits).
+        self.last_ticket = 0
+        self._restore()
         if rain is not None:
             rain.listeners.append(self._rain_transition)
         station.metric_sources.append(self._metrics)
+
+    # -- across restarts ---------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Take back the open alarms and the warning board (before any reading)."""
+        state = self.station.state
+        saved = state.loaded_as("alarm", Alarm)
+        carried = restore_plan.open_alarms(saved.values())
+        self._alarms = {a.id: a for a in carried}
+        for alarm_id in saved.keys() - self._alarms.keys():
+            state.delete("alarm", alarm_id)
+        self._numbers = itertools.count(restore_plan.next_alarm_number(saved))
+        if self.rain is not None:
+            boards = state.loaded("board")
+            for gauge, windows in self.rain.thresholds.items():
+                saved_board = restore_plan.board_from_json(boards.get(gauge, {}))
+                self.rain.board.restore(gauge, restore_plan.reconcile_board(
+                    self.open_for(gauge), saved_board, windows))
+        self.station.restored["alarms"] = list(self._alarms)
+
+    def carry_on(self) -> None:
+        """After a restart: every restored alarm still open is announced ``restored``, so
+        an unacknowledged one sounds again and its 叫应 goes on."""
+        for alarm in self.list(open_only=True):
+            self._announce("restored", alarm)
+
+    def save(self, alarm: Alarm) -> int:
+        """Hand the alarm's current state to the state store (a cleared one is dropped)."""
+        state = self.station.state
+        if alarm.open:
+            self.last_ticket = state.put_record("alarm", alarm.id, alarm)
+        else:
+            self.last_ticket = state.delete("alarm", alarm.id)
+        if alarm.kind == "rain" and self.rain is not None:
+            self.last_ticket = state.put(
+                "board", alarm.source,
+                restore_plan.board_to_json(self.rain.board.states(alarm.source)))
+        return self.last_ticket
 
     def _metrics(self) -> list[Metric]:
         from prometheus_client.core import GaugeMetricFamily
@@ -154,6 +201,7 @@ class Alarms:
         return alarm
 
     def _announce(self, what: str, alarm: Alarm, actor: str = "system") -> None:
+        self.save(alarm)
         self.station.journal.record(f"alarm.{what}", alarm.id, actor, alarm=alarm.as_json())
         for listener in self.listeners:
             try:
@@ -210,10 +258,12 @@ class Alarms:
                 alarm.level = "evacuate"
                 self._announce("raised", alarm, actor=alarm_input)
             return alarm
-        if alarm is not None:
+        if alarm is not None and not alarm.extra.get("released"):
             alarm.extra["released"] = True
             if alarm.state == "acknowledged":
                 self._clear(alarm)
+            else:
+                self.save(alarm)
         return alarm
 
     # -- acknowledging -----------------------------------------------------------------------
@@ -228,10 +278,14 @@ class Alarms:
         since = alarm.active_since or alarm.raised
         self.ack_times[alarm.kind].observe((alarm.acknowledged_at - since).total_seconds())
         self._announce("acknowledged", alarm, actor=actor)
-        if alarm.kind == "rain" and self.rain is not None:
+        if alarm.kind == "rain" and self.rain is not None and alarm.source in self.rain.configs:
             self.rain.acknowledge(alarm.source)  # may clear it at once if the rain eased
+            if alarm.open:
+                self.save(alarm)  # the board's latches are acknowledged now
         elif alarm.kind == "hand_alarm" and alarm.extra.get("released"):
             self._clear(alarm)
+        elif alarm.kind == "rain":
+            self._clear(alarm)  # restored for a gauge no longer configured: nothing to wait for
         return alarm
 
     def acknowledge_all(self, *, actor: str) -> builtins.list[Alarm]:

@@ -30,6 +30,7 @@ from broadcast.cap import (
 from broadcast.program import LiveContent, Program, TextContent
 from drivers.audio_wav import WavRejected, decode_wav
 from edge.cap_trust import read_trust
+from edge.durability import on_disk
 
 if TYPE_CHECKING:
     from broadcast.record import Broadcast
@@ -90,8 +91,11 @@ class CapIntake:
 
     def _save_seen(self) -> None:
         tmp = self.seen_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.seen.export(), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.seen_path)
+        try:
+            tmp.write_text(json.dumps(self.seen.export(), ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.seen_path)
+        except OSError as exc:  # a full disk must not keep an alert off the air
+            log.error("CAP alerts seen not saved: %s", exc)
 
     async def receive(self, xml: bytes, *, actor: str) -> dict[str, Any]:
         """Parse (raises ``CapRejected``, journaled), decide, and carry out; returns what
@@ -120,7 +124,7 @@ class CapIntake:
             reason=decision.reason,
             area_match=decision.area_match, stopped=stopped, broadcasts=started,
             text_shortened=decision.text_shortened)
-        await self.station.journal.durable(seq)
+        await on_disk(self.station, journal_seq=seq)
         return {"identifier": alert.identifier, "action": decision.action,
                 "reason": decision.reason, "stopped": stopped, "broadcasts": started}
 

@@ -3,9 +3,12 @@
 Order matters and is the whole point of this module:
 
 1. every output is claimed and driven OFF before anything else happens;
-2. the journal is opened (a corrupt one is moved aside; the station still starts);
-3. devices report into health, inputs are watched, background duties start;
-4. the API listens; systemd is told READY.
+2. the journal and the state store are opened (a corrupt one is moved aside; the station
+   still starts);
+3. devices report into health, inputs are watched, the parts take back their state,
+   background duties start;
+4. what was restored carries on (an unacknowledged alarm sounds again) and is journaled;
+5. the API listens; systemd is told READY.
 
 Stopping runs the same way backwards, with outputs OFF first and what was interrupted
 journaled. Each capability (broadcast, rain, satellite phone) plugs in as a part that
@@ -28,14 +31,17 @@ from drivers.clock import Clock
 from drivers.debounce import DebouncedInput
 from drivers.gpio import GpioChip, open_chip
 from drivers.tasks import cancel_and_wait
-from edge import auth, journal_archive
+from edge import auth, journal_archive, restore_plan
+from edge.api.sessions import SessionBook
 from edge.config import SIM_TOKEN_HASHES, Config
 from edge.health import DeviceHealth, Health
+from edge.idempotency import IdempotencyBook
 from edge.journal import Journal
 from edge.lifecycle import Lifecycle
 from edge.outputs import Output, Outputs
 from edge.parts import StationParts, build_parts
 from edge.state_files import make_data_dir
+from edge.state_store import STATE_FILE, StateStore
 from edge.station_lock import DAEMON, Holder, StationLock
 from edge.systemd_notify import notify, watchdog_interval_s
 
@@ -100,12 +106,17 @@ class Station:
         self.started_monotonic = 0.0
         self.version = VERSION
         self.interrupted: list[str] = []
+        #: What each part took back from the state store at start, by kind (journaled).
+        self.restored: dict[str, list[str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._stopped = False
         self._stop_reason = "requested"
         self._loop: asyncio.AbstractEventLoop | None = None
         self.journal: Journal
+        self.state: StateStore
+        self.sessions: SessionBook
+        self.idempotency: IdempotencyBook
         self.outputs: Outputs
         self.gpio: GpioChip
         self.tokens: auth.TokenBook
@@ -141,10 +152,14 @@ class Station:
         self.started_monotonic = self.clock.monotonic()
         self.journal = Journal(data_dir / JOURNAL_FILE, self.clock)
         report = self.journal.open()
+        self.state = StateStore(data_dir / STATE_FILE, self.clock)
+        state_problem = self.state.open()
         self.health.register("journal", "journal")
+        self.health.register("state", "state_store")
         self.health.register("gpio", "gpio")
         self.health.listen(self._journal_health_change)
-        self.journal.on_writable_change = self._journal_writable_changed
+        self.journal.on_writable_change = functools.partial(self._writable_changed, "journal")
+        self.state.on_writable_change = functools.partial(self._writable_changed, "state")
         self.outputs = Outputs(self.clock, self.journal, self.health)
         self._register_outputs(claimed)
         self.journal.record("station.started", "station", "system", version=VERSION,
@@ -156,8 +171,17 @@ class Station:
             self.health.report("journal", "fault", report.problem)
         else:
             self.health.report("journal", "ok", "writable")
+        if state_problem:
+            self.journal.record("fault.state_corrupt", "state", "system", detail=state_problem)
+            self.health.report("state", "fault", state_problem)
+        else:
+            self.health.report("state", "ok", "writable")
         self.health.report("gpio", "ok", self.config.gpio.backend)
         self._load_tokens()
+        self.sessions = SessionBook(self.clock, self.state)
+        self.idempotency = IdempotencyBook(self.clock, self.state)
+        self.restored["panel_sessions"] = self.sessions.restored
+        self.restored["idempotency_keys"] = self.idempotency.restored
         self._watch_inputs()
         self.parts = build_parts(self)
         self._spawn(self.outputs.watch(), "outputs-watch")
@@ -166,6 +190,9 @@ class Station:
         if (interval := watchdog_interval_s()) is not None:
             self._spawn(self._watchdog_loop(interval), "systemd-watchdog")
         await self.lifecycle.emit("ready")
+        self.parts.alarms.carry_on()
+        self.journal.record("state.restored", "state", "system",
+                            **restore_plan.summary(self.restored))
 
     def _latched_on_before_start(self) -> list[int]:
         """Mock GPIO only: relays a killed predecessor left ON (the real chip cannot tell)."""
@@ -255,15 +282,15 @@ class Station:
                                 previous=previous.status if previous else None)
         self._update_fault_led()
 
-    def _journal_writable_changed(self, writable: bool, error: str | None) -> None:
-        """Called on the journal's writer thread: hop onto the loop."""
+    def _writable_changed(self, device: str, writable: bool, error: str | None) -> None:
+        """The journal's or the state store's writer thread says: hop onto the loop."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         if writable:
-            loop.call_soon_threadsafe(self.health.report, "journal", "ok", "writable")
+            loop.call_soon_threadsafe(self.health.report, device, "ok", "writable")
         else:
-            loop.call_soon_threadsafe(self.health.report, "journal", "fault",
+            loop.call_soon_threadsafe(self.health.report, device, "fault",
                                       f"not writable: {error}")
 
     def _update_fault_led(self) -> None:
@@ -353,6 +380,7 @@ class Station:
             log.exception("closing GPIO")
         self.journal.record("station.stopped", "station", "system")
         self.journal.close()
+        self.state.close()
         auth.remove_local_cli_token(self.config.station.data_dir)
         self.lock.release()
 

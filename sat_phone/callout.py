@@ -5,12 +5,16 @@ within that tier's ``answer_within_s``, the next tier is messaged as well, and s
 Anyone already messaged may still answer. When the last tier's time runs out the
 callout is *unanswered* (the station journals it; people must be phoned). Plain
 state: the caller passes the times and sends the messages each step names.
+
+:meth:`Callout.record` and :meth:`Callout.from_record` make it a plain record that
+survives a restart: the deadline is kept in wall-clock time (``deadline_at``), since the
+clock's monotonic time starts afresh with each process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sat_phone.numbers import NumberList
@@ -47,6 +51,7 @@ class Callout:
         self.state: CalloutState = "calling"
         self.tier = 0  # 1-based once started
         self.deadline: float | None = None
+        self.deadline_at: datetime | None = None  # the same moment, in wall-clock time
         self.messaged: list[dict[str, Any]] = []
         self.answered_by: str | None = None
         self.answered_at: datetime | None = None
@@ -69,7 +74,7 @@ class Callout:
         if self.tier < len(self.tiers):
             return self._call(self.tier + 1, now, at)
         self.state = "unanswered"
-        self.deadline = None
+        self.deadline = self.deadline_at = None
         return None
 
     def answer(self, number: str, at: datetime) -> bool:
@@ -79,7 +84,7 @@ class Callout:
         self.state = "answered"
         self.answered_by = number
         self.answered_at = at
-        self.deadline = None
+        self.deadline = self.deadline_at = None
         return True
 
     def reached(self, number: str) -> bool:
@@ -89,6 +94,7 @@ class Callout:
         self.tier = tier
         spec = self.tiers[tier - 1]
         self.deadline = now + spec.answer_within_s
+        self.deadline_at = at + timedelta(seconds=spec.answer_within_s)
         self.messaged.append({"tier": tier, "numbers": list(spec.numbers), "at": at})
         self._reached = NumberList([n for t in self.tiers[:tier] for n in t.numbers])
         return CalloutStep(tier, spec.numbers)
@@ -100,3 +106,36 @@ class Callout:
             "answered_by": self.answered_by,
             "answered_at": iso(self.answered_at) if self.answered_at else None,
         }
+
+    # -- as a plain record -------------------------------------------------------------
+
+    def record(self, iso: Any) -> dict[str, Any]:
+        """Everything needed to carry on after a restart (``iso`` writes a datetime)."""
+        return {
+            "subject": self.subject, "state": self.state, "tier": self.tier,
+            "tiers": [{"numbers": list(t.numbers), "answer_within_s": t.answer_within_s}
+                      for t in self.tiers],
+            "deadline_at": iso(self.deadline_at) if self.deadline_at else None,
+            "messaged": [{**m, "at": iso(m["at"])} for m in self.messaged],
+            "answered_by": self.answered_by,
+            "answered_at": iso(self.answered_at) if self.answered_at else None,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any], parse: Any, now: float,
+                    at: datetime) -> Callout:
+        """The inverse of :meth:`record`, at monotonic ``now`` / wall-clock ``at``: the
+        deadline falls where ``deadline_at`` says (already past: the next ``expire``)."""
+        callout = cls(data["subject"], [Tier(tuple(t["numbers"]), t["answer_within_s"])
+                                        for t in data["tiers"]])
+        callout.state = data["state"]
+        callout.tier = data["tier"]
+        callout.messaged = [{**m, "at": parse(m["at"])} for m in data["messaged"]]
+        callout.answered_by = data["answered_by"]
+        callout.answered_at = parse(data["answered_at"]) if data["answered_at"] else None
+        if data["deadline_at"]:
+            callout.deadline_at = parse(data["deadline_at"])
+            callout.deadline = now + (callout.deadline_at - at).total_seconds()
+        callout._reached = NumberList([n for t in callout.tiers[:callout.tier]
+                                       for n in t.numbers])
+        return callout

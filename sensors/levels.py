@@ -99,6 +99,14 @@ class Transition:
     threshold_mm: float | None  # the threshold crossed (raise/escalate) or released (clear)
 
 
+@dataclass(frozen=True)
+class LatchState:
+    """What a latch must remember across a restart (the totals come back with the rain)."""
+
+    level: WarningLevel
+    acknowledged: bool
+
+
 class WarningLatch:
     """The warning level of one gauge for one window."""
 
@@ -134,6 +142,19 @@ class WarningLatch:
             TransitionKind.ACKNOWLEDGED, self.level, self.level, self.last_total_mm, None
         )
         return [ack, *self._clear_if_due()]
+
+    def state(self) -> LatchState:
+        return LatchState(self.level, self.acknowledged)
+
+    def restore(self, state: LatchState) -> None:
+        """Take back a level from before a restart, without a transition. A level these
+        thresholds no longer define (the config changed) falls to the highest one they
+        do; the total stays unknown until the next reading."""
+        level = state.level
+        if level is not WarningLevel.NONE and self.thresholds.threshold(level) is None:
+            level = self.thresholds.held(float("inf"), below=level)
+        self.level = level
+        self.acknowledged = state.acknowledged and level is not WarningLevel.NONE
 
     def _clear_if_due(self) -> list[Transition]:
         total = self.last_total_mm
@@ -188,6 +209,15 @@ class WarningBoard:
             if window is None or name == window:
                 out += [GaugeTransition(gauge_id, name, t) for t in latch.acknowledge()]
         return out
+
+    def states(self, gauge_id: str) -> dict[str, LatchState]:
+        """Every window's latch of a gauge, to be kept across a restart."""
+        return {w: latch.state() for w, latch in self._latches.get(gauge_id, {}).items()}
+
+    def restore(self, gauge_id: str, states: Mapping[str, LatchState]) -> None:
+        """Take back a gauge's latches (a window no longer configured is ignored)."""
+        for window, latch in self._latches.get(gauge_id, {}).items():
+            latch.restore(states.get(window, LatchState(WarningLevel.NONE, False)))
 
     def level(self, gauge_id: str) -> WarningLevel:
         latches = self._latches.get(gauge_id, {}).values()

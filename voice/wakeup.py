@@ -11,13 +11,15 @@ station falls back to the satellite phone.
 
 Plain data and decisions, no I/O: the caller places the calls each step names and reports
 what happened to them. :meth:`WakeUp.as_json` and :meth:`WakeUp.from_json` make it a plain
-record, so a state store can keep a wake-up across a restart.
+record, so a state store can keep a wake-up across a restart: the tier's deadline is kept
+in wall-clock time too (``deadline_at``), and :meth:`WakeUp.resume` carries on at the
+tier where it was.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 WakeState = Literal["calling", "answered", "unanswered", "unreachable"]
@@ -74,6 +76,7 @@ class WakeUp:
     state: WakeState = "calling"
     tier: int = 0  # 1-based once started
     deadline: float | None = None  # clock monotonic end of the current tier
+    deadline_at: datetime | None = None  # the same moment in wall-clock time
     calls: list[WakeCall] = field(default_factory=list)
     answered_by: str | None = None
     answered_at: datetime | None = None
@@ -105,7 +108,7 @@ class WakeUp:
         self.state = "answered"
         self.answered_by = call.target
         self.answered_at = at
-        self.deadline = None
+        self.deadline = self.deadline_at = None
         call.outcome = "answered"
         return True
 
@@ -124,7 +127,7 @@ class WakeUp:
             return []
         if all(c.outcome == "unreachable" for c in current):
             self.state = "unreachable"
-            self.deadline = None
+            self.deadline = self.deadline_at = None
             self.reason = f"no call of tier {self.tier} reached a phone (SIP {code} {reason})"
             return []
         return self._next(now, at)
@@ -138,13 +141,28 @@ class WakeUp:
     def give_up(self, reason: str) -> None:
         """SIP cannot be used at all (not installed, not registered)."""
         self.state = "unreachable"
-        self.deadline = None
+        self.deadline = self.deadline_at = None
         self.reason = reason
 
     def cancel(self, call: WakeCall) -> None:
         """The station ends this call (answered elsewhere, tier over, alarm cleared)."""
         if call.open and call.outcome != "answered":
             call.outcome = "cancelled"
+
+    def resume(self, now: float, at: datetime) -> list[WakeCall]:
+        """After a restart: the calls that were ringing died with the station, so the
+        current tier is rung again until its deadline (already past: the next tier)."""
+        if self.state != "calling":
+            return []
+        for call in self.open_calls():
+            self.cancel(call)
+            call.ended_at, call.reason = at, "station restarted"
+        if self.deadline is not None and now >= self.deadline:
+            return self._next(now, at)
+        spec = self.tiers[self.tier - 1]
+        placed = [WakeCall(self.tier, target, at) for target in spec.targets]
+        self.calls += placed
+        return placed
 
     def open_calls(self) -> list[WakeCall]:
         return [c for c in self.calls if c.open]
@@ -153,13 +171,14 @@ class WakeUp:
         if self.tier < len(self.tiers):
             return self._ring(self.tier + 1, now, at)
         self.state = "unanswered"
-        self.deadline = None
+        self.deadline = self.deadline_at = None
         return []
 
     def _ring(self, tier: int, now: float, at: datetime) -> list[WakeCall]:
         self.tier = tier
         spec = self.tiers[tier - 1]
         self.deadline = now + spec.answer_within_s
+        self.deadline_at = at + timedelta(seconds=spec.answer_within_s)
         placed = [WakeCall(tier, target, at) for target in spec.targets]
         self.calls += placed
         return placed
@@ -172,6 +191,7 @@ class WakeUp:
             "tiers": [{"targets": list(t.targets), "answer_within_s": t.answer_within_s}
                       for t in self.tiers],
             "deadline": self.deadline,
+            "deadline_at": iso(self.deadline_at) if self.deadline_at else None,
             "calls": [c.as_json(iso) for c in self.calls],
             "answered_by": self.answered_by,
             "answered_at": iso(self.answered_at) if self.answered_at else None,
@@ -179,15 +199,23 @@ class WakeUp:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], parse: Any) -> WakeUp:
-        """The inverse of :meth:`as_json` (``parse`` reads what ``iso`` wrote)."""
+    def from_json(cls, data: dict[str, Any], parse: Any, now: float | None = None,
+                  at: datetime | None = None) -> WakeUp:
+        """The inverse of :meth:`as_json` (``parse`` reads what ``iso`` wrote). Given the
+        clock's monotonic ``now`` and wall-clock ``at`` (another process: after a
+        restart), the deadline is placed by ``deadline_at``."""
         def when(value: str | None) -> datetime | None:
             return parse(value) if value else None
 
+        deadline_at = when(data.get("deadline_at"))
+        deadline = data["deadline"]
+        if deadline_at is not None and now is not None and at is not None:
+            deadline = now + (deadline_at - at).total_seconds()
         wake = cls(data["subject"],
                    tuple(WakeTier(tuple(t["targets"]), t["answer_within_s"])
                          for t in data["tiers"]),
-                   state=data["state"], tier=data["tier"], deadline=data["deadline"],
+                   state=data["state"], tier=data["tier"], deadline=deadline,
+                   deadline_at=deadline_at,
                    answered_by=data["answered_by"], answered_at=when(data["answered_at"]),
                    reason=data["reason"])
         wake.calls = [WakeCall(c["tier"], c["target"], parse(c["placed_at"]), c["outcome"],

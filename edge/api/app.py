@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from edge.api import (
@@ -24,9 +25,9 @@ from edge.api.body_limit import BodyLimit
 from edge.api.denials import DenialLog
 from edge.api.metrics import registry_for
 from edge.api.security import Viewer
-from edge.api.sessions import SessionBook
 from edge.api.strict_json import StrictJson, validation_failed
 from edge.api.throttle import AuthThrottle
+from edge.state_store import NotDurable
 
 if TYPE_CHECKING:
     from edge.config import Config
@@ -54,6 +55,11 @@ def body_limits(config: Config) -> dict[str, Any]:
     return {"default": config.api.max_body_kb * 1024, "by_prefix": by_prefix}
 
 
+async def not_durable(_request: Request, exc: Exception) -> JSONResponse:
+    """A change that could not be made durable in time: 503 with the reason (the disk)."""
+    return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+
+
 def create_app(station: Station) -> FastAPI:
     docs = station.config.api.docs
     app = FastAPI(
@@ -71,16 +77,16 @@ def create_app(station: Station) -> FastAPI:
     app.add_middleware(StrictJson)  # inside BodyLimit: it reads bodies already bounded
     app.add_middleware(BodyLimit, **body_limits(station.config))
     app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(NotDurable, not_durable)
     app.state.metrics_registry = registry_for(station)
     background: set[asyncio.Task[Any]] = set()  # tasks a route started, kept until done
     app.state.background = background
-    app.state.sessions = SessionBook(station.clock)
+    app.state.sessions = station.sessions
     app.state.stream_sources = panel_routes.default_stream_sources(station)
     app.include_router(panel_routes.router)
     app.include_router(core_routes.router)
     app.include_router(output_routes.router)
     app.include_router(bringup_routes.router)
-    app.state.idempotency = {}
     if station.parts.broadcasting is not None:
         app.include_router(broadcast_routes.router)
     app.include_router(rain_routes.router)

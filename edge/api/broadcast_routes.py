@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from broadcast.amplifier import UnknownZone
@@ -17,6 +17,8 @@ from edge.api.errors import ERRORS
 from edge.api.security import Admin, Operator, Viewer
 from edge.api.state import broadcasting_of, station_of
 from edge.auth import Principal
+from edge.durability import on_disk
+from edge.idempotency import Answer
 
 if TYPE_CHECKING:
     from edge.broadcasting import Broadcasting
@@ -30,7 +32,7 @@ API_PRIORITIES = {
     "alarm_siren": Priority.ALARM_SIREN,
     "evacuation": Priority.EVACUATION,
 }
-IDEMPOTENCY_TTL_S = 24 * 3600
+REPLAYED = {"Idempotent-Replayed": "true"}
 MAX_UPLOAD_BYTES = 200_000_000
 
 
@@ -71,37 +73,41 @@ def _broadcasting(request: Request) -> Broadcasting:
     return broadcasting_of(request)
 
 
-@router.post("/broadcasts", status_code=202)
+@router.post("/broadcasts", status_code=202, response_model=None)
 async def start_broadcast(
     request: Request,
     body: BroadcastRequest,
     principal: Annotated[Principal, Operator],
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Start a broadcast; 202 with its id. A retried request with the same
-    ``Idempotency-Key`` returns the first broadcast instead of starting a second."""
+    ``Idempotency-Key`` (within 24 h, across restarts) gets the first answer, status and
+    body, with the header ``Idempotent-Replayed: true``, instead of a second broadcast."""
     station = station_of(request)
-    seen: dict[str, tuple[float, str]] = request.app.state.idempotency
+    book = station.idempotency
     if idempotency_key is not None:
-        now = time.monotonic()
-        for key in [k for k, (t, _) in seen.items() if now - t > IDEMPOTENCY_TTL_S]:
-            del seen[key]
-        if idempotency_key in seen:
-            existing = _broadcasting(request).service.get(seen[idempotency_key][1])
-            return existing.as_json(iso_utc) | {"replayed": True}
+        replay = await book.claim(principal.name, idempotency_key)
+        if replay is not None:
+            return JSONResponse(replay.body, replay.status, headers=REPLAYED)
     service = _broadcasting(request).service
     try:
         broadcast = await service.submit(
             body.program(), zones=body.zones, priority=API_PRIORITIES[body.priority],
             type=body.type, level=body.level, source="api", actor=principal.name,
         )
+        answer = broadcast.as_json(iso_utc)
+        ticket = None
+        if idempotency_key is not None:
+            ticket = book.remember(principal.name, idempotency_key, Answer(202, answer))
     except (UnknownZone, UnknownContent) as exc:
         raise HTTPException(422, str(exc)) from None
-    if idempotency_key is not None:
-        seen[idempotency_key] = (time.monotonic(), broadcast.id)
-    await station.journal.durable(station.journal.record(
-        "broadcast.accepted", broadcast.id, principal.name, idempotency_key=idempotency_key))
-    return broadcast.as_json(iso_utc)
+    finally:
+        if idempotency_key is not None:
+            book.release(principal.name, idempotency_key)
+    seq = station.journal.record("broadcast.accepted", broadcast.id, principal.name,
+                                 idempotency_key=idempotency_key)
+    await on_disk(station, journal_seq=seq, state_ticket=ticket)
+    return answer
 
 
 @router.get("/broadcasts", dependencies=[Viewer])
@@ -155,6 +161,6 @@ async def upload_message(
     except UploadRejected as exc:
         raise HTTPException(422, str(exc)) from None
     station = station_of(request)
-    await station.journal.durable(station.journal.record(
+    await on_disk(station, journal_seq=station.journal.record(
         "message.uploaded", id, principal.name, bytes=len(data), duration_s=info.duration_s))
     return info.__dict__

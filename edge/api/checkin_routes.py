@@ -10,6 +10,7 @@ from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
+from edge.durability import on_disk
 
 router = APIRouter(prefix="/api/v1/checkins", tags=["spot checks"], responses=ERRORS)
 
@@ -20,7 +21,8 @@ async def start_checkin(request: Request, principal: Annotated[Principal, Viewer
     waiting is returned instead of starting a second."""
     station = station_of(request)
     check = station.parts.checkins.start(requested_by=principal.name)
-    await station.journal.durable(station.journal.last_recorded_seq)
+    await on_disk(station, journal_seq=station.journal.last_recorded_seq,
+                  state_ticket=station.state.last_ticket)
     return check.as_json()
 
 
@@ -32,7 +34,10 @@ async def list_checkins(request: Request) -> dict[str, Any]:
 @router.post("/answer")
 async def answer_checkin(request: Request, principal: Annotated[Principal, Operator]) -> Any:
     """The duty officer answers the waiting check from the web panel."""
-    check = station_of(request).parts.checkins.answer(actor=principal.name)
+    station = station_of(request)
+    check = station.parts.checkins.answer(actor=principal.name)
     if check is None:
         raise HTTPException(409, "no spot check is waiting")
+    await on_disk(station, journal_seq=station.journal.last_recorded_seq,
+                  state_ticket=station.state.last_ticket)
     return check.as_json()

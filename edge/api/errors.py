@@ -24,4 +24,5 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error("the request body is too large"),
     422: _error("the request is malformed or names something the station does not have"),
     429: _error("too many failed authentications from this client; retry later"),
+    503: _error("done, but not saved to disk in time (full or failing disk); retry later"),
 }

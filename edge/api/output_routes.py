@@ -12,6 +12,7 @@ from edge.api.errors import ERRORS
 from edge.api.security import Admin, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
+from edge.durability import on_disk
 
 router = APIRouter(prefix="/api/v1/outputs", tags=["outputs"], responses=ERRORS)
 
@@ -44,7 +45,6 @@ async def test_output(request: Request, output_id: str, body: OutputTest,
     actor = principal.name
     await station.outputs.set(output_id, True, actor=actor, reason="wiring test")
     seq = station.journal.record("output.test", output_id, actor, seconds=body.seconds)
-    await station.journal.durable(seq)
 
     async def switch_off_later() -> None:
         await station.clock.sleep(body.seconds)
@@ -53,4 +53,5 @@ async def test_output(request: Request, output_id: str, body: OutputTest,
     task = asyncio.create_task(switch_off_later())
     request.app.state.background.add(task)
     task.add_done_callback(request.app.state.background.discard)
+    await on_disk(station, journal_seq=seq)  # after the switch-off is set: a 503 leaves it OFF
     return {"output": output_id, "on_for_s": body.seconds}

@@ -13,6 +13,7 @@ from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
+from edge.durability import on_disk
 from edge.rain_store import series
 
 if TYPE_CHECKING:
@@ -99,5 +100,6 @@ async def acknowledge(
         alarm = registry.acknowledge(alarm_id, actor=principal.name)
     except KeyError:
         raise HTTPException(404, f"no alarm {alarm_id!r}") from None
-    await station.journal.durable(station.journal.last_recorded_seq)
+    await on_disk(station, journal_seq=station.journal.last_recorded_seq,
+                  state_ticket=station.state.last_ticket)
     return alarm.as_json()

@@ -11,6 +11,7 @@ from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
+from edge.durability import on_disk
 from edge.satphone.calls import CallInError
 from edge.satphone.phone import SatPhone, outgoing_json
 
@@ -38,8 +39,8 @@ def _phone(request: Request) -> SatPhone:
 
 
 async def _durable(request: Request) -> None:
-    journal = station_of(request).journal
-    await journal.durable(journal.committed_seq + journal.pending_count)
+    station = station_of(request)
+    await on_disk(station, journal_seq=station.journal.last_recorded_seq)
 
 
 @router.get("/satphone", dependencies=[Viewer])
