@@ -6,6 +6,8 @@
   loudspeakers play the siren signal, then the spoken cause and the evacuate message,
   over and over at alarm-siren priority, until the alarm is acknowledged or
   ``alarms.max_on_s`` has passed (then it stops, journaled as a fault).
+* An alarm restored after a restart acts again as if just raised, unless it was
+  acknowledged.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class AlarmResponder:
         station.lifecycle.on("stopping", "alarm-actions", self._stop_all, first=True)
 
     def _on_alarm(self, what: str, alarm: Alarm) -> None:
-        if what in ("raised", "escalated"):
+        if what in ("raised", "escalated") or (what == "restored" and alarm.state == "active"):
             if alarm.level == "evacuate":
                 self._start_loop(alarm)
             elif alarm.level == "prepare":

@@ -129,7 +129,7 @@ class Alarms:
         self._alarms = {a.id: a for a in carried}
         for alarm_id in saved.keys() - self._alarms.keys():
             state.delete("alarm", alarm_id)
-        self._numbers = itertools.count(restore_plan.next_alarm_number(saved))
+        self._numbers = itertools.count(restore_plan.next_number(saved))
         if self.rain is not None:
             boards = state.loaded("board")
             for gauge, windows in self.rain.thresholds.items():

@@ -7,6 +7,9 @@ journaled and every check is listed with its result: answered in N s, or missed.
 
 While a check is waiting, a press of ACK answers the check and nothing else (it does not
 also acknowledge an alarm): one press, one meaning.
+
+A waiting check is kept in the state store: a restarted station goes on waiting for
+the answer until the same deadline (the time to answer runs on through the restart).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from drivers.clock import iso_utc
+from drivers.clock import iso_utc, monotonic_at
+from edge import restore_plan
 from edge.exposition import ResponseTimes, histogram_family
 
 if TYPE_CHECKING:
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     from edge.station import Station
 
 BLINK_S = 0.5
+KIND = "checkin"
 CheckState = Literal["waiting", "answered", "missed"]
 
 
@@ -65,6 +70,8 @@ class Checkins:
         self.led = led if led in station.outputs else None
         self.results = {"answered": 0, "missed": 0}
         self.response_times = ResponseTimes()
+        self._restore()
+        station.lifecycle.on("ready", "checkins", self._resume)
         station.lifecycle.on("stopping", "checkins", self._stop, first=True)
         station.metric_sources.append(self._metrics)
 
@@ -83,6 +90,19 @@ class Checkins:
                                  {(): self.response_times})
         return [results, waiting, times]
 
+    def _restore(self) -> None:
+        for check in self.station.state.loaded_as(KIND, Checkin).values():
+            check.started_mono = monotonic_at(self.station.clock, check.started)
+            self._checks[check.id] = check
+        self._numbers = itertools.count(restore_plan.next_number(self._checks))
+        self.station.restored["checkins"] = list(self._checks)
+
+    def _resume(self) -> None:
+        """A check that was waiting before a restart waits on, until its deadline."""
+        check = self.waiting
+        if check is not None:
+            self._signal_task = asyncio.get_running_loop().create_task(self._signal(check))
+
     def list(self) -> list[Checkin]:
         return list(self._checks.values())
 
@@ -99,6 +119,7 @@ class Checkins:
         check = Checkin(f"c{now:%Y%m%d%H%M%S}-{next(self._numbers)}", requested_by, now,
                         clock.monotonic(), self.station.config.checkins.answer_within_s)
         self._checks[check.id] = check
+        self.station.state.put_record(KIND, check.id, check)
         self.station.journal.record("checkin.started", check.id, requested_by,
                                     answer_within_s=check.deadline_s)
         self._signal_task = asyncio.get_running_loop().create_task(self._signal(check))
@@ -116,6 +137,7 @@ class Checkins:
         check.response_s = clock.monotonic() - check.started_mono
         self.results["answered"] += 1
         self.response_times.observe(check.response_s)
+        self.station.state.delete(KIND, check.id)
         self.station.journal.record("checkin.answered", check.id, actor,
                                     response_s=round(check.response_s, 1))
         return check
@@ -132,6 +154,7 @@ class Checkins:
                 if clock.monotonic() - check.started_mono >= check.deadline_s:
                     check.state = "missed"
                     self.results["missed"] += 1
+                    self.station.state.delete(KIND, check.id)
                     self.station.journal.record("checkin.missed", check.id, "system",
                                                 answer_within_s=check.deadline_s)
                     break

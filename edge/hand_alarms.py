@@ -57,6 +57,10 @@ class HandAlarms:
         for cfg in self.station.config.hand_alarms:
             if cfg.bus is not None:
                 self._tasks.append(asyncio.create_task(self._poll(cfg), name=f"poll-{cfg.id}"))
+            elif cfg.id in self.station.inputs and not self.station.inputs[cfg.id].active:
+                # An alarm restored from before a restart: its button is up now (a remote
+                # input says so at its first poll).
+                self.alarms.hand_alarm(cfg.id, cfg.name or cfg.id, False)
 
     async def _poll(self, cfg: HandAlarmConfig) -> None:
         assert cfg.bus is not None and cfg.unit is not None and cfg.discrete_input is not None

@@ -31,9 +31,9 @@ def open_alarms(saved: Iterable[Alarm]) -> list[Alarm]:
     return sorted((a for a in saved if a.open), key=lambda a: a.raised)
 
 
-def next_alarm_number(alarm_ids: Iterable[str]) -> int:
-    """The number for the next alarm id (``a<time>-<n>``), after every restored one."""
-    numbers = [int(n) for i in alarm_ids if (n := i.rpartition("-")[2]).isdigit()]
+def next_number(ids: Iterable[str]) -> int:
+    """The number for the next id (``a<time>-<n>``, ``c<time>-<n>``) after every restored one."""
+    numbers = [int(n) for i in ids if (n := i.rpartition("-")[2]).isdigit()]
     return max(numbers, default=0) + 1
 
 

@@ -10,6 +10,9 @@
   is asked to answer ``1`` or ``收到``; when nobody has within the tier's time, the next
   tier is asked as well. Who answered and when is journaled and shown on the alarm
   (``alarm.callout``); a callout nobody answered is journaled as unanswered.
+* A callout is kept in the state store at every step (tier, wall-clock deadline, who
+  answered), so after a restart it goes on at its tier and deadline, and the first
+  report of an alarm carried over is not sent again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from broadcast.priority import Priority
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+KIND = "callout"
 SOURCE_ZH = {"panel": "值班员按键", "sms": "短信指令", "api": "平台指令", "cap": "预警信息",
              "phone": "卫星电话", "rain_rule": "雨量预警", "hand_alarm": "手动报警"}
 ANSWER_HINT = "请回复1或“收到”"
@@ -66,8 +71,10 @@ class Reports:
                  broadcasting: Broadcasting | None) -> None:
         self.phone = phone
         self.station = phone.station
+        self.alarms = alarms
         self.tiers = [Tier(tuple(t.numbers), t.answer_within_s) for t in phone.config.callout]
         self.callouts: dict[str, tuple[Alarm, Callout]] = {}
+        self._saved = self._saved_callouts()
         #: Set by a voice 叫醒 (edge.sip.wakeup) that rings people first; it calls
         #: :meth:`start_callout` itself when SIP cannot reach them.
         self.defer_callout: Callable[[Alarm], bool] | None = None
@@ -87,8 +94,12 @@ class Reports:
             self.report(alarm_report(alarm, what), subject=alarm.id)
             if self.tiers and not (self.defer_callout and self.defer_callout(alarm)):
                 self.start_callout(alarm)
+        elif what == "restored":
+            self._resume(alarm)
         elif what == "cleared":
             self._stop_timer(alarm.id)
+            if alarm.id in self.callouts:
+                self.station.state.delete(KIND, alarm.id)  # nothing to carry over any more
 
     def _on_broadcast(self, kind: str, broadcast: Broadcast) -> None:
         if kind == "started" and broadcast.priority == Priority.EVACUATION:
@@ -116,6 +127,34 @@ class Reports:
         task = asyncio.get_running_loop().create_task(self._follow(alarm, callout),
                                                       name=f"callout-{alarm.id}")
         self._timers[alarm.id] = task
+
+    def _saved_callouts(self) -> dict[str, Callout]:
+        """Callouts of alarms carried over from before a restart (the others are dropped)."""
+        state, clock = self.station.state, self.station.clock
+        carried = {a.id for a in self.alarms.list(open_only=True)} if self.alarms else set()
+        saved = {}
+        for alarm_id, data in state.loaded(KIND).items():
+            if alarm_id in carried:
+                saved[alarm_id] = Callout.from_record(data, datetime.fromisoformat,
+                                                      clock.monotonic(), clock.now())
+            else:
+                state.delete(KIND, alarm_id)
+        return saved
+
+    def _resume(self, alarm: Alarm) -> None:
+        """An alarm carried over a restart: its callout goes on at its tier and deadline."""
+        callout = self._saved.pop(alarm.id, None)
+        if callout is None:
+            return
+        self.callouts[alarm.id] = (alarm, callout)
+        self.station.restored.setdefault("callouts", []).append(alarm.id)
+        self.phone.record("satphone.callout_resumed", alarm.id, "system", tier=callout.tier,
+                          state=callout.state, deadline=iso_utc(callout.deadline_at)
+                          if callout.deadline_at else None)
+        if callout.calling:
+            self._timers[alarm.id] = asyncio.get_running_loop().create_task(
+                self._follow(alarm, callout), name=f"callout-{alarm.id}")
+        self._show(alarm, callout)
 
     def _message(self, alarm: Alarm, callout: Callout, step: CalloutStep) -> None:
         if step.tier == 1:
@@ -190,6 +229,9 @@ class Reports:
 
     def _show(self, alarm: Alarm, callout: Callout) -> None:
         alarm.callout = callout.as_json(iso_utc)
+        self.station.state.put(KIND, alarm.id, callout.record(iso_utc))
+        if self.alarms is not None:
+            self.alarms.save(alarm)
 
     def _stop_timer(self, alarm_id: str) -> None:
         task = self._timers.pop(alarm_id, None)

@@ -9,12 +9,17 @@ and the metrics, and the other phones stop ringing. No 1 within the tier's time 
 next tier rings. SIP unreachable (not installed, not registered, no call reaching a
 phone) → the satellite phone's SMS tiers, as without SIP; nobody answering any tier →
 the satellite tiers as well, so the alarm is still in writing on their phones.
+
+Each change of a wake-up is kept in the state store; after a restart a wake-up still
+calling rings its tier again until the tier's deadline (the calls it had died with the
+station), and one that ended stays as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+KIND = "wakeup"
 PROMPT = "确认收到请按1。"
 THANKS = "已确认，谢谢。"
 GAP_S = 1.0
@@ -64,22 +70,48 @@ class WakeUps:
         tts = self.station.config.tts
         self.speech = Speech(self.station.config.station.data_dir / "tts", CLOCK_RATE,
                              Voice(tts.voice, tts.words_per_minute))
+        self.alarms = alarms
         self.runs: dict[str, WakeRun] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._saved = self._saved_wakeups()
         if self.tiers:
             alarms.listeners.append(self._on_alarm)
             if reports is not None:
                 reports.defer_callout = lambda _alarm: True
 
+    def _saved_wakeups(self) -> dict[str, WakeUp]:
+        """Wake-ups of alarms carried over from before a restart (the others are dropped)."""
+        state, clock = self.station.state, self.station.clock
+        carried = {a.id for a in self.alarms.list(open_only=True)}
+        saved = {}
+        for alarm_id, data in state.loaded(KIND).items():
+            if alarm_id in carried:
+                saved[alarm_id] = WakeUp.from_json(data, datetime.fromisoformat,
+                                                   clock.monotonic(), clock.now())
+            else:
+                state.delete(KIND, alarm_id)
+        return saved
+
     def _on_alarm(self, what: str, alarm: Alarm) -> None:
         if what in ("raised", "escalated"):
-            self._stop(alarm.id)
-            run = WakeRun(self, alarm, WakeUp(alarm.id, self.tiers))
-            self.runs[alarm.id] = run
-            self._tasks[alarm.id] = asyncio.get_running_loop().create_task(
-                run.run(), name=f"wakeup-{alarm.id}")
+            self._run(WakeRun(self, alarm, WakeUp(alarm.id, self.tiers)))
+        elif what == "restored" and (wake := self._saved.pop(alarm.id, None)) is not None:
+            self.station.restored.setdefault("wakeups", []).append(alarm.id)
+            run = WakeRun(self, alarm, wake, resumed=True)
+            if wake.state == "calling":
+                self._run(run)
+            else:
+                self.runs[alarm.id] = run  # over already: shown as it ended
         elif what == "cleared":
             self._stop(alarm.id)
+            if alarm.id in self.runs:
+                self.station.state.delete(KIND, alarm.id)
+
+    def _run(self, run: WakeRun) -> None:
+        self._stop(run.alarm.id)
+        self.runs[run.alarm.id] = run
+        self._tasks[run.alarm.id] = asyncio.get_running_loop().create_task(
+            run.run(), name=f"wakeup-{run.alarm.id}")
 
     def _stop(self, alarm_id: str) -> None:
         task = self._tasks.pop(alarm_id, None)
@@ -113,8 +145,10 @@ class WakeUps:
 class WakeRun:
     """One alarm's wake-up: places the calls, plays the message, hears the keys."""
 
-    def __init__(self, owner: WakeUps, alarm: Alarm, wake: WakeUp) -> None:
+    def __init__(self, owner: WakeUps, alarm: Alarm, wake: WakeUp, *,
+                 resumed: bool = False) -> None:
         self.owner = owner
+        self.resumed = resumed
         self.phone = owner.phone
         self.clock = owner.station.clock
         self.alarm = alarm
@@ -136,9 +170,14 @@ class WakeRun:
                 self.owner.fall_back(alarm, wake.reason or "")
                 return
             self._speech = asyncio.get_running_loop().create_task(self._render())
-            self.to_ring = wake.start(self.clock.monotonic(), self.clock.now())
-            self.phone.record("sip.wakeup_started", alarm.id, "system",
-                              targets=[c.target for c in self.to_ring])
+            if self.resumed:
+                self.to_ring = wake.resume(self.clock.monotonic(), self.clock.now())
+                self.phone.record("sip.wakeup_resumed", alarm.id, "system", tier=wake.tier,
+                                  targets=[c.target for c in self.to_ring])
+            else:
+                self.to_ring = wake.start(self.clock.monotonic(), self.clock.now())
+                self.phone.record("sip.wakeup_started", alarm.id, "system",
+                                  targets=[c.target for c in self.to_ring])
             await self._follow()
             self._finish()
             if self._thanking is not None:
@@ -296,3 +335,5 @@ class WakeRun:
 
     def _show(self) -> None:
         self.alarm.wakeup = self.wake.as_json(iso_utc)
+        self.owner.station.state.put(KIND, self.alarm.id, self.alarm.wakeup)
+        self.owner.alarms.save(self.alarm)

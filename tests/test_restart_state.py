@@ -1,0 +1,184 @@
+"""A restarted station carries on where it was (in-process, on manual clocks that go on
+from where the last run stopped): alarms under the same ids, acknowledged or sounding;
+idempotency keys, panel sessions and a waiting spot check; an unwritable disk is a 503
+with its reason, never a hang. The same through ``kill -9`` of a real daemon is in
+test_crash_matrix.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from drivers.clock import ManualClock
+from edge.api.app import create_app
+from edge.api.security import CSRF_HEADER, SESSION_COOKIE
+from edge.config import Config
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
+
+PULSE_PIN, HAND_ALARM_PIN = 20, 6
+PULSE_GAUGE = '''
+[[rain_gauges]]
+id = "rg-p"
+name = "村口雨量站"
+kind = "pulse"
+pin = 20
+mm_per_tip = 0.5
+'''
+BROADCAST = {"message": "test", "type": "drill"}
+
+
+async def started(config: Config, clock: ManualClock) -> StationRun:
+    run = StationRun(config, clock)
+    await run.__aenter__()
+    return run
+
+
+async def restarted(run: StationRun) -> StationRun:
+    """Stop the station and start it again on the same data, its clock going on."""
+    config, now = run.station.config, run.clock.now()
+    await run.__aexit__()
+    return await started(config, ManualClock(now))
+
+
+def client(run: StationRun) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(run.station))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
+async def rain(run: StationRun, mm: float, over_s: float) -> None:
+    tips = round(mm / 0.5)
+    for _ in range(tips):
+        run.station.gpio.drive_mock_input(PULSE_PIN, 0)
+        await run.clock.advance(0.06)
+        run.station.gpio.drive_mock_input(PULSE_PIN, 1)
+        await run.clock.advance(max(0.06, over_s / tips - 0.06))
+
+
+def siren_on(run: StationRun) -> bool:
+    return run.station.outputs["siren-1"].switch.is_on
+
+
+async def restored_event(run: StationRun) -> dict[str, Any]:
+    """What this start took back (the journal holds one such event per start)."""
+    *_, event = await run.settled_events("state.restored")
+    data: dict[str, Any] = event["data"]  # type: ignore[assignment]
+    return data
+
+
+async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
+    tmp_path: Path,
+) -> None:
+    run = await started(sim_config(tmp_path, PULSE_GAUGE), ManualClock())
+    try:
+        await rain(run, 50.0, over_s=1500)  # 2 mm/min: prepare, then evacuate in the hour
+        [rain_alarm] = run.station.parts.alarms.list(open_only=True)
+        assert rain_alarm.level == "evacuate"
+        async with client(run) as api:
+            ack = await api.post(f"/api/v1/alarms/{rain_alarm.id}/ack", headers=SIM_OPERATOR)
+            assert ack.status_code == 200 and ack.json()["state"] == "acknowledged"
+        run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)  # a villager holds the button
+        await run.clock.advance(2)
+        hand = run.station.parts.alarms.open_for("ha-1")
+        assert hand is not None and hand.state == "active" and siren_on(run)
+
+        run = await restarted(run)
+        alarms = run.station.parts.alarms
+        carried = {a.id: a for a in alarms.list(open_only=True)}
+        assert set(carried) == {rain_alarm.id, hand.id}
+        assert carried[rain_alarm.id].state == "acknowledged"
+        assert carried[rain_alarm.id].acknowledged_by == "sim-operator"
+        assert carried[hand.id].state == "active"
+        restored = await restored_event(run)
+        assert restored["ids"]["alarms"] == sorted([rain_alarm.id, hand.id])
+        assert restored["counts"]["alarms"] == 2
+        await run.clock.advance(1)
+        assert siren_on(run), "the unacknowledged hand alarm sounds again at once"
+
+        await rain(run, 2.0, over_s=60)  # the rain, still above its threshold, goes on
+        assert {a.id for a in alarms.list(open_only=True)} == set(carried), "no new alarm"
+        async with client(run) as api:
+            ack = await api.post(f"/api/v1/alarms/{hand.id}/ack", headers=SIM_OPERATOR)
+            assert ack.status_code == 200
+            gone = await api.post("/api/v1/alarms/a-nope/ack", headers=SIM_OPERATOR)
+            assert gone.status_code == 404
+        assert carried[hand.id].state == "cleared", "acknowledged with its button up"
+        await run.clock.advance(13)
+        assert not siren_on(run), "nothing left unacknowledged: the sirens are silent"
+        await run.clock.advance(3600)  # the rain stopped an hour ago
+        assert carried[rain_alarm.id].state == "cleared"
+        run = await restarted(run)
+        assert run.station.parts.alarms.list() == [], "cleared alarms are not carried on"
+        await run.clock.advance(13)
+        assert not siren_on(run)
+    finally:
+        await run.__aexit__()
+
+
+async def test_keys_sessions_and_a_waiting_spot_check_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    run = await started(sim_config(tmp_path), ManualClock())
+    try:
+        key = {**SIM_OPERATOR, "Idempotency-Key": "county-7"}
+        async with client(run) as api:
+            first = await api.post("/api/v1/broadcasts", headers=key, json=BROADCAST)
+            assert first.status_code == 202
+            signed = await api.post("/api/v1/sign-in", json={"token": "sim-operator"})
+            cookie, csrf = signed.cookies[SESSION_COOKIE], signed.json()["csrf"]
+            check = await api.post("/api/v1/checkins", headers=SIM_VIEWER)
+            assert check.status_code == 201
+
+        run = await restarted(run)
+        restored = await restored_event(run)
+        assert restored["counts"] == {"alarms": 0, "checkins": 1, "idempotency_keys": 1,
+                                      "panel_sessions": 1}
+        async with client(run) as api:
+            again = await api.post("/api/v1/broadcasts", headers=key, json=BROADCAST)
+            assert (again.status_code, again.json()) == (202, first.json())
+            assert again.headers["idempotent-replayed"] == "true"
+            assert run.station.parts.broadcasting.service.list() == [], "not broadcast twice"
+            api.cookies.set(SESSION_COOKIE, cookie)
+            who = await api.get("/api/v1/session")
+            assert who.status_code == 200 and who.json()["csrf"] == csrf
+            [waiting] = (await api.get("/api/v1/checkins", headers=SIM_VIEWER)).json()[
+                "checkins"]
+            assert waiting["id"] == check.json()["id"] and waiting["state"] == "waiting"
+            await run.clock.advance(30)
+            answer = await api.post("/api/v1/checkins/answer", headers={CSRF_HEADER: csrf})
+            assert answer.status_code == 200 and answer.json()["state"] == "answered"
+            assert answer.json()["response_s"] >= 30, "the time to answer ran on"
+    finally:
+        await run.__aexit__()
+
+
+async def test_a_change_the_disk_cannot_take_is_a_503_with_the_reason(tmp_path: Path) -> None:
+    run = await started(sim_config(tmp_path), ManualClock())
+    try:
+        run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)
+        await run.clock.advance(2)
+        alarm = run.station.parts.alarms.open_for("ha-1")
+        assert alarm is not None
+        read_only = [run.station.state._writer.connection,  # type: ignore[union-attr]
+                     run.station.journal._conn]
+        for conn in read_only:  # as a disk the kernel remounted read-only
+            assert conn is not None
+            conn.execute("PRAGMA query_only = ON")
+        async with client(run) as api:
+            ack = await api.post(f"/api/v1/alarms/{alarm.id}/ack", headers=SIM_OPERATOR)
+            assert ack.status_code == 503 and "readonly" in ack.json()["detail"]
+            assert alarm.state == "acknowledged", "done in memory all the same"
+            await run.clock.advance(5)  # the alarm's broadcast winds down
+            assert not siren_on(run)
+            health = (await api.get("/api/v1/health", headers=SIM_VIEWER)).json()
+            states = {d["id"]: (d["status"], d["detail"]) for d in health["devices"]}
+            assert states["state"][0] == "fault" and "readonly" in states["state"][1]
+            for conn in read_only:
+                assert conn is not None
+                conn.execute("PRAGMA query_only = OFF")
+            await run.station.state.durable(timeout_s=30)
+            later = await api.post("/api/v1/checkins", headers=SIM_VIEWER)
+            assert later.status_code == 201, "durable again once the disk takes writes"
+    finally:
+        await run.__aexit__()
