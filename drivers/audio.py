@@ -17,6 +17,7 @@ Audio is mono float32 in ``[-1, 1]`` at ``settings.rate`` (see :mod:`drivers.aud
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ import numpy as np
 from drivers.audio_feed import Feed
 from drivers.audio_wav import ProgressiveWav, to_int16
 from drivers.clock import Clock
+
+log = logging.getLogger(__name__)
 
 
 class AudioDeviceError(OSError):
@@ -248,7 +251,10 @@ class FileOutput(_FeedOutput):
         now = self._clock.now()
         stamp = now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
         path = self.out_dir / f"{stamp}-{_safe_label(label)}.wav"
-        self._wav = ProgressiveWav(path, self.rate)
+        try:
+            self._wav = ProgressiveWav(path, self.rate)
+        except OSError as exc:  # a full disk: the "loudspeaker" still plays, unrecorded
+            log.error("audio of %r not recorded: %s", label, exc)
         self._written_until = self._clock.monotonic()
         self._begin(label, path)
 
@@ -258,9 +264,7 @@ class FileOutput(_FeedOutput):
         try:
             await self.stop()
         finally:
-            wav, self._wav = self._wav, None
-            if wav is not None:
-                wav.close()
+            self._drop_wav()
             self._end()
 
     async def stop(self) -> None:
@@ -285,9 +289,23 @@ class FileOutput(_FeedOutput):
             )
 
     def _write(self, frames: np.ndarray) -> None:
-        if self._wav is not None and len(frames):
-            self._wav.write(frames)
-            self._written_until += len(frames) / self.rate
+        if not len(frames):
+            return
+        if self._wav is not None:
+            try:
+                self._wav.write(frames)
+            except OSError as exc:
+                log.error("audio recording %s stopped: %s", self._wav.path, exc)
+                self._drop_wav()
+        self._written_until += len(frames) / self.rate
+
+    def _drop_wav(self) -> None:
+        wav, self._wav = self._wav, None
+        if wav is not None:
+            try:
+                wav.close()
+            except OSError as exc:
+                log.error("audio recording %s not finished: %s", wav.path, exc)
 
 
 class SoundDeviceOutput(_FeedOutput):

@@ -14,6 +14,7 @@ test checks the order and timing of relay changes exactly.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from drivers.clock import Clock
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class LevelChange:
@@ -35,7 +38,14 @@ class LevelChange:
 
 
 class PinLatch:
-    """Output levels kept in a file, surviving the process like a kernel's GPIO latch."""
+    """Output levels kept in a file, surviving the process like a kernel's GPIO latch.
+
+    The file has a fixed size and is overwritten in place with one write, so a pin still
+    switches on a full disk (a kernel's latch needs no disk space either) and a ``kill -9``
+    never leaves half a file.
+    """
+
+    SIZE = 4096
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -52,10 +62,16 @@ class PinLatch:
         with self._lock:
             levels = self.read()
             levels[pin] = level
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({str(p): v for p, v in sorted(levels.items())}))
-            os.replace(tmp, self.path)
+            text = json.dumps({str(p): v for p, v in sorted(levels.items())}).encode()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+                try:
+                    os.pwrite(fd, text.ljust(self.SIZE), 0)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                log.error("GPIO latch file %s not written: %s", self.path, exc)
 
 
 class LatchedMockPin(MockPin):

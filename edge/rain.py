@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,7 @@ class Rain:
         self.listeners: list[Callable[[GaugeTransition], None]] = []
         self.gauges: dict[str, ModbusRainGauge | PulseRainGauge] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._archive_failing = False
         for cfg in station.config.rain_gauges:
             station.health.register(cfg.id, "rain_gauge", "not read yet")
             self._restore_windows(cfg.id)
@@ -162,7 +164,7 @@ class Rain:
             journal.record("rain.data_gap", event.gauge_id, "system", kind=event.kind.value,
                            previous_raw=event.previous_raw, raw=event.raw, detail=event.detail,
                            since=event.since.isoformat())
-            self.store.set_counter(event.gauge_id, event.raw, event.at)
+            self._keep(self.store.set_counter, event.gauge_id, event.raw, event.at)
             self.evaluate(event.gauge_id)
             return
         assert isinstance(event, RainIncrement)
@@ -170,10 +172,24 @@ class Rain:
             self.windows[event.gauge_id].add(event.at, event.mm)
             if isinstance(self.gauges[event.gauge_id], ModbusRainGauge):
                 self._mark_outage_lump(event)  # a tip is a tip; a counter can hide an outage
-            self.store.add(event.gauge_id, event.at, event.mm, event.since)
+            self._keep(self.store.add, event.gauge_id, event.at, event.mm, event.since)
         if isinstance(self.gauges[event.gauge_id], ModbusRainGauge):
-            self.store.set_counter(event.gauge_id, event.raw, event.at)
+            self._keep(self.store.set_counter, event.gauge_id, event.raw, event.at)
         self.evaluate(event.gauge_id)
+
+    def _keep(self, write: Callable[..., None], *args: Any) -> None:
+        """Archive a reading; a full or read-only disk loses the archive's copy, never the
+        warning (the windows are in memory), and never stops the gauge's polling."""
+        try:
+            write(*args)
+        except sqlite3.Error as exc:
+            if not self._archive_failing:
+                log.error("rain readings not archived: %s", exc)
+                self.station.journal.record("fault.rain_archive", "rain", "system",
+                                            error=str(exc))
+            self._archive_failing = True
+        else:
+            self._archive_failing = False
 
     def _mark_outage_lump(self, event: RainIncrement) -> None:
         assert event.since is not None

@@ -18,6 +18,12 @@ requested, each part's delivery (pending / delivered / failed) is kept beside it
 by :meth:`Outbox.delivery_report` when the SMS centre's report comes back.
 The schedule is kept in wall-clock time, which survives a restart; messages found
 pending at start are due at once.
+
+A full or read-only disk must not silence a first report: a message the database does
+not take is kept in memory (under the id it will have on disk), sent like any other,
+and written, with whatever happened to it meanwhile, as soon as the disk takes it. The
+same holds for any change to a message that cannot be written. Only a restart before
+then loses it, which is no worse than the disk allows.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import inspect
 import json
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +59,8 @@ IDLE_WAKE_S = 3600.0
 REPORT_SEARCH = 500  # recent messages a status report is matched against
 EARLY_REPORTS_S = 600.0  # a report that names no part yet waits this long for it
 EARLY_REPORTS = 64  # … and at most this many wait
+#: How often rows the disk refused are offered to it again (clock seconds).
+FLUSH_RETRY_S = 2.0
 
 SendSms = Callable[..., Awaitable[list[int]]]
 """``modem.send_sms``: (number, text, *, reference, first_part, last_part) -> references."""
@@ -165,6 +174,8 @@ class Outbox(SqliteStore):
         self._early: list[_Report] = []
         self._wake = asyncio.Event()
         self.steps_aside = 0  # times a message paused between parts for a report
+        #: Rows the disk has not taken yet (whole rows, by id): sent from memory meanwhile.
+        self._unsaved: dict[int, dict[str, Any]] = {}
 
     def _create(self, db: sqlite_utils.Database) -> None:
         db.table("outbox").create(
@@ -201,41 +212,67 @@ class Outbox(SqliteStore):
             "attempts": 0, "created": now, "next_try": now, "last_error": None,
             "priority": int(priority), "delivery": "[]",
         }
-        message_id = self._table.insert(row).last_pk
-        assert isinstance(message_id, int)  # the rowid of the row just inserted
+        try:
+            if not self._flush():
+                raise sqlite3.OperationalError(f"{len(self._unsaved)} earlier rows not written")
+            message_id = self._table.insert(row).last_pk
+            assert isinstance(message_id, int)  # the rowid of the row just inserted
+        except sqlite3.Error as exc:
+            message_id = self._next_id()
+            self._unsaved[message_id] = {**row, "id": message_id}
+            log.error("SMS %d to %s kept in memory, not on disk (%s): sent all the same",
+                      message_id, number, exc)
         self._wake.set()
         return message_id
 
     def retry_now(self) -> None:
         """Make every pending message due (the terminal just came back)."""
-        self._connection.execute(
-            "UPDATE outbox SET next_try = ? WHERE state = ?", (_iso(self._clock.now()), PENDING)
-        )
+        now = _iso(self._clock.now())
+        for row in self._unsaved.values():
+            if row["state"] == PENDING:
+                row["next_try"] = now
+        try:
+            self._connection.execute(
+                "UPDATE outbox SET next_try = ? WHERE state = ?", (now, PENDING))
+        except sqlite3.Error as exc:
+            log.warning("outbox: retry times not written (%s); due at their own time", exc)
         self._wake.set()
 
     def get(self, message_id: int) -> OutgoingSms:
-        return _sms(self._table.get(message_id))
+        row = self._unsaved.get(message_id)
+        return _sms(row if row is not None else self._table.get(message_id))
 
     def messages(self, state: str | None = None, limit: int = 100) -> list[OutgoingSms]:
         where, args = ("state = ?", [state]) if state else (None, None)
-        rows = self._table.rows_where(where, args, order_by="id desc", limit=limit)
-        return [_sms(row) for row in rows]
+        rows = {row["id"]: row for row in self._table.rows_where(
+            where, args, order_by="id desc", limit=limit)}
+        rows.update((i, r) for i, r in self._unsaved.items() if state in (None, r["state"]))
+        newest = sorted(rows.values(), key=lambda r: r["id"], reverse=True)
+        return [_sms(row) for row in newest if state in (None, row["state"])][:limit]
+
+    @property
+    def unsaved_count(self) -> int:
+        """Messages (or changes to them) kept in memory until the disk takes them."""
+        return len(self._unsaved)
 
     def counts(self) -> dict[str, int]:
-        """How many messages are in each state (every state present, 0 when none)."""
+        """How many messages are in each state (every state present, 0 when none), those
+        kept in memory included."""
         counts = dict.fromkeys((PENDING, SENT, FAILED), 0)
         for state, count in self._connection.execute(
             "SELECT state, COUNT(*) FROM outbox GROUP BY state"
         ):
             counts[state] = count
+        for message_id, row in self._unsaved.items():
+            counts[row["state"]] += 1
+            if (on_disk := self._on_disk(message_id)) is not None:
+                counts[on_disk] -= 1  # counted above as the disk still has it
         return counts
 
     def oldest_pending(self) -> datetime | None:
         """When the oldest message still waiting to be sent was queued (None: none waits)."""
-        row = self._connection.execute(
-            "SELECT MIN(created) FROM outbox WHERE state = ?", (PENDING,)
-        ).fetchone()
-        return _parse(row[0]) if row and row[0] else None
+        pending = self._pending()
+        return min(m.created for m in pending) if pending else None
 
     def delivery_report(
         self, number: str, reference: int, status: int, outcome: str, at: datetime
@@ -254,8 +291,10 @@ class Outbox(SqliteStore):
 
     def _apply(self, report: _Report) -> Delivery | None:
         key = number_key(report.number)
-        for row in self._table.rows_where("refs != '[]'", order_by="id desc",
-                                          limit=REPORT_SEARCH):
+        rows = {row["id"]: row for row in self._table.rows_where(
+            "refs != '[]'", order_by="id desc", limit=REPORT_SEARCH)}
+        rows.update((i, r) for i, r in self._unsaved.items() if r["refs"] != "[]")
+        for row in sorted(rows.values(), key=lambda r: r["id"], reverse=True):
             sms = _sms(row)
             if number_key(sms.number) != key:
                 continue
@@ -270,7 +309,7 @@ class Outbox(SqliteStore):
         delivery = list(sms.parts_delivery)
         delivery[index] = {"status": report.outcome, "code": report.status,
                            "at": _iso(report.at)}
-        self._table.update(sms.id, {"delivery": json.dumps(delivery)})
+        self._update(sms.id, {"delivery": json.dumps(delivery)})
         told = Delivery(self.get(sms.id), index + 1, report.number, report.reference,
                         report.status, report.outcome)
         self._tell(told)
@@ -300,34 +339,80 @@ class Outbox(SqliteStore):
         except Exception:
             log.exception("outbox delivery listener failed")
 
+    def _due(self) -> list[OutgoingSms]:
+        """Pending messages due now, on disk or in memory, reports first, then oldest."""
+        now = self._clock.now()
+        return sorted((m for m in self._pending() if m.next_try <= now),
+                      key=lambda m: (m.priority, m.id))
+
     def _next_due(self) -> OutgoingSms | None:
-        row = next(iter(self._table.rows_where(
-            "state = ? AND next_try <= ?", [PENDING, _iso(self._clock.now())],
-            order_by="priority, id", limit=1)), None)
-        return None if row is None else _sms(row)
+        return next(iter(self._due()), None)
 
     def _outranked(self, sms: OutgoingSms) -> bool:
         """Is a message of a higher class due (a report waiting behind a routine SMS)?"""
-        return self._connection.execute(
-            "SELECT 1 FROM outbox WHERE state = ? AND next_try <= ? AND priority < ? LIMIT 1",
-            (PENDING, _iso(self._clock.now()), int(sms.priority)),
-        ).fetchone() is not None
+        return any(m.priority < sms.priority for m in self._due())
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            self._flush()
             now = self._clock.now()
             sms = self._next_due()
             if sms is not None:
                 await self._attempt(sms)
                 continue
-            upcoming = next(iter(self._table.rows_where(
-                "state = ?", [PENDING], order_by="next_try", limit=1, select="next_try"
-            )), None)
+            pending = self._pending()
             wait_s = IDLE_WAKE_S
-            if upcoming is not None:
-                wait_s = max(0.0, (_parse(upcoming["next_try"]) - now).total_seconds())
+            if pending:
+                wait_s = max(0.0, (min(m.next_try for m in pending) - now).total_seconds())
+            if self._unsaved:
+                wait_s = min(wait_s, FLUSH_RETRY_S)
             await event_or_timeout(self._clock, self._wake, wait_s)
+
+    def _pending(self) -> list[OutgoingSms]:
+        """Every pending message, on disk or kept in memory, oldest first."""
+        try:
+            rows = {row["id"]: row for row in self._table.rows_where("state = ?", [PENDING])}
+        except sqlite3.Error as exc:  # a disk that cannot even be read: memory is all there is
+            log.error("outbox unreadable: %s", exc)
+            rows = {}
+        rows.update(self._unsaved)
+        return [_sms(rows[i]) for i in sorted(rows) if rows[i]["state"] == PENDING]
+
+    def _on_disk(self, message_id: int) -> str | None:
+        """The state the disk has for a message (None: not on disk)."""
+        row = self._connection.execute(
+            "SELECT state FROM outbox WHERE id = ?", (message_id,)).fetchone()
+        return row[0] if row else None
+
+    def _next_id(self) -> int:
+        try:
+            on_disk = self._connection.execute("SELECT MAX(id) FROM outbox").fetchone()[0] or 0
+        except sqlite3.Error:
+            on_disk = 0
+        return max(on_disk, *self._unsaved, 0) + 1
+
+    def _flush(self) -> bool:
+        """Write what the disk refused before; True when nothing is left in memory."""
+        for message_id in sorted(self._unsaved):
+            try:
+                self._table.insert(self._unsaved[message_id], replace=True)
+            except sqlite3.Error:
+                return False
+            del self._unsaved[message_id]
+            log.warning("SMS %d written to disk after all", message_id)
+        return True
+
+    def _update(self, message_id: int, changes: dict[str, Any]) -> None:
+        """Change a message's row; kept in memory (and written later) if the disk refuses."""
+        if message_id not in self._unsaved:
+            try:
+                self._table.update(message_id, changes)
+                return
+            except sqlite3.Error as exc:
+                log.error("SMS %d: change kept in memory, not on disk (%s)", message_id, exc)
+                self._unsaved[message_id] = dict(self._table.get(message_id))
+        self._unsaved[message_id].update(changes)
 
     async def _attempt(self, sms: OutgoingSms) -> None:
         """Send the rest of ``sms`` part by part; step aside for a report between parts."""
@@ -352,7 +437,7 @@ class Outbox(SqliteStore):
                 log.info("SMS %d steps aside after part %d/%d: a report is waiting",
                          sms.id, part, sms.parts)
                 return
-        self._table.update(sms.id, {"attempts": attempt, "state": SENT, "last_error": None})
+        self._update(sms.id, {"attempts": attempt, "state": SENT, "last_error": None})
         await self._report(Attempt(self.get(sms.id), attempt, True, None, None, True))
 
     def _store_parts(self, sms: OutgoingSms, refs: list[int]) -> None:
@@ -362,8 +447,8 @@ class Outbox(SqliteStore):
         entry = ({"status": DELIVERY_PENDING, "code": None, "at": None}
                  if self._reports_requested() else None)
         delivery += [entry] * (len(refs) - len(delivery))
-        self._table.update(sms.id, {"parts_sent": len(refs), "refs": json.dumps(refs),
-                                    "delivery": json.dumps(delivery)})
+        self._update(sms.id, {"parts_sent": len(refs), "refs": json.dumps(refs),
+                              "delivery": json.dumps(delivery)})
         if self._early:
             self._retry_early()
 
@@ -374,7 +459,7 @@ class Outbox(SqliteStore):
         final = final or attempt >= self.settings.max_attempts
         s = self.settings
         delay = min(s.retry_initial_s * 2 ** (attempt - 1), s.retry_max_s)
-        self._table.update(sms.id, {
+        self._update(sms.id, {
             "attempts": attempt, "state": FAILED if final else PENDING,
             "last_error": reason,
             "next_try": _iso(self._clock.now() + timedelta(seconds=delay)),

@@ -210,3 +210,33 @@ async def test_a_status_report_that_overtakes_its_part_is_matched_once_the_part_
         assert outbox.get(message_id).delivery == "delivered"
     finally:
         await outbox.close()
+
+
+async def test_a_report_the_disk_refuses_is_sent_from_memory_and_written_later(
+    station: Station, tmp_path: Path
+) -> None:
+    attempts = Attempts()
+    outbox = outbox_for(station, tmp_path / "outbox.db", attempts)
+    await outbox.start()
+    try:
+        kept = outbox.enqueue(NUMBER, "磁盘满之前的报告")
+        await attempts.count(1)
+        outbox._connection.execute("PRAGMA query_only = ON")  # the disk went read-only
+        message_id = outbox.enqueue(NUMBER, "磁盘满时的首报")
+        assert message_id == kept + 1 and outbox.unsaved_count == 1
+        _, sent = await attempts.count(2)
+        assert (sent.ok, sent.sms.id, sent.sms.state) == (True, message_id, SENT)
+        texts = [m["text"] for m in (await station.sim.call("outbox"))["messages"]]
+        assert texts == ["磁盘满之前的报告", "磁盘满时的首报"]
+        assert [m.id for m in outbox.messages(SENT)] == [message_id, kept]
+        outbox._connection.execute("PRAGMA query_only = OFF")  # space again
+        await station.clock.advance(2.0)
+        assert outbox.unsaved_count == 0
+    finally:
+        await outbox.close()
+    again = outbox_for(station, tmp_path / "outbox.db", Attempts())
+    again.open()
+    try:
+        assert again.get(message_id).state == SENT, "on disk, with what happened to it"
+    finally:
+        await again.close()
