@@ -248,6 +248,7 @@ class SatPhone:
             "delivery_reports": self.modem.delivery_reports,
             "notices": [{"at": iso_utc(at), "text": text} for at, text in self.modem.notices],
             "outbox": [outgoing_json(m) for m in self.outbox.messages(limit=50)],
+            "outbox_unsaved": self.outbox.unsaved_count,  # kept in memory: the disk refused
             "call": self.calls.as_json(),
         }
 
