@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +234,67 @@ class SqliteWriter(Generic[T]):
         if future.cancelled():
             with self._lock:
                 self._waiters = [(t, f) for t, f in self._waiters if f is not future]
+
+
+class WriterFront(Generic[T]):
+    """A store written through a :class:`SqliteWriter` (the journal, the state store): how
+    its writing goes, for health and metrics, and the one listener of its writability."""
+
+    def __init__(self) -> None:
+        self._writer: SqliteWriter[T] | None = None
+        self.on_writable_change: WritableListener | None = None
+
+    def _start_writer(self, writer: SqliteWriter[T]) -> None:
+        writer.on_writable_change = self._writable_changed
+        self._writer = writer
+        writer.start()
+
+    def _open_writer(self) -> SqliteWriter[T]:
+        if self._writer is None:
+            raise RuntimeError(f"{type(self).__name__} is not open")
+        return self._writer
+
+    def _close_writer(self) -> None:
+        """Write what was handed over (if the disk takes it), stop, close the connection."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer.connection.close()
+
+    def _writable_changed(self, writable: bool, error: str | None) -> None:
+        if self.on_writable_change is not None:
+            self.on_writable_change(writable, error)
+
+    def _reading(self, name: str, closed: Any) -> Any:
+        return getattr(self._writer, name) if self._writer is not None else closed
+
+    @property
+    def writable(self) -> bool:
+        return bool(self._reading("writable", False))
+
+    @property
+    def last_error(self) -> str | None:
+        error: str | None = self._reading("last_error", None)
+        return error
+
+    @property
+    def last_write_at(self) -> datetime | None:
+        at: datetime | None = self._reading("last_write_at", None)
+        return at
+
+    @property
+    def pending_count(self) -> int:
+        """Changes handed over, not yet on disk."""
+        return int(self._reading("pending_count", 0))
+
+    @property
+    def last_ticket(self) -> int:
+        """The ticket of the latest change handed over."""
+        return int(self._reading("last_ticket", 0))
+
+    @property
+    def committed(self) -> int:
+        """The ticket of the latest change on disk."""
+        return int(self._reading("committed", 0))
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -31,7 +31,7 @@ import sqlite_utils
 
 from drivers import sqlite_wal
 from drivers.clock import Clock, iso_utc
-from drivers.sqlite_writer import SqliteWriter, WriterStopped
+from drivers.sqlite_writer import SqliteWriter, WriterFront, WriterStopped
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,13 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA_TRIGGERS)
 
 
-class Journal:
+class Journal(WriterFront[Row]):
     """The station's append-only event journal (one writer thread: :mod:`drivers.sqlite_writer`)."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
+        super().__init__()
         self.path = path
         self.clock = clock
-        self._writer: SqliteWriter[Row] | None = None
-        self.on_writable_change: Callable[[bool, str | None], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -113,17 +112,13 @@ class Journal:
         row = conn.execute("SELECT MAX(seq) FROM events").fetchone()
         archived = conn.execute("SELECT MAX(through_seq) FROM archives").fetchone()
         last = max(row[0] or 0, archived[0] or 0)
-        self._writer = SqliteWriter(conn, _insert, name="journal-writer", last_ticket=last,
-                                    now=self.clock.now, retry_s=RETRY_AFTER_FAILURE_S)
-        self._writer.on_writable_change = self._writable_changed
-        self._writer.start()
+        self._start_writer(SqliteWriter(conn, _insert, name="journal-writer", last_ticket=last,
+                                        now=self.clock.now, retry_s=RETRY_AFTER_FAILURE_S))
         return OpenReport(self.path, last + 1, moved, problem)
 
     def close(self) -> None:
         """Write everything recorded so far, then stop the writer."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer.connection.close()
+        self._close_writer()
 
     @property
     def _conn(self) -> sqlite3.Connection | None:
@@ -153,41 +148,16 @@ class Journal:
         """Run ``job`` on the writer thread (the only one that may delete archived rows)."""
         self._open_writer().schedule(job)
 
-    def _open_writer(self) -> SqliteWriter[Row]:
-        if self._writer is None:
-            raise RuntimeError("journal is not open")
-        return self._writer
-
-    def _writable_changed(self, writable: bool, error: str | None) -> None:
-        if self.on_writable_change is not None:
-            self.on_writable_change(writable, error)
-
-    @property
-    def writable(self) -> bool:
-        return self._writer.writable if self._writer is not None else False
-
-    @property
-    def last_error(self) -> str | None:
-        return self._writer.last_error if self._writer is not None else None
-
-    @property
-    def last_write_at(self) -> datetime | None:
-        return self._writer.last_write_at if self._writer is not None else None
-
     # -- reading -------------------------------------------------------------------
 
     @property
     def committed_seq(self) -> int:
-        return self._writer.committed if self._writer is not None else 0
+        return self.committed
 
     @property
     def last_recorded_seq(self) -> int:
         """The newest event recorded (on disk or still on its way)."""
-        return self._writer.last_ticket if self._writer is not None else 0
-
-    @property
-    def pending_count(self) -> int:
-        return self._writer.pending_count if self._writer is not None else 0
+        return self.last_ticket
 
     @property
     def oldest_pending_at(self) -> datetime | None:

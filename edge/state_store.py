@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from pydantic import TypeAdapter
 
 from drivers import sqlite_wal
 from drivers.clock import Clock
-from drivers.sqlite_writer import SqliteWriter, WriterStopped
+from drivers.sqlite_writer import SqliteWriter, WriterFront, WriterStopped
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +94,14 @@ def _apply(conn: sqlite3.Connection, batch: list[tuple[int, Change]]) -> None:
                 (change.kind, change.key, SCHEMA_VERSION, change.data, change.expires))
 
 
-class StateStore:
+class StateStore(WriterFront[Change]):
     """Durable records by kind and key (``station.state``)."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
+        super().__init__()
         self.path = path
         self.clock = clock
         self._loaded: dict[str, dict[str, dict[str, Any]]] = {}
-        self._writer: SqliteWriter[Change] | None = None
-        self.on_writable_change: Callable[[bool, str | None], None] | None = None
 
     def open(self) -> str | None:
         """Open (or create) the file and read every unexpired record; returns the problem
@@ -127,11 +126,8 @@ class StateStore:
                 log.warning("state record %s/%s has schema %d (newer than %d): read as far "
                             "as understood", kind, key, schema, SCHEMA_VERSION)
             self._loaded.setdefault(kind, {})[key] = json.loads(data)
-        self._writer = SqliteWriter(conn, _apply, name="state-writer",
-                                    now=self.clock.now,
-                                    retry_s=RETRY_AFTER_FAILURE_S)
-        self._writer.on_writable_change = self._writable_changed
-        self._writer.start()
+        self._start_writer(SqliteWriter(conn, _apply, name="state-writer",
+                                        now=self.clock.now, retry_s=RETRY_AFTER_FAILURE_S))
         self._drop_expired(now)
         return problem
 
@@ -143,10 +139,7 @@ class StateStore:
         self._open_writer().schedule(job)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer.connection.close()
-            self._writer = None
+        self._close_writer()
 
     # -- reading what the last run left ---------------------------------------------------
 
@@ -163,6 +156,19 @@ class StateStore:
             except ValueError as exc:
                 log.error("state record %s/%s no longer reads as %s: %s", kind, key,
                           cls.__name__, exc)
+        return out
+
+    def carried(self, kind: str, wanted: Iterable[str],
+                read: Callable[[dict[str, Any]], D]) -> dict[str, D]:
+        """Records of ``kind`` whose key is still wanted (e.g. an open alarm's id), read
+        back; the others (their alarm was cleared meanwhile) are deleted."""
+        keep = set(wanted)
+        out: dict[str, D] = {}
+        for key, data in self.loaded(kind).items():
+            if key in keep:
+                out[key] = read(data)
+            else:
+                self.delete(kind, key)
         return out
 
     # -- writing ----------------------------------------------------------------------------
@@ -197,29 +203,3 @@ class StateStore:
             raise NotDurable(f"state not saved within {timeout_s:g} s: {why}") from None
         except WriterStopped as exc:
             raise NotDurable(f"state not saved: {exc}") from None
-
-    @property
-    def last_ticket(self) -> int:
-        """The ticket of the latest change handed over."""
-        return self._writer.last_ticket if self._writer is not None else 0
-
-    @property
-    def writable(self) -> bool:
-        return self._writer.writable if self._writer is not None else False
-
-    @property
-    def last_error(self) -> str | None:
-        return self._writer.last_error if self._writer is not None else None
-
-    @property
-    def pending_count(self) -> int:
-        return self._writer.pending_count if self._writer is not None else 0
-
-    def _open_writer(self) -> SqliteWriter[Change]:
-        if self._writer is None:
-            raise RuntimeError("the state store is not open")
-        return self._writer
-
-    def _writable_changed(self, writable: bool, error: str | None) -> None:
-        if self.on_writable_change is not None:
-            self.on_writable_change(writable, error)

@@ -92,10 +92,17 @@ def events(station: SimStationProcess, after: int = 0) -> list[dict[str, Any]]:
 
 
 def this_run(station: SimStationProcess) -> list[dict[str, Any]]:
-    """The journal since this process started (the last ``station.started``)."""
-    journal = events(station)
-    starts = [i for i, e in enumerate(journal) if e["kind"] == "station.started"]
-    return journal[starts[-1]:]
+    """The journal since this process started (from its ``station.started``)."""
+    starts = events_of(station, "station.started")
+    return events(station, after=starts[-1]["seq"] - 1)
+
+
+def events_of(station: SimStationProcess, kind: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while page := station.get(f"/api/v1/events?kind={kind}&after={out[-1]['seq'] if out else 0}"
+                              "&limit=1000").json()["events"]:
+        out += page
+    return out
 
 
 def sirens_sounded(journal: list[dict[str, Any]]) -> bool:

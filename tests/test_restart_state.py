@@ -16,16 +16,9 @@ from edge.api.app import create_app
 from edge.api.security import CSRF_HEADER, SESSION_COOKIE
 from edge.config import Config
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
+from tests.test_alarms_station import PULSE_GAUGE, rain, sirens_on
 
-PULSE_PIN, HAND_ALARM_PIN = 20, 6
-PULSE_GAUGE = '''
-[[rain_gauges]]
-id = "rg-p"
-name = "村口雨量站"
-kind = "pulse"
-pin = 20
-mm_per_tip = 0.5
-'''
+HAND_ALARM_PIN = 6
 BROADCAST = {"message": "test", "type": "drill"}
 
 
@@ -45,19 +38,6 @@ async def restarted(run: StationRun) -> StationRun:
 def client(run: StationRun) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(run.station))
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
-
-
-async def rain(run: StationRun, mm: float, over_s: float) -> None:
-    tips = round(mm / 0.5)
-    for _ in range(tips):
-        run.station.gpio.drive_mock_input(PULSE_PIN, 0)
-        await run.clock.advance(0.06)
-        run.station.gpio.drive_mock_input(PULSE_PIN, 1)
-        await run.clock.advance(max(0.06, over_s / tips - 0.06))
-
-
-def siren_on(run: StationRun) -> bool:
-    return run.station.outputs["siren-1"].switch.is_on
 
 
 async def restored_event(run: StationRun) -> dict[str, Any]:
@@ -81,7 +61,7 @@ async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
         run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)  # a villager holds the button
         await run.clock.advance(2)
         hand = run.station.parts.alarms.open_for("ha-1")
-        assert hand is not None and hand.state == "active" and siren_on(run)
+        assert hand is not None and hand.state == "active" and sirens_on(run)
 
         run = await restarted(run)
         alarms = run.station.parts.alarms
@@ -94,7 +74,7 @@ async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
         assert restored["ids"]["alarms"] == sorted([rain_alarm.id, hand.id])
         assert restored["counts"]["alarms"] == 2
         await run.clock.advance(1)
-        assert siren_on(run), "the unacknowledged hand alarm sounds again at once"
+        assert sirens_on(run), "the unacknowledged hand alarm sounds again at once"
 
         await rain(run, 2.0, over_s=60)  # the rain, still above its threshold, goes on
         assert {a.id for a in alarms.list(open_only=True)} == set(carried), "no new alarm"
@@ -105,13 +85,13 @@ async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
             assert gone.status_code == 404
         assert carried[hand.id].state == "cleared", "acknowledged with its button up"
         await run.clock.advance(13)
-        assert not siren_on(run), "nothing left unacknowledged: the sirens are silent"
+        assert not sirens_on(run), "nothing left unacknowledged: the sirens are silent"
         await run.clock.advance(3600)  # the rain stopped an hour ago
         assert carried[rain_alarm.id].state == "cleared"
         run = await restarted(run)
         assert run.station.parts.alarms.list() == [], "cleared alarms are not carried on"
         await run.clock.advance(13)
-        assert not siren_on(run)
+        assert not sirens_on(run)
     finally:
         await run.__aexit__()
 
@@ -170,7 +150,7 @@ async def test_a_change_the_disk_cannot_take_is_a_503_with_the_reason(tmp_path: 
             assert ack.status_code == 503 and "readonly" in ack.json()["detail"]
             assert alarm.state == "acknowledged", "done in memory all the same"
             await run.clock.advance(5)  # the alarm's broadcast winds down
-            assert not siren_on(run)
+            assert not sirens_on(run)
             health = (await api.get("/api/v1/health", headers=SIM_VIEWER)).json()
             states = {d["id"]: (d["status"], d["detail"]) for d in health["devices"]}
             assert states["state"][0] == "fault" and "readonly" in states["state"][1]

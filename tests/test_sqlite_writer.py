@@ -31,9 +31,8 @@ def rows(conn: sqlite3.Connection) -> list[tuple[int, str]]:
     return conn.execute("SELECT n, v FROM t ORDER BY n").fetchall()
 
 
-def test_a_waiter_whose_event_loop_closed_does_not_stop_the_writer(
-    conn: sqlite3.Connection,
-) -> None:
+def gated_writer(conn: sqlite3.Connection) -> tuple[SqliteWriter[str], threading.Event]:
+    """A started writer whose commits wait until the returned gate is set."""
     gate = threading.Event()
 
     def slow_insert(c: sqlite3.Connection, batch: list[tuple[int, str]]) -> None:
@@ -42,6 +41,13 @@ def test_a_waiter_whose_event_loop_closed_does_not_stop_the_writer(
 
     writer: SqliteWriter[str] = SqliteWriter(conn, slow_insert, name="test-writer")
     writer.start()
+    return writer, gate
+
+
+def test_a_waiter_whose_event_loop_closed_does_not_stop_the_writer(
+    conn: sqlite3.Connection,
+) -> None:
+    writer, gate = gated_writer(conn)
     try:
         first = writer.submit("a")
         abandoned = asyncio.new_event_loop()
@@ -84,14 +90,7 @@ def test_a_writer_thread_that_dies_is_a_fault_and_no_waiter_hangs(
 
 
 def test_a_cancelled_waiter_is_forgotten(conn: sqlite3.Connection) -> None:
-    gate = threading.Event()
-
-    def slow_insert(c: sqlite3.Connection, batch: list[tuple[int, str]]) -> None:
-        gate.wait()
-        insert(c, batch)
-
-    writer: SqliteWriter[str] = SqliteWriter(conn, slow_insert, name="test-writer")
-    writer.start()
+    writer, gate = gated_writer(conn)
 
     async def give_up() -> int:
         waiting = asyncio.ensure_future(writer.durable(writer.submit("a")))

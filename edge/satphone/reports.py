@@ -129,17 +129,11 @@ class Reports:
         self._timers[alarm.id] = task
 
     def _saved_callouts(self) -> dict[str, Callout]:
-        """Callouts of alarms carried over from before a restart (the others are dropped)."""
-        state, clock = self.station.state, self.station.clock
-        carried = {a.id for a in self.alarms.list(open_only=True)} if self.alarms else set()
-        saved = {}
-        for alarm_id, data in state.loaded(KIND).items():
-            if alarm_id in carried:
-                saved[alarm_id] = Callout.from_record(data, datetime.fromisoformat,
-                                                      clock.monotonic(), clock.now())
-            else:
-                state.delete(KIND, alarm_id)
-        return saved
+        """Callouts of alarms carried over from before a restart."""
+        clock = self.station.clock
+        carried = [a.id for a in self.alarms.list(open_only=True)] if self.alarms else []
+        return self.station.state.carried(KIND, carried, lambda data: Callout.from_record(
+            data, datetime.fromisoformat, clock.monotonic(), clock.now()))
 
     def _resume(self, alarm: Alarm) -> None:
         """An alarm carried over a restart: its callout goes on at its tier and deadline."""

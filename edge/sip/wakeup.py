@@ -80,17 +80,11 @@ class WakeUps:
                 reports.defer_callout = lambda _alarm: True
 
     def _saved_wakeups(self) -> dict[str, WakeUp]:
-        """Wake-ups of alarms carried over from before a restart (the others are dropped)."""
-        state, clock = self.station.state, self.station.clock
-        carried = {a.id for a in self.alarms.list(open_only=True)}
-        saved = {}
-        for alarm_id, data in state.loaded(KIND).items():
-            if alarm_id in carried:
-                saved[alarm_id] = WakeUp.from_json(data, datetime.fromisoformat,
-                                                   clock.monotonic(), clock.now())
-            else:
-                state.delete(KIND, alarm_id)
-        return saved
+        """Wake-ups of alarms carried over from before a restart."""
+        clock = self.station.clock
+        carried = [a.id for a in self.alarms.list(open_only=True)]
+        return self.station.state.carried(KIND, carried, lambda data: WakeUp.from_json(
+            data, datetime.fromisoformat, clock.monotonic(), clock.now()))
 
     def _on_alarm(self, what: str, alarm: Alarm) -> None:
         if what in ("raised", "escalated"):
