@@ -229,6 +229,7 @@ async def test_a_report_the_disk_refuses_is_sent_from_memory_and_written_later(
         texts = [m["text"] for m in (await station.sim.call("outbox"))["messages"]]
         assert texts == ["磁盘满之前的报告", "磁盘满时的首报"]
         assert [m.id for m in outbox.messages(SENT)] == [message_id, kept]
+        assert outbox.counts() == {PENDING: 0, SENT: 2, FAILED: 0}
         outbox._connection.execute("PRAGMA query_only = OFF")  # space again
         await station.clock.advance(2.0)
         assert outbox.unsaved_count == 0

@@ -57,6 +57,7 @@ class StationCollector(Collector):
                 device.add_metric([d.id, d.kind, name], 1 if d.status == name else 0)
         yield device
         yield from self._journal()
+        yield from self._state()
         yield from self._disk()
         on = GaugeMetricFamily("station_edge_output_on", "1 while an output is energised",
                                labels=["output", "kind"])
@@ -87,6 +88,15 @@ class StationCollector(Collector):
                                 "When the oldest event still waiting for the disk was recorded "
                                 "(0: none waits)",
                                 value=unix_seconds(journal.oldest_pending_at))
+
+    def _state(self) -> Iterator[Metric]:
+        state = self.station.state
+        yield GaugeMetricFamily("station_edge_state_writable",
+                                "1 if the state store (what a restart must not forget) can write",
+                                value=1 if state.writable else 0)
+        yield GaugeMetricFamily("station_edge_state_pending_changes",
+                                "State changes made, not yet on disk (kept in memory)",
+                                value=state.pending_count)
 
     def _disk(self) -> Iterator[Metric]:
         config = self.station.config
