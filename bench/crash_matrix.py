@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.crash_matrix import RunResult, run_matrix  # noqa: E402
+from tests.crash_matrix import RunResult, run_matrix, station_in  # noqa: E402
 
 
 def show(result: RunResult) -> None:
@@ -40,7 +40,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="crash-matrix-") as scratch:
         base = args.keep or Path(scratch)
         base.mkdir(parents=True, exist_ok=True)
-        result = run_matrix(base, args.runs, seed, progress=show)
+        result = run_matrix(station_in(base), args.runs, seed, progress=show)
     runs, failures = result.runs, result.failures
     print(f"\ncrash matrix, seed {seed}: {len(runs)} runs (kill -9 → safe-off → restart), "
           f"{len(failures)} failed, {time.monotonic() - began:.0f} s")

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess, wait_for
 from tests.restarts import (
     alarms,
     events,
@@ -52,7 +52,6 @@ from tests.restarts import (
     station_time,
     terminal,
     this_run,
-    wait_for,
 )
 
 TIME_SCALE = 120
@@ -292,15 +291,27 @@ def check_after_restart(station: SimStationProcess, ledger: Ledger, killed_at: f
     return problems
 
 
-def run_matrix(base: Path, runs: int, seed: int,
+StartStation = Callable[[], SimStationProcess]
+"""Starts the station on its data directory (the same each time) and waits until it answers."""
+
+
+def station_in(base: Path) -> StartStation:
+    """Stations in ``base/data`` (the tests use their ``sim_station`` fixture instead)."""
+    def start() -> SimStationProcess:
+        station = SimStationProcess(base / "data", time_scale=TIME_SCALE)
+        station.wait_ready()
+        return station
+    return start
+
+
+def run_matrix(start: StartStation, runs: int, seed: int,
                progress: Callable[[RunResult], None] | None = None) -> MatrixResult:
-    """``runs`` kills of one station in ``base/data``; every run's problems."""
+    """``runs`` kills of one station; every run's problems."""
     rng = random.Random(seed)
     ledger = Ledger()
     results: list[RunResult] = []
-    station = SimStationProcess(base / "data", time_scale=TIME_SCALE)
+    station = start()
     try:
-        station.wait_ready()
         for run in range(1, runs + 1):
             driver = Driver(station, ledger, rng, run)
             before = ledger.actions
@@ -313,8 +324,7 @@ def run_matrix(base: Path, runs: int, seed: int,
             sessions, ledger.sessions = ledger.sessions, []
             problems = check_after_kill(station.data_dir, ledger)
             began = time.monotonic()
-            station = SimStationProcess(station.data_dir, time_scale=TIME_SCALE)
-            station.wait_ready()
+            station = start()
             restart_s = time.monotonic() - began
             problems += check_after_restart(station, ledger, killed_at, sessions)
             ledger.seen = {i: t for i, t in ledger.seen.items() if i in alarms(station)}

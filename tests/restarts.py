@@ -9,13 +9,10 @@ Pi) says is still ON, and a look at the station through its API.
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,24 +25,9 @@ from tests.helpers import REPO, SIM_OPERATOR, SimStationProcess
 SIREN_PIN = 16
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0,
-             interval: float = 0.05) -> Any:
-    """Poll ``check`` until it gives something truthy (another process cannot tell us when
-    it is done); the deadline is only there to fail, never to pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
 def kill_9(station: SimStationProcess) -> None:
     """SIGKILL: nothing of the daemon runs after it (its simulators die with it)."""
-    station.process.send_signal(signal.SIGKILL)
-    station.wait()
+    station.kill()
 
 
 def safe_off(data_dir: Path) -> subprocess.CompletedProcess[str]:

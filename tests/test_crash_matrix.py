@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.crash_matrix import run_matrix
+from tests.crash_matrix import TIME_SCALE, run_matrix
+from tests.helpers import SimStationProcess
 
 pytestmark = pytest.mark.slow
 KILLS = 3
 
 
-def test_kill_9_at_random_moments_loses_nothing_a_person_relies_on(tmp_path: Path) -> None:
+def test_kill_9_at_random_moments_loses_nothing_a_person_relies_on(
+    sim_station: Callable[..., SimStationProcess],
+) -> None:
     seed = int(os.environ.get("CRASH_MATRIX_SEED") or random.randrange(1 << 30))
-    result = run_matrix(tmp_path, KILLS, seed)
+    result = run_matrix(lambda: sim_station("data", time_scale=TIME_SCALE), KILLS, seed)
     assert len(result.runs) == KILLS
     assert not result.failures, (
         f"seed {seed} (CRASH_MATRIX_SEED={seed} to repeat): "

@@ -11,15 +11,14 @@ report written to the outbox, the same acknowledgement now a 200.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import SIM_OPERATOR, SimStationProcess
-from tests.restarts import SIREN_PIN, alarms, device, pin_level, terminal, wait_for
+from tests.helpers import SIM_OPERATOR, SimStationProcess, wait_for
+from tests.restarts import SIREN_PIN, alarms, device, pin_level, terminal
 
 pytestmark = pytest.mark.slow
 HAND_ALARM_PIN = 6
@@ -59,38 +58,34 @@ def fill(disk: Path) -> Path:
 
 
 def test_a_full_disk_still_sounds_sirens_sends_the_report_and_answers_503(
-    small_disk: Path,
+    small_disk: Path, sim_station: Callable[..., SimStationProcess],
 ) -> None:
-    station = SimStationProcess(small_disk)
-    try:
-        station.wait_ready()
-        wait_for("the terminal", lambda: device(station, "sat_phone")["status"] == "ok")
-        filler = fill(small_disk)
+    station = sim_station(small_disk.name)  # the data directory is the small disk
+    wait_for("the terminal", lambda: device(station, "sat_phone")["status"] == "ok")
+    filler = fill(small_disk)
 
-        station.post(f"/api/v1/sim/gpio/{HAND_ALARM_PIN}", {"level": 0}, headers=SIM_OPERATOR)
-        [alarm] = wait_for("the hand alarm", lambda: list(alarms(station).values()))
-        wait_for("the sirens", lambda: pin_level(station, SIREN_PIN) == 1)
-        report = wait_for("the first report", lambda: [
-            m for m in terminal(station, "outbox")["messages"]
-            if m["to"] == REPORT_NUMBER and alarm["name"] in m["text"]])
-        assert report[0]["complete"]
-        assert station.get("/api/v1/satphone").json()["outbox_unsaved"] >= 1
+    station.post(f"/api/v1/sim/gpio/{HAND_ALARM_PIN}", {"level": 0}, headers=SIM_OPERATOR)
+    [alarm] = wait_for("the hand alarm", lambda: list(alarms(station).values()))
+    wait_for("the sirens", lambda: pin_level(station, SIREN_PIN) == 1)
+    report = wait_for("the first report", lambda: [
+        m for m in terminal(station, "outbox")["messages"]
+        if m["to"] == REPORT_NUMBER and alarm["name"] in m["text"]])
+    assert report[0]["complete"]
+    assert station.get("/api/v1/satphone").json()["outbox_unsaved"] >= 1
 
-        ack = station.post(f"/api/v1/alarms/{alarm['id']}/ack", {})
-        assert ack.status_code == 503, ack.text
-        assert "full" in ack.json()["detail"]
-        for device_id in ("journal", "state"):
-            assert device(station, device_id)["status"] == "fault"
-            assert "full" in device(station, device_id)["detail"]
+    ack = station.post(f"/api/v1/alarms/{alarm['id']}/ack", {})
+    assert ack.status_code == 503, ack.text
+    assert "full" in ack.json()["detail"]
+    for device_id in ("journal", "state"):
+        assert device(station, device_id)["status"] == "fault"
+        assert "full" in device(station, device_id)["detail"]
 
-        filler.unlink()  # space returns
-        for device_id in ("journal", "state"):
-            wait_for(f"{device_id} writable", lambda d=device_id: device(station, d)["status"]
-                     == "ok")
-        wait_for("the report on disk",
-                 lambda: station.get("/api/v1/satphone").json()["outbox_unsaved"] == 0)
-        again = station.post(f"/api/v1/alarms/{alarm['id']}/ack", {})
-        assert again.status_code == 200 and again.json()["state"] == "acknowledged"
-    finally:
-        station.signal(signal.SIGTERM)
-        station.wait()
+    filler.unlink()  # space returns
+    for device_id in ("journal", "state"):
+        wait_for(f"{device_id} writable",
+                 lambda d=device_id: device(station, d)["status"] == "ok")
+    wait_for("the report on disk",
+             lambda: station.get("/api/v1/satphone").json()["outbox_unsaved"] == 0)
+    again = station.post(f"/api/v1/alarms/{alarm['id']}/ack", {})
+    assert again.status_code == 200 and again.json()["state"] == "acknowledged"
+    assert station.stop() == 0

@@ -9,12 +9,11 @@ acknowledged and silent. After each kill, ``safe-off`` leaves every GPIO output 
 
 from __future__ import annotations
 
-import signal
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.helpers import SimStationProcess
+from tests.helpers import SimStationProcess, wait_for
 from tests.restarts import (
     SIREN_PIN,
     alarms,
@@ -26,7 +25,6 @@ from tests.restarts import (
     sirens_sounded,
     station_time,
     this_run,
-    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -34,53 +32,48 @@ TIME_SCALE = 120
 STORM = "profile 1 constant:300"  # 5 mm/min: 立即转移 (50 mm in 1 h) after 10 simulated minutes
 
 
-def killed_and_restarted(station: SimStationProcess) -> SimStationProcess:
+def killed_and_restarted(station: SimStationProcess,
+                         sim_station: Callable[..., SimStationProcess]) -> SimStationProcess:
     kill_9(station)
     assert safe_off(station.data_dir).returncode == 0
     assert outputs_left_on(station.data_dir) == [], "safe-off leaves every GPIO output OFF"
-    again = SimStationProcess(station.data_dir, time_scale=TIME_SCALE)
-    again.wait_ready()
-    return again
+    return sim_station(station.data_dir.name, time_scale=TIME_SCALE)
 
 
 def test_a_killed_station_comes_back_with_its_alarm_sounding_then_acknowledged_silent(
-    tmp_path: Path,
+    sim_station: Callable[..., SimStationProcess],
 ) -> None:
-    station = SimStationProcess(tmp_path / "data", time_scale=TIME_SCALE)
-    try:
-        station.wait_ready()
-        assert gauge_control(station, STORM).startswith("OK")
-        [alarm] = wait_for("立即转移", lambda: [a for a in alarms(station).values()
-                                             if a["level"] == "evacuate"], timeout=90)
-        wait_for("the sirens", lambda: pin_level(station, SIREN_PIN) == 1)
-        before = station_time(station)
+    station = sim_station("data", time_scale=TIME_SCALE)
+    assert gauge_control(station, STORM).startswith("OK")
+    [alarm] = wait_for("立即转移", lambda: [a for a in alarms(station).values()
+                                         if a["level"] == "evacuate"], timeout=90)
+    wait_for("the sirens", lambda: pin_level(station, SIREN_PIN) == 1)
+    before = station_time(station)
 
-        station = killed_and_restarted(station)
-        assert station_time(station) >= before, "the simulated clock goes on"
-        carried = alarms(station)
-        assert list(carried) == [alarm["id"]], "the same alarm, under the same id"
-        assert (carried[alarm["id"]]["level"], carried[alarm["id"]]["state"]) == (
-            "evacuate", "active")
-        wait_for("the sirens again", lambda: pin_level(station, SIREN_PIN) == 1)
-        rain = station.get("/api/v1/rain").json()["gauges"]
-        assert next(g for g in rain if g["id"] == "rg-1")["totals"]["1h"] >= 50, \
-            "the rain recorded before the kill still counts"
-        assert gauge_control(station, STORM).startswith("OK")  # still raining
-        later = station_time(station)
-        wait_for("two simulated minutes", lambda: (station_time(station) - later).seconds > 120)
-        assert list(alarms(station)) == [alarm["id"]], "rain above the threshold: no new alarm"
-        ack = station.post(f"/api/v1/alarms/{alarm['id']}/ack", {})
-        assert ack.status_code == 200 and ack.json()["state"] == "acknowledged"
+    station = killed_and_restarted(station, sim_station)
+    assert station_time(station) >= before, "the simulated clock goes on"
+    carried = alarms(station)
+    assert list(carried) == [alarm["id"]], "the same alarm, under the same id"
+    assert (carried[alarm["id"]]["level"], carried[alarm["id"]]["state"]) == (
+        "evacuate", "active")
+    wait_for("the sirens again", lambda: pin_level(station, SIREN_PIN) == 1)
+    rain = station.get("/api/v1/rain").json()["gauges"]
+    assert next(g for g in rain if g["id"] == "rg-1")["totals"]["1h"] >= 50, \
+        "the rain recorded before the kill still counts"
+    assert gauge_control(station, STORM).startswith("OK")  # still raining
+    later = station_time(station)
+    wait_for("two simulated minutes", lambda: (station_time(station) - later).seconds > 120)
+    assert list(alarms(station)) == [alarm["id"]], "rain above the threshold: no new alarm"
+    ack = station.post(f"/api/v1/alarms/{alarm['id']}/ack", {})
+    assert ack.status_code == 200 and ack.json()["state"] == "acknowledged"
 
-        station = killed_and_restarted(station)
-        after = alarms(station).get(alarm["id"])
-        assert after is None or after["state"] == "acknowledged"
-        restart = station_time(station)
-        wait_for("a siren cadence's time", lambda: (station_time(station) - restart).seconds > 30)
-        journal = this_run(station)
-        assert not sirens_sounded(journal), "an acknowledged alarm stays silent"
-        [restored] = [e for e in journal if e["kind"] == "state.restored"]
-        assert restored["data"]["ids"]["alarms"] == [alarm["id"]]
-    finally:
-        station.signal(signal.SIGTERM)
-        station.wait()
+    station = killed_and_restarted(station, sim_station)
+    after = alarms(station).get(alarm["id"])
+    assert after is None or after["state"] == "acknowledged"
+    restart = station_time(station)
+    wait_for("a siren cadence's time", lambda: (station_time(station) - restart).seconds > 30)
+    journal = this_run(station)
+    assert not sirens_sounded(journal), "an acknowledged alarm stays silent"
+    [restored] = [e for e in journal if e["kind"] == "state.restored"]
+    assert restored["data"]["ids"]["alarms"] == [alarm["id"]]
+    assert station.stop() == 0
