@@ -106,9 +106,17 @@ class Switch(Protocol):
     """An on/off output, whatever drives it (a GPIO relay, a Modbus coil)."""
 
     @property
-    def is_on(self) -> bool: ...
+    def is_on(self) -> bool:
+        """ON, or possibly ON (a level not confirmed counts as ON)."""
+
+    @property
+    def state(self) -> bool | None:
+        """The confirmed level; ``None`` while it is not known (a remote coil not read back)."""
 
     async def set(self, on: bool) -> None: ...
+
+    def forget(self) -> None:
+        """The level may have changed behind our back: ``state`` is unknown until confirmed."""
 
     def close(self) -> None:
         """Release the output; closing again does nothing."""
@@ -132,6 +140,11 @@ class GpioOutput:
     def is_on(self) -> bool:
         return bool(self._device.value)
 
+    @property
+    def state(self) -> bool:
+        """A pin's level is what this process drives: always known."""
+        return self.is_on
+
     def drive(self, on: bool) -> None:
         if on:
             self._device.on()
@@ -140,6 +153,9 @@ class GpioOutput:
 
     async def set(self, on: bool) -> None:
         self.drive(on)
+
+    def forget(self) -> None:
+        """Nothing to forget: the pin holds the level this process drives."""
 
     def close(self) -> None:
         """Drive OFF, then release the pin (gpiozero leaves it a floating input); once."""

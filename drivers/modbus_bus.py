@@ -25,6 +25,11 @@ station polling several far-away devices falls into:
   DEBUG on this module's logger) and this line logs changes of state once -- a
   unit that stops answering, answers again, the port lost and back.
 
+A device that was out of reach may have lost what it was told (a module that browned
+out comes back with its power-on coil states): ``on_reconnect`` callbacks hear of a
+unit that answers again (its address) and of a port opened again after it was lost or
+closed (``None``: every device on the line), so their owners can tell it again.
+
 Only pymodbus's public client API is used: the constructor's parameters, ``connect``,
 ``connected``, ``close``, ``set_max_no_responses`` and the read/write calls.
 
@@ -150,6 +155,9 @@ class ModbusBus:
         self._quiet_until = 0.0
         self._port_down = False
         self._silent_units: set[int] = set()
+        #: Called (on the loop, inside a request: keep them short) with the address of a
+        #: unit that answers again, or None when the port was opened again.
+        self.on_reconnect: list[Callable[[int | None], None]] = []
         quiet_pymodbus_logging()
 
     # ------------------------------------------------------------ operations
@@ -302,6 +310,8 @@ class ModbusBus:
                 self._port_down = False
             self.counters.opened += 1
             self._client = client
+            if self.counters.opened > 1:
+                self._reconnected(None)
         await self._keep_quiet()
         return self._client
 
@@ -360,6 +370,14 @@ class ModbusBus:
         if unit in self._silent_units:
             self._silent_units.discard(unit)
             log.info("%s: unit %d answers again", self.name, unit)
+            self._reconnected(unit)
+
+    def _reconnected(self, unit: int | None) -> None:
+        for callback in self.on_reconnect:
+            try:
+                callback(unit)
+            except Exception:  # one owner's bug must not fail the request on the line
+                log.exception("%s: on_reconnect callback failed", self.name)
 
 
 async def _drain_turns() -> None:

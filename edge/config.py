@@ -196,6 +196,23 @@ class CheckinsConfig(Section):
     answer_within_s: Annotated[float, _range(10.0, 3600.0)] = 300.0
 
 
+class MinSwitchConfig(Section):
+    """The chatter guard: the least time (s) from a relay's last switch to its next ON.
+
+    OFF is never delayed; an ON asked for sooner waits for the end of the interval, and
+    the last request wins (see edge/output_rules.py). LEDs and the buzzer have no guard.
+    """
+
+    power_relay: Annotated[float, _range(0.0, 60.0)] = 2.0  # the amplifier's supply settles
+    zone: Annotated[float, _range(0.0, 60.0)] = 0.5  # a zone relay on the 100 V line
+    siren_relay: Annotated[float, _range(0.0, 60.0)] = 1.0  # a siren on a GPIO relay
+    siren_coil: Annotated[float, _range(0.0, 60.0)] = 1.0  # a coil on a remote I/O module
+
+
+class OutputsConfig(Section):
+    min_switch_s: MinSwitchConfig = MinSwitchConfig()
+
+
 class ModbusBusConfig(Section):
     port: str = Field(min_length=1)
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
@@ -354,6 +371,7 @@ class Config(Section):
     broadcast: BroadcastConfig = BroadcastConfig()
     tts: TtsConfig = TtsConfig()
     messages: MessagesConfig = MessagesConfig()
+    outputs: OutputsConfig = OutputsConfig()
     sirens: list[SirenConfig] = []
     hand_alarms: list[HandAlarmConfig] = []
     modbus: ModbusConfig = ModbusConfig()

@@ -1,9 +1,18 @@
 """One registry of every output the station can energise, and the rules that keep it safe.
 
-Every output (amplifier power, zone relays, sirens, LEDs) has OFF as its safe state and
-a maximum on-time declared when the configuration loads. Switching is journaled as an
-intent before the output moves and an outcome after. An output still ON past its
-maximum on-time is cut, journaled and reported as a fault: never silently.
+Every output (amplifier power, zone relays, sirens on GPIO or on a remote Modbus
+module, LEDs) has OFF as its safe state and a maximum on-time declared when the
+configuration loads. Switching is journaled as an intent before the output moves and
+an outcome after. An output still ON past its maximum on-time is cut, journaled and
+reported as a fault: never silently.
+
+The registry keeps, per output, what the station *wants* of it and what the output
+has *confirmed* (``switch.state``; a remote coil is unknown until read back). Whenever
+the two differ -- a remote coil at start or after its module came back, a switch that
+failed -- :meth:`Outputs.watch` drives it to what is wanted, unconditionally, retrying
+with backoff. A failure is a fault in health (the fault LED lights) and is journaled
+once when it begins and once when it ends, with the number of failed attempts, never
+once per attempt. Timing rules (chatter guard, backoff) are in :mod:`edge.output_rules`.
 """
 
 from __future__ import annotations
@@ -17,28 +26,70 @@ from drivers.clock import Clock
 from drivers.gpio import Switch
 from edge.health import Health
 from edge.journal import Journal
+from edge.output_rules import ChatterGuard, retry_delay_s
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.25
 
 
+def state_word(state: bool | None) -> str:
+    return {True: "on", False: "off", None: "unknown"}[state]
+
+
 @dataclass
 class Output:
     id: str
-    kind: str  # "relay", "zone", "siren", "led"
+    kind: str  # "relay", "zone", "siren", "led", "buzzer"
     switch: Switch
     max_on_s: float | None
-    on_since: float | None = None
+    on_since: float | None = None  # since when the station has wanted it ON
     health_id: str | None = None
     cut_count: int = 0
     on_cut: list[Callable[[Output], None]] = field(default_factory=list)
+    min_switch_s: float = 0.0
+    wanted: bool = False
+    failures: int = 0  # failed attempts in a row
+    failing_since: float | None = None
+    retry_at: float = 0.0
+    recheck_reason: str = "station start: not confirmed off"
+    guard: ChatterGuard = field(init=False)
+    lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock, repr=False)
+    _requests: int = field(init=False, default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.guard = ChatterGuard(self.min_switch_s)
 
     def __repr__(self) -> str:
         limit = f"{self.max_on_s:g} s" if self.max_on_s is not None else "none"
         since = f" since {self.on_since:.3f}" if self.on_since is not None else ""
-        return (f"<Output {self.id} ({self.kind}) {self.switch!r}{since}"
-                f" max_on={limit} cuts={self.cut_count}>")
+        failing = f" failures={self.failures}" if self.failures else ""
+        return (f"<Output {self.id} ({self.kind}) {self.switch!r} wanted="
+                f"{state_word(self.wanted)}{since} max_on={limit} cuts={self.cut_count}{failing}>")
+
+    @property
+    def state(self) -> str:
+        """``on``, ``off`` or ``unknown`` (not confirmed): what anyone is told."""
+        return state_word(self.switch.state)
+
+    @property
+    def energised(self) -> bool:
+        """Confirmed ON, or wanted ON and not confirmed either way."""
+        state = self.switch.state
+        return state is True or (state is None and self.wanted)
+
+    def request(self, on: bool, now: float) -> int:
+        """A new wish for this output; returns its number (the last request wins)."""
+        self._requests += 1
+        self.wanted = on
+        if not on:
+            self.on_since = None
+        elif self.on_since is None:
+            self.on_since = now
+        return self._requests
+
+    def superseded(self, request: int) -> bool:
+        return request != self._requests
 
     def close(self) -> None:
         """Release the switch behind it (idempotent, as every switch's close is)."""
@@ -74,35 +125,91 @@ class Outputs:
         return list(self._outputs.values())
 
     def energised(self) -> list[str]:
-        return [o.id for o in self._outputs.values() if o.switch.is_on]
+        return [o.id for o in self._outputs.values() if o.energised]
 
     async def set(self, output_id: str, on: bool, *, actor: str, reason: str,
                   quiet: bool = False) -> None:
         """Switch an output, journaling intent and outcome; raises :class:`OutputFailed`.
 
+        An ON inside the chatter guard's interval waits for its end, and is dropped
+        (returns) if another request for the output came in meanwhile; OFF never waits.
         ``quiet``: an indicator's blinking is not journaled step by step (a failure is).
         """
         output = self._outputs[output_id]
-        if output.switch.is_on == on and (not on or output.on_since is not None):
-            return
-        state = "on" if on else "off"
+        request = output.request(on, self.clock.monotonic())
+        while (wait := output.guard.wait_s(on, self.clock.monotonic())) > 0:
+            await self.clock.sleep(wait)
+            if output.superseded(request):
+                return
+        async with output.lock:
+            if output.superseded(request) or output.switch.state == on:
+                return
+            await self._switch(output, on, actor=actor, reason=reason, quiet=quiet)
+
+    async def _switch(self, output: Output, on: bool, *, actor: str, reason: str,
+                      quiet: bool) -> None:
+        """One attempt, under the output's lock; failures are counted, journaled once."""
+        state = state_word(on)
+        quiet = quiet or output.failures > 0
         if not quiet:
-            self.journal.record("output.switching", output_id, actor, to=state, reason=reason)
+            self.journal.record("output.switching", output.id, actor, to=state, reason=reason)
+        before = output.switch.state
         try:
             await output.switch.set(on)
         except Exception as exc:
-            self.journal.record("output.failed", output_id, actor, to=state, error=str(exc))
-            if output.health_id:
-                self.health.report(output.health_id, "fault", f"cannot switch {state}: {exc}")
-            raise OutputFailed(f"{output_id}: cannot switch {state}: {exc}") from exc
-        output.on_since = self.clock.monotonic() if on else None
+            self._failed(output, on, actor, exc)
+            raise OutputFailed(f"{output.id}: cannot switch {state}: {exc}") from exc
+        finally:
+            if before != on:
+                output.guard.switched(self.clock.monotonic())
+        self._succeeded(output, on, actor)
         if not quiet:
-            self.journal.record("output.switched", output_id, actor, to=state)
+            self.journal.record("output.switched", output.id, actor, to=state)
+
+    def _failed(self, output: Output, on: bool, actor: str, exc: Exception) -> None:
+        now = self.clock.monotonic()
+        state = state_word(on)
+        output.failures += 1
+        delay = retry_delay_s(output.failures)
+        output.retry_at = now + delay
+        if output.failures == 1:
+            output.failing_since = now
+            self.journal.record("output.failed", output.id, actor, to=state, error=str(exc),
+                                retry_in_s=delay)
+        if output.health_id:
+            self.health.report(output.health_id, "fault",
+                               f"cannot switch {state}: {exc} ({output.failures} attempts;"
+                               f" next in {delay:g} s)")
+
+    def _succeeded(self, output: Output, on: bool, actor: str) -> None:
+        state = state_word(on)
+        health = self.health.get(output.health_id) if output.health_id else None
+        if output.failures:
+            since = output.failing_since if output.failing_since is not None else 0.0
+            self.journal.record("output.recovered", output.id, actor, state=state,
+                                failed_attempts=output.failures,
+                                failing_for_s=round(self.clock.monotonic() - since, 3))
+            output.failures, output.failing_since = 0, None
+            if health is not None:
+                self.health.report(health.id, "ok", state)
+        elif health is not None and health.status == "unknown":
+            self.health.report(health.id, "ok", state)
+
+    def unconfirmed(self, output_id: str, reason: str) -> None:
+        """The output may have changed behind our back (its module came back): drive it
+        to what is wanted at the next watch, whatever it was believed to be."""
+        output = self._outputs[output_id]
+        output.switch.forget()
+        output.recheck_reason = reason
+        output.retry_at = 0.0
 
     async def all_off(self, *, actor: str, reason: str) -> list[str]:
-        """Drive every output OFF; every one is tried even if another fails. Returns failures."""
+        """Drive every output OFF; every one is tried even if another fails. Returns failures.
+
+        A remote coil is written even when it is believed OFF (it may not be)."""
         failed = []
         for output in self._outputs.values():
+            output.switch.forget()
             try:
                 await self.set(output.id, False, actor=actor, reason=reason)
             except OutputFailed as exc:
@@ -112,17 +219,21 @@ class Outputs:
 
     def force_all_off_now(self) -> None:
         """Synchronous last resort (signal handlers, start-up): GPIO levels OFF at once."""
+        now = self.clock.monotonic()
         for output in self._outputs.values():
+            output.request(False, now)
             drive = getattr(output.switch, "drive", None)
             if drive is not None:
                 try:
                     drive(False)
-                    output.on_since = None
                 except Exception:
                     log.exception("cannot drive %s OFF", output.id)
 
     async def cut_overdue(self) -> list[str]:
-        """Cut every output ON past its maximum on-time; each cut is a journaled fault."""
+        """Cut every output wanted ON past its maximum on-time; each cut is a journaled fault.
+
+        A cut happens once: the output is then wanted OFF, and if the OFF fails the watch
+        retries it with backoff (journaled when the failure begins and ends)."""
         now = self.clock.monotonic()
         cut = []
         for output in self._outputs.values():
@@ -146,12 +257,29 @@ class Outputs:
             cut.append(output.id)
         return cut
 
+    async def confirm_due(self) -> None:
+        """Drive each output whose confirmed state is not what the station wants (a remote
+        coil not read back, a failed switch) once its retry time and chatter guard allow."""
+        now = self.clock.monotonic()
+        for output in self._outputs.values():
+            if (output.switch.state == output.wanted or now < output.retry_at
+                    or output.lock.locked() or output.guard.wait_s(output.wanted, now) > 0):
+                continue
+            async with output.lock:
+                if output.switch.state == output.wanted:
+                    continue
+                try:
+                    await self._switch(output, output.wanted, actor="system",
+                                       reason=output.recheck_reason, quiet=False)
+                except OutputFailed:
+                    output.recheck_reason = "retry"
+
     async def watch(self) -> None:
-        """Forever: cut what outlives its maximum on-time."""
+        """Forever: confirm what is not confirmed, cut what outlives its maximum on-time."""
         while True:
-            await self.clock.sleep(WATCH_INTERVAL_S)
             try:
+                await self.confirm_due()
                 await self.cut_overdue()
             except Exception:
                 log.exception("output watchdog failed")
-                await asyncio.sleep(0)
+            await self.clock.sleep(WATCH_INTERVAL_S)

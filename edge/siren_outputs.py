@@ -1,14 +1,17 @@
 """The station's sirens behind one face: GPIO relays and coils on far Modbus modules.
 
 A siren sounds in the cadence of a siren pattern (e.g. 紧急警报 6 s on / 6 s off).
-Every switch goes through the output registry (journaled, maximum on-time enforced).
-A remote siren whose module does not answer is a fault in health; the others still
-sound.
+Every switch goes through the output registry (journaled, maximum on-time and chatter
+guard enforced). A remote siren's coil is unknown until its module reads it back: the
+registry writes it OFF at start and again whenever its module or its line comes back
+(the module may have lost power, or a technician switched it), retrying with backoff
+while the module is out of reach -- a fault in health meanwhile. The others still sound.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from broadcast.siren_signals import SirenPattern
@@ -26,30 +29,40 @@ class Sirens:
     def __init__(self, station: Station, buses: dict[str, ModbusBus]) -> None:
         self.station = station
         self.ids: list[str] = []
+        min_switch_s = station.config.outputs.min_switch_s.siren_coil
+        coils: dict[str, list[tuple[str, int]]] = {}
         for cfg in station.config.sirens:
             self.ids.append(cfg.id)
             if cfg.bus is None:
                 continue  # a GPIO relay: claimed (OFF) with every other output at start
             assert cfg.unit is not None and cfg.coil is not None
             switch = CoilSwitch(buses[cfg.bus], cfg.unit, cfg.coil)
-            station.outputs.add(Output(cfg.id, "siren", switch, cfg.max_on_s, health_id=cfg.id))
-            station.health.register(cfg.id, "siren", f"{cfg.bus} unit {cfg.unit} coil {cfg.coil}")
-        station.lifecycle.on("ready", "remote-sirens-off", self._remote_off)
+            station.outputs.add(Output(cfg.id, "siren", switch, cfg.max_on_s, health_id=cfg.id,
+                                       min_switch_s=min_switch_s))
+            station.health.register(cfg.id, "siren", f"not confirmed off yet ({switch.where})")
+            coils.setdefault(cfg.bus, []).append((cfg.id, cfg.unit))
+        for bus_name, on_bus in coils.items():
+            buses[bus_name].on_reconnect.append(self._module_back(bus_name, on_bus))
 
-    async def _remote_off(self) -> None:
-        """Remote coils cannot be driven synchronously at start: switch them OFF now."""
-        for cfg in self.station.config.sirens:
-            if cfg.bus is not None:
-                await self._switch(cfg.id, False, reason="station start")
+    def _module_back(self, bus_name: str,
+                     on_bus: list[tuple[str, int]]) -> Callable[[int | None], None]:
+        def back(unit: int | None) -> None:
+            what = f"{bus_name} open again" if unit is None else f"unit {unit} answers again"
+            for siren_id, siren_unit in on_bus:
+                if unit is None or unit == siren_unit:
+                    self.station.outputs.unconfirmed(siren_id, f"{what}: not confirmed")
+
+        return back
 
     async def _switch(self, siren_id: str, on: bool, *, reason: str) -> bool:
-        health = self.station.health
+        outputs, health = self.station.outputs, self.station.health
         try:
-            await self.station.outputs.set(siren_id, on, actor="alarm", reason=reason)
+            await outputs.set(siren_id, on, actor="alarm", reason=reason)
         except OutputFailed:
             return False
-        if health.get(siren_id).status != "ok":
-            health.report(siren_id, "ok", "on" if on else "off")
+        state = outputs[siren_id].state
+        if health.get(siren_id).status != "ok" and state != "unknown":
+            health.report(siren_id, "ok", state)
         return True
 
     async def sound(self, on: bool, *, reason: str) -> list[str]:

@@ -203,13 +203,17 @@ class Station:
         return sorted(p for p, on in PinLatch(gpio_latch_path(self.config)).read().items() if on)
 
     def _register_outputs(self, claimed: dict[str, tuple[str, Any, float | None]]) -> None:
+        guard = self.config.outputs.min_switch_s
+        min_switch_s = {"relay": guard.power_relay, "zone": guard.zone,
+                        "siren": guard.siren_relay}
         for output_id, (kind, switch, max_on_s) in claimed.items():
             health_id = None
             if kind in ("relay", "zone"):
                 health_id = "amplifier"
             elif kind == "siren":
                 health_id = output_id
-            self.outputs.add(Output(output_id, kind, switch, max_on_s, health_id=health_id))
+            self.outputs.add(Output(output_id, kind, switch, max_on_s, health_id=health_id,
+                                    min_switch_s=min_switch_s.get(kind, 0.0)))
         if self.config.amplifier is not None:
             self.health.register("amplifier", "amplifier")
             self.health.report("amplifier", "ok", "off")

@@ -156,12 +156,12 @@ async def test_the_line_and_a_coil_show_their_state_and_close_once(
     where = f"<ModbusBus rs485 on {sim.url}"
     assert repr(bus) == f"{where} closed requests=0 replies=0 no_reply=0 silent_units=[]>"
     coil = CoilSwitch(bus, 2, 1)
-    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 is_on=False>"
+    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 unknown>", "not read back yet"
     await coil.set(True)
-    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 is_on=True>"
+    assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 on>"
     with pytest.raises(NoReply):
         await bus.read_holding_registers(9, 0, 1)
-    assert repr(bus) == f"{where} open requests=2 replies=1 no_reply=1 silent_units=[9]>"
+    assert repr(bus) == f"{where} open requests=3 replies=2 no_reply=1 silent_units=[9]>"
     coil.close()
     coil.close()
     assert repr(coil) == "<CoilSwitch rs485 unit 2 coil 1 closed>"
@@ -169,7 +169,7 @@ async def test_the_line_and_a_coil_show_their_state_and_close_once(
         await coil.set(False)
     await bus.close()
     await bus.close()
-    assert repr(bus).startswith(f"{where} closed requests=2 ")
+    assert repr(bus).startswith(f"{where} closed requests=3 ")
 
 
 async def test_a_dead_unit_costs_one_timeout_and_no_retries(sim: GaugeSim, bus: ModbusBus) -> None:

@@ -26,10 +26,13 @@ class OutputTest(BaseModel):
 
 @router.get("", dependencies=[Viewer])
 async def list_outputs(request: Request) -> dict[str, Any]:
+    """Each output as confirmed: ``state`` on/off/unknown (a remote coil not read back is
+    unknown, ``on`` null), what the station wants of it, and failed attempts in a row."""
     outputs = station_of(request).outputs
     return {"outputs": [
-        {"id": o.id, "kind": o.kind, "on": o.switch.is_on, "max_on_s": o.max_on_s,
-         "cut_count": o.cut_count}
+        {"id": o.id, "kind": o.kind, "state": o.state, "on": o.switch.state,
+         "wanted": "on" if o.wanted else "off", "failed_attempts": o.failures,
+         "max_on_s": o.max_on_s, "cut_count": o.cut_count}
         for o in outputs.all()
     ]}
 
