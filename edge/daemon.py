@@ -1,4 +1,9 @@
-"""Run a station: start it, serve its API with uvicorn, stop it safely on a signal."""
+"""Run a station: start it, serve its API with uvicorn, stop it safely on a signal.
+
+systemd hears ``READY=1`` only once the API listens and answers (``Type=notify``): a
+station that cannot bind its port says why in one line on stderr and exits non-zero
+without ever having been reported ready.
+"""
 
 from __future__ import annotations
 
@@ -80,7 +85,8 @@ async def serve(
     try:
         sock = bind(config.api.listen)
     except OSError as exc:
-        log.error("the API cannot listen on %s: %s", config.api.listen, exc.strerror)
+        print(f"not started: the API cannot listen on {config.api.listen}: "
+              f"{exc.strerror or exc}", file=sys.stderr, flush=True)
         station.journal.record("fault.api_listen", "api", "system", listen=config.api.listen,
                                error=str(exc))
         station.request_stop("API cannot listen")

@@ -93,6 +93,9 @@ class Journal(WriterFront[Row]):
         super().__init__()
         self.path = path
         self.clock = clock
+        #: Called on the writer thread after each maintenance job: None when it succeeded,
+        #: else what went wrong (a failed retention run is a fault to report, not a log line).
+        self.on_maintenance: Callable[[str | None], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -146,7 +149,19 @@ class Journal(WriterFront[Row]):
 
     def schedule_maintenance(self, job: Callable[[sqlite3.Connection], None]) -> None:
         """Run ``job`` on the writer thread (the only one that may delete archived rows)."""
-        self._open_writer().schedule(job)
+        def run(conn: sqlite3.Connection) -> None:
+            try:
+                job(conn)
+            except Exception as exc:
+                self._maintenance_done(f"{type(exc).__name__}: {exc}")
+                raise  # the writer logs it
+            self._maintenance_done(None)
+
+        self._open_writer().schedule(run)
+
+    def _maintenance_done(self, error: str | None) -> None:
+        if self.on_maintenance is not None:
+            self.on_maintenance(error)
 
     # -- reading -------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ Order matters and is the whole point of this module:
 3. devices report into health, inputs are watched, the parts take back their state,
    background duties start;
 4. what was restored carries on (an unacknowledged alarm sounds again) and is journaled;
-5. the API listens; systemd is told READY.
+5. the API listens; then (``edge.daemon``) systemd is told READY.
 
 Stopping runs the same way backwards, with outputs OFF first and what was interrupted
 journaled. Each capability (broadcast, rain, satellite phone) plugs in as a part that
@@ -112,6 +112,7 @@ class Station:
         self._stop = asyncio.Event()
         self._stopped = False
         self._stop_reason = "requested"
+        self._maintenance_error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.journal: Journal
         self.state: StateStore
@@ -160,6 +161,7 @@ class Station:
         self.health.listen(self._journal_health_change)
         self.journal.on_writable_change = functools.partial(self._writable_changed, "journal")
         self.state.on_writable_change = functools.partial(self._writable_changed, "state")
+        self.journal.on_maintenance = self._journal_maintenance_done
         self.outputs = Outputs(self.clock, self.journal, self.health)
         self._register_outputs(claimed)
         self.journal.record("station.started", "station", "system", version=VERSION,
@@ -170,7 +172,7 @@ class Station:
                                 detail=report.problem, moved_to=str(report.moved_aside))
             self.health.report("journal", "fault", report.problem)
         else:
-            self.health.report("journal", "ok", "writable")
+            self._report_journal_ok()
         if state_problem:
             self.journal.record("fault.state_corrupt", "state", "system", detail=state_problem)
             self.health.report("state", "fault", state_problem)
@@ -185,7 +187,7 @@ class Station:
         self._watch_inputs()
         self.parts = build_parts(self)
         self._spawn(self.outputs.watch(), "outputs-watch")
-        self._spawn(self._retention_loop(), "journal-retention")
+        self._spawn(self._maintenance_loop(), "journal-retention")
         self._spawn(self._disk_loop(), "disk-check")
         if (interval := watchdog_interval_s()) is not None:
             self._spawn(self._watchdog_loop(interval), "systemd-watchdog")
@@ -292,10 +294,36 @@ class Station:
         if loop is None or loop.is_closed():
             return
         if writable:
-            loop.call_soon_threadsafe(self.health.report, device, "ok", "writable")
+            loop.call_soon_threadsafe(self._report_writable, device)
         else:
             loop.call_soon_threadsafe(self.health.report, device, "fault",
                                       f"not writable: {error}")
+
+    def _report_writable(self, device: str) -> None:
+        if device == "journal":
+            self._report_journal_ok()
+        else:
+            self.health.report(device, "ok", "writable")
+
+    def _journal_maintenance_done(self, error: str | None) -> None:
+        """Called on the journal's writer thread after each retention run: hop onto the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._maintenance_result, error)
+
+    def _maintenance_result(self, error: str | None) -> None:
+        self._maintenance_error = error
+        if self.health.get("journal").status != "fault":  # a fault says more; it stays
+            self._report_journal_ok()
+
+    def _report_journal_ok(self) -> None:
+        """The journal records: ``ok``, or ``degraded`` while its retention run fails (old
+        events then stay in the live database, which outgrows its budget)."""
+        if self._maintenance_error is None:
+            self.health.report("journal", "ok", "writable")
+        else:
+            self.health.report("journal", "degraded",
+                               f"writable; retention/archive failed: {self._maintenance_error}")
 
     def _update_fault_led(self) -> None:
         if "panel.fault_led" not in self.outputs:
@@ -307,21 +335,26 @@ class Station:
                 self.outputs.set("panel.fault_led", faulty, actor="system", reason="fault state")
             )
 
-    async def _retention_loop(self) -> None:
+    def schedule_retention(self) -> None:
+        """Archive what is past ``retain_days`` or over the size budget (on the journal's
+        writer thread); its outcome reaches health through ``_maintenance_result``."""
         archive_dir = self.config.station.data_dir / "archive"
         cfg = self.config.journal
+        now = self.clock.now()
+        size = self.journal.size_bytes()
+
+        def job(conn: Any) -> None:
+            through = journal_archive.archive_cutoff(
+                conn, now, cfg.retain_days, size, cfg.max_db_mb * 1024 * 1024)
+            if through:
+                path = journal_archive.archive_through(conn, through, archive_dir, now)
+                log.info("journal archived through seq %d to %s", through, path)
+
+        self.journal.schedule_maintenance(job)
+
+    async def _maintenance_loop(self) -> None:
         while True:
-            now = self.clock.now()
-            size = self.journal.size_bytes()
-
-            def job(conn: Any, now: Any = now, size: int = size) -> None:
-                through = journal_archive.archive_cutoff(
-                    conn, now, cfg.retain_days, size, cfg.max_db_mb * 1024 * 1024)
-                if through:
-                    path = journal_archive.archive_through(conn, through, archive_dir, now)
-                    log.info("journal archived through seq %d to %s", through, path)
-
-            self.journal.schedule_maintenance(job)
+            self.schedule_retention()
             await self.clock.sleep(RETENTION_INTERVAL_S)
 
     async def _disk_loop(self) -> None:
@@ -332,7 +365,7 @@ class Station:
             if free < min_free:
                 self.health.report("journal", "fault", f"disk full: {free // 1048576} MiB free")
             elif self.journal.writable:
-                self.health.report("journal", "ok", "writable")
+                self._report_journal_ok()
             await self.clock.sleep(DISK_CHECK_INTERVAL_S)
 
     async def _watchdog_loop(self, interval_s: float) -> None:

@@ -256,3 +256,22 @@ class Scrape:
     def series(self, name: str) -> list[dict[str, str]]:
         """The label sets of every sample called ``name``."""
         return [dict(labels) for n, labels in self.samples if n == name]
+
+
+#: How long :func:`until` waits at most (a loaded machine is slow, never this slow).
+UNTIL_S = 30.0
+
+
+async def until(what: str, check: Callable[[], Any]) -> Any:
+    """Await ``check`` giving something truthy, for what another thread or process makes
+    true (the journal's writer, a simulator on the wire) while the test's clock stands
+    still; fails after :data:`UNTIL_S` real seconds, never passes on a deadline."""
+    import asyncio
+
+    try:
+        async with asyncio.timeout(UNTIL_S):
+            while not (result := check()):  # noqa: ASYNC110 (another thread or process)
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+    return result

@@ -142,3 +142,34 @@ def test_retention_keeps_six_months_by_age(tmp_path: Path) -> None:
         assert journal_archive.archive_cutoff(conn, later, 183, 0, 10**9) == 0
     finally:
         conn.close()
+
+
+async def test_a_failing_retention_run_is_a_fault_in_health_until_a_later_run_succeeds(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.helpers import StationRun, sim_config, until
+
+    old = Journal(tmp_path / "journal.db", ManualClock(datetime(2025, 12, 1, tzinfo=UTC)))
+    old.open()
+    old.record("old.event", "tests")
+    old.close()
+    (tmp_path / "archive").write_text("a file where the archive directory must go")
+    async with StationRun(sim_config(tmp_path)) as run:  # 2026-07-01: 212 days later
+        health = run.station.health
+        journal = await until("the first retention run to fail",
+                              lambda: health.get("journal").status == "degraded"
+                              and health.get("journal"))
+        assert "retention/archive failed" in journal.detail
+        assert "FileExistsError" in journal.detail
+        assert health.status() == "degraded"
+        assert [e["kind"] for e in run.events("old.event")] == ["old.event"], "nothing lost"
+        (tmp_path / "archive").unlink()
+        run.station.schedule_retention()
+        await until("a later run to succeed", lambda: health.get("journal").status == "ok")
+        assert len(list((tmp_path / "archive").glob("events-*.jsonl.gz"))) == 1
+        assert run.events("old.event") == []
+        changes = [e["data"]["status"] for e in await run.settled_events("health.changed")
+                   if e["source"] == "journal"]
+        assert changes[-2:] == ["degraded", "ok"]
