@@ -610,6 +610,9 @@ def parse(text: str, source: str = "(toml)") -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([toml_problem(text, exc, source)]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: TOML syntax: arrays or tables nested too deeply to read "
+                           "(a station's config nests a few levels)"]) from None
     return validate(raw)
 
 

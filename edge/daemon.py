@@ -20,6 +20,7 @@ import uvicorn
 from drivers.clock import Clock
 from edge.api.app import create_app
 from edge.config import Config
+from edge.last_good_config import save_last_good
 from edge.station import GpioUnavailable, Station
 from edge.station_lock import StationBusy
 from edge.systemd_notify import notify
@@ -62,6 +63,15 @@ def bind(listen: str) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+def _keep_last_good(config: Config) -> None:
+    """A copy of what runs, for ``safe-off`` when the config file no longer parses."""
+    try:
+        save_last_good(config)
+    except OSError as exc:
+        log.error("cannot keep a copy of the configuration in %s for safe-off: %s",
+                  config.station.data_dir, exc)
 
 
 async def serve(
@@ -110,6 +120,7 @@ async def serve(
             print(banner(station), file=out)
         out.flush()
         notify("READY=1")  # the API answers and the tokens are printed: started
+        _keep_last_good(config)
         stop_waiter = asyncio.create_task(station.wait_stopped())
         await asyncio.wait({stop_waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()

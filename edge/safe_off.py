@@ -1,66 +1,140 @@
-"""``station-edge safe-off``: drive every configured output OFF and exit.
+"""``station-edge safe-off``: drive every output OFF -- GPIO pins and remote coils -- and exit.
 
-Run by systemd as ``ExecStopPost=`` so the relays go OFF even when the daemon was
-killed. It must work from a configuration that no longer validates, too: then every
-pin number found under an output key of the raw file is driven OFF, because a relay
-left ON is worse than a config error.
+Run by systemd as ``ExecStopPost=`` so the relays and sirens go OFF even when the
+daemon was killed (a Pi kernel keeps GPIO outputs driven; a Modbus I/O module keeps
+its coils). It works from anything: what it drives is found by
+:mod:`edge.safe_off_sources` (the given file, the daemon's last good copy, the raw
+text). It never prints a traceback, and exits non-zero only when an output could not
+be driven OFF, saying which one and why.
+
+A coil is written OFF and read back, again and again until the module confirms it or
+``timeout_s`` has passed (every coil gets one attempt at least, so the whole run is
+bounded by ``timeout_s`` plus one line timeout per coil). Lines are driven side by side.
 """
 
 from __future__ import annotations
 
-import tomllib
+import asyncio
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
-from typing import Any
 
 from drivers.clock import SystemClock
 from drivers.gpio import open_chip
-from edge.config import Config, ConfigError, load
-from edge.station import GPIO_LATCH_FILE, claim_outputs, open_station_gpio
+from drivers.modbus_bus import ModbusBus
+from drivers.modbus_switch import CoilSwitch
+from edge.safe_off_sources import DEFAULT_DATA_DIR, Coil, Line, Targets, gather
+from edge.station import GPIO_LATCH_FILE
 
-OUTPUT_KEYS = ("power_relay", "zones", "relay", "fault_led", "broadcast_led", "alarm_led",
-               "buzzer")
-
-
-def raw_output_pins(raw: Any, key: str | None = None) -> set[int]:
-    """Every int found under an output key anywhere in a parsed (unvalidated) TOML tree."""
-    pins: set[int] = set()
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            pins |= raw_output_pins(v, k if k in OUTPUT_KEYS else key)
-    elif isinstance(raw, list):
-        for item in raw:
-            pins |= raw_output_pins(item, key)
-    elif isinstance(raw, int) and not isinstance(raw, bool) and key is not None and 0 <= raw <= 27:
-        pins.add(raw)
-    return pins
+DEFAULT_TIMEOUT_S = 5.0
+RETRY_PAUSE_S = 0.2
 
 
-def safe_off_valid(config: Config) -> list[str]:
-    chip = open_station_gpio(config, SystemClock())
+@dataclass
+class Outcome:
+    off: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.off += other.off
+        self.failed += other.failed
+
+
+def drive_pins(targets: Targets) -> Outcome:
+    """Claim every output pin OFF, then release it (OFF, as gpiozero leaves it)."""
+    outcome = Outcome()
+    pins = targets.output_pins()
+    if not pins:
+        return outcome
+    backend = targets.backend or "lgpio"
+    latch = (targets.data_dir or DEFAULT_DATA_DIR) / GPIO_LATCH_FILE
     try:
-        return sorted(claim_outputs(config, chip))
+        chip = open_chip(backend, clock=SystemClock(), latch_path=latch)
+    except Exception as exc:  # lgpio and gpiozero raise their own types
+        outcome.failed += [f"{name} (pin {pin}): the GPIO chip ({backend}) cannot be opened: "
+                           f"{type(exc).__name__}: {exc}" for pin, name in pins.items()]
+        return outcome
+    try:
+        for pin, name in pins.items():
+            try:
+                chip.output(pin)
+            except Exception as exc:
+                outcome.failed.append(f"{name} (pin {pin}): {type(exc).__name__}: {exc}")
+            else:
+                outcome.off.append(f"{name} (pin {pin})")
     finally:
-        chip.close()
+        try:
+            chip.close()
+        except Exception as exc:  # every pin was driven OFF before its release failed
+            outcome.failed.append(f"releasing the GPIO pins: {exc}")
+    return outcome
 
 
-def safe_off_raw(path: Path) -> list[str]:
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    gpio = raw.get("gpio", {}) if isinstance(raw.get("gpio"), dict) else {}
-    backend = gpio.get("backend", "lgpio")
-    data_dir = Path(raw.get("station", {}).get("data_dir", "/var/lib/station-edge"))
-    chip = open_chip(backend, clock=SystemClock(), latch_path=data_dir / GPIO_LATCH_FILE)
+async def _drive_line(line: Line, coils: Iterable[Coil], deadline: float) -> Outcome:
+    outcome = Outcome()
+    loop = asyncio.get_running_loop()
+    bus = ModbusBus(line.port, baudrate=line.baudrate, parity=line.parity,
+                    stopbits=line.stopbits, timeout_s=line.timeout_s, name=line.name)
     try:
-        pins = sorted(raw_output_pins(raw))
-        for pin in pins:
-            chip.output(pin)
-        return [f"pin {p}" for p in pins]
+        for coil in coils:
+            switch = CoilSwitch(bus, coil.unit, coil.coil)
+            attempts = 0
+            while True:
+                attempts += 1
+                try:
+                    await switch.set(False)
+                except Exception as exc:  # no reply, refused, port missing: try again
+                    if loop.time() + RETRY_PAUSE_S < deadline:
+                        await asyncio.sleep(RETRY_PAUSE_S)
+                        continue
+                    outcome.failed.append(f"{coil} on {line.port}: {exc} "
+                                          f"({attempts} attempts)")
+                else:
+                    outcome.off.append(f"{coil}, read back")
+                break
     finally:
-        chip.close()
+        await bus.close()
+    return outcome
 
 
-def safe_off(path: Path) -> tuple[list[str], list[str]]:
-    """Returns (what was driven OFF, config problems that forced the raw fallback)."""
+async def drive_coils(targets: Targets, timeout_s: float) -> Outcome:
+    """Every coil OFF and read back; the lines side by side."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    coils = sorted(targets.coils.values(), key=lambda c: (c.line.port, c.unit, c.coil))
+    lines = [(group[0].line, group) for _port, found in groupby(coils, lambda c: c.line.port)
+             if (group := list(found))]
+    outcome = Outcome()
+    for result in await asyncio.gather(*(_drive_line(line, group, deadline)
+                                         for line, group in lines)):
+        outcome.add(result)
+    return outcome
+
+
+def safe_off(config_path: Path, data_dir: Path | None = None,
+             timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Outcome, list[str]]:
+    """Drive OFF everything found; returns what happened and where the outputs were found."""
+    targets, notes = gather(config_path, data_dir)
+    outcome = drive_pins(targets)
+    if targets.coils:
+        outcome.add(asyncio.run(drive_coils(targets, timeout_s)))
+    return outcome, notes
+
+
+def run(config_path: Path, data_dir: Path | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+    """The command: report each output, exit 1 when one could not be driven OFF."""
+    out, err = sys.stdout, sys.stderr
     try:
-        return safe_off_valid(load(path)), []
-    except ConfigError as exc:
-        return safe_off_raw(path), exc.problems
+        outcome, notes = safe_off(config_path, data_dir, timeout_s)
+    except Exception as exc:  # never a traceback: say it in one line, and fail
+        print(f"safe-off: failed: {type(exc).__name__}: {exc}", file=err, flush=True)
+        return 2
+    for note in notes:
+        print(note, file=err)
+    print("OFF: " + (", ".join(outcome.off) or "(no outputs found)"), file=out, flush=True)
+    for failure in outcome.failed:
+        print(f"NOT OFF: {failure}", file=err)
+    err.flush()
+    return 1 if outcome.failed else 0

@@ -70,24 +70,30 @@ def open_station_gpio(config: Config, clock: Clock) -> GpioChip:
     return open_chip(config.gpio.backend, clock=clock, latch_path=gpio_latch_path(config))
 
 
-def claim_outputs(config: Config, chip: GpioChip) -> dict[str, tuple[str, Any, float | None]]:
-    """Claim every configured GPIO output, OFF at once: ``id -> (kind, output, max_on_s)``."""
-    claimed: dict[str, tuple[str, Any, float | None]] = {}
+def output_pins(config: Config) -> dict[str, tuple[str, int, float | None]]:
+    """Every configured GPIO output: ``id -> (kind, pin, max_on_s)``."""
+    pins: dict[str, tuple[str, int, float | None]] = {}
     amp = config.amplifier
     if amp is not None:
-        claimed["amplifier.power"] = ("relay", chip.output(amp.power_relay), amp.max_on_s)
-        for pin in sorted({p for pins in amp.zones.values() for p in pins}):
-            claimed[f"amplifier.zone-{pin}"] = ("zone", chip.output(pin), amp.max_on_s)
+        pins["amplifier.power"] = ("relay", amp.power_relay, amp.max_on_s)
+        for pin in sorted({p for zone in amp.zones.values() for p in zone}):
+            pins[f"amplifier.zone-{pin}"] = ("zone", pin, amp.max_on_s)
     for siren in config.sirens:
         if siren.relay is not None:
-            claimed[siren.id] = ("siren", chip.output(siren.relay), siren.max_on_s)
+            pins[siren.id] = ("siren", siren.relay, siren.max_on_s)
     for led in ("fault_led", "broadcast_led", "alarm_led"):
         pin = getattr(config.panel, led)
         if pin is not None:
-            claimed[f"panel.{led}"] = ("led", chip.output(pin), None)
+            pins[f"panel.{led}"] = ("led", pin, None)
     if config.panel.buzzer is not None:
-        claimed["panel.buzzer"] = ("buzzer", chip.output(config.panel.buzzer), BUZZER_MAX_ON_S)
-    return claimed
+        pins["panel.buzzer"] = ("buzzer", config.panel.buzzer, BUZZER_MAX_ON_S)
+    return pins
+
+
+def claim_outputs(config: Config, chip: GpioChip) -> dict[str, tuple[str, Any, float | None]]:
+    """Claim every configured GPIO output, OFF at once: ``id -> (kind, output, max_on_s)``."""
+    return {output_id: (kind, chip.output(pin), max_on_s)
+            for output_id, (kind, pin, max_on_s) in output_pins(config).items()}
 
 
 class Station:

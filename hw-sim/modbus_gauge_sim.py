@@ -58,6 +58,8 @@ one reply line each, ``OK ...`` or ``ERR <reason>``. UNIT may be ``*`` (every un
 * ``wrap UNIT [MARGIN]`` -- the counter jumps to 2^width - MARGIN (default 3), so the
   next rain wraps it (the jump itself is seen by the master as a data gap);
 * ``di UNIT ADDR 0|1`` -- set a discrete input;
+* ``coil UNIT ADDR 0|1`` -- set a coil from the module's side (a technician's manual
+  switch, a power-on default of ON): the master finds out only by reading it;
 * ``status UNIT`` -- ``OK unit=ID rain_mm=F raw=N requests=N replies=N coils=BITS
   discrete=BITS faults=KIND`` (rain_mm: all the rain that fell on it); for an
   address without a unit ``OK unit=ID absent requests=N``;
@@ -537,9 +539,10 @@ class Control:
             margin = int(args[1]) if len(args) > 1 else 3
             for unit in self.targets(args[0]):
                 unit.set_raw((1 << unit.width) - margin)
-        elif verb == "di":
+        elif verb in ("di", "coil"):
             for unit in self.targets(args[0]):
-                unit.discrete[int(args[1])] = args[2] == "1"
+                bits = unit.discrete if verb == "di" else unit.coils
+                bits[int(args[1])] = args[2] == "1"
         elif verb == "status":
             address = int(args[0])
             requests = self.bus.requests.get(address, 0)

@@ -35,6 +35,10 @@ def register(sub: Any) -> None:
     check.set_defaults(handler=_check_config)
     off = sub.add_parser("safe-off", help="drive every configured output OFF and exit")
     off.add_argument("--config", type=Path, default=DEFAULT_PATH)
+    off.add_argument("--data-dir", type=Path, default=None,
+                     help="where to look first for the daemon's last good configuration")
+    off.add_argument("--timeout", type=float, default=5.0,
+                     help="seconds to keep retrying remote coils that do not answer")
     off.set_defaults(handler=_safe_off)
 
 
@@ -49,6 +53,9 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_problems(exc.problems)
         return 1
+    except Exception as exc:  # never a traceback: one line, and the file is refused
+        print(f"{args.path}: cannot be checked: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     if config.cap is not None and config.cap.trusted_certificates:
         from edge.cap_trust import read_trust  # the files it names (the daemon starts anyway)
 
@@ -61,15 +68,9 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _safe_off(args: argparse.Namespace) -> int:
-    from edge.safe_off import safe_off
+    from edge import safe_off
 
-    driven, problems = safe_off(args.config)
-    if problems:
-        print("config does not validate; drove every output pin found in it OFF:",
-              file=sys.stderr)
-        _print_problems(problems)
-    print("OFF: " + (", ".join(driven) or "(no outputs configured)"))
-    return 0
+    return safe_off.run(args.config, args.data_dir, args.timeout)
 
 
 SIM_IDENTITY = ("station_id", "station_name", "area_code")
