@@ -58,6 +58,12 @@ class CoilSwitch:
             raise CoilMismatch(f"{self.where} reads back {'ON' if read else 'OFF'} after "
                                f"{'ON' if on else 'OFF'} was written")
 
+    async def read(self) -> bool:
+        """Read the coil back (FC01): what it is now, whoever set it."""
+        self._state = None
+        [self._state] = await self.bus.read_coils(self.unit, self.coil, 1)
+        return self._state
+
     def forget(self) -> None:
         """The module may have lost its state (it was out of reach): unknown until read back."""
         self._state = None

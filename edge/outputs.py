@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from drivers.clock import Clock
@@ -202,6 +202,20 @@ class Outputs:
         output.switch.forget()
         output.recheck_reason = reason
         output.retry_at = 0.0
+
+    async def read_back(self, output_id: str, read: Callable[[], Awaitable[bool]]) -> None:
+        """Read an output back between switches (a remote coil): one found other than the
+        station wants -- switched at the module, its power-on default after a brown-out --
+        is journaled and driven again at the next watch. Errors of ``read`` propagate."""
+        output = self._outputs[output_id]
+        if output.lock.locked() or output.failures:
+            return  # being switched, or already being retried
+        async with output.lock:
+            level = await read()
+        if level != output.wanted:
+            self.journal.record("output.found", output.id, "system", state=state_word(level),
+                                wanted=state_word(output.wanted))
+            self.unconfirmed(output_id, f"found {state_word(level)}")
 
     async def all_off(self, *, actor: str, reason: str) -> list[str]:
         """Drive every output OFF; every one is tried even if another fails. Returns failures.

@@ -4,25 +4,32 @@ A siren sounds in the cadence of a siren pattern (e.g. 紧急警报 6 s on / 6 s
 Every switch goes through the output registry (journaled, maximum on-time and chatter
 guard enforced). A remote siren's coil is unknown until its module reads it back: the
 registry writes it OFF at start and again whenever its module or its line comes back
-(the module may have lost power, or a technician switched it), retrying with backoff
-while the module is out of reach -- a fault in health meanwhile. The others still sound.
+(the module may have lost power), retrying with backoff while the module is out of
+reach -- a fault in health meanwhile. Between switches each coil is read back every
+few seconds, so a module that came back without other traffic on its line, or a coil
+switched at the module, is noticed and set right. The other sirens still sound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from broadcast.siren_signals import SirenPattern
-from drivers.modbus_bus import ModbusBus
+from drivers.modbus_bus import BusError, ModbusBus
 from drivers.modbus_switch import CoilSwitch
+from drivers.tasks import cancel_and_wait
 from edge.outputs import Output, OutputFailed
 
 if TYPE_CHECKING:
     from edge.station import Station
 
 log = logging.getLogger(__name__)
+
+#: How often a remote coil is read back between switches (at least; or the line's poll).
+COIL_READ_BACK_S = 5.0
 
 
 class Sirens:
@@ -43,6 +50,34 @@ class Sirens:
             coils.setdefault(cfg.bus, []).append((cfg.id, cfg.unit))
         for bus_name, on_bus in coils.items():
             buses[bus_name].on_reconnect.append(self._module_back(bus_name, on_bus))
+        self._coils = {siren_id: (bus_name, unit) for bus_name, on_bus in coils.items()
+                       for siren_id, unit in on_bus}
+        self._tasks: list[asyncio.Task[None]] = []
+        station.lifecycle.on("ready", "remote-sirens", self._start)
+        station.lifecycle.on("stopping", "remote-sirens", self._stop)
+
+    def _start(self) -> None:
+        for bus_name in {bus for bus, _unit in self._coils.values()}:
+            self._tasks.append(asyncio.create_task(self._read_back(bus_name),
+                                                   name=f"coils-{bus_name}"))
+
+    async def _stop(self) -> None:
+        await cancel_and_wait(self._tasks)
+
+    async def _read_back(self, bus_name: str) -> None:
+        """Forever: read each coil on the line back between switches."""
+        outputs, clock = self.station.outputs, self.station.clock
+        interval = max(self.station.config.modbus.buses[bus_name].poll_interval_s,
+                       COIL_READ_BACK_S)
+        while True:
+            await clock.sleep(interval)
+            for siren_id, (bus, _unit) in self._coils.items():
+                switch = outputs[siren_id].switch
+                if bus == bus_name and isinstance(switch, CoilSwitch):
+                    try:
+                        await outputs.read_back(siren_id, switch.read)
+                    except BusError:
+                        pass  # now unknown: the watch drives it (a fault while it fails)
 
     def _module_back(self, bus_name: str,
                      on_bus: list[tuple[str, int]]) -> Callable[[int | None], None]:
