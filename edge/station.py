@@ -412,7 +412,7 @@ class Station:
         self.journal.record("station.stopping", "station", "system", reason=self._stop_reason,
                             outputs_interrupted=interrupted, **extra)
         await self.lifecycle.emit("stopping")
-        await self.outputs.all_off(actor="system", reason="station stopping")
+        not_off = await self.outputs.all_off(actor="system", reason="station stopping")
         await cancel_and_wait(self._tasks)
         for debounced in self.inputs.values():
             debounced.close()
@@ -421,7 +421,7 @@ class Station:
             self.gpio.close()
         except Exception:
             log.exception("closing GPIO")
-        self.journal.record("station.stopped", "station", "system")
+        self.journal.record("station.stopped", "station", "system", outputs_not_off=not_off)
         self.journal.close()
         self.state.close()
         auth.remove_local_cli_token(self.config.station.data_dir)
