@@ -196,22 +196,29 @@ class Outputs:
             self.health.report(health.id, "ok", state)
 
     def unconfirmed(self, output_id: str, reason: str) -> None:
-        """The output may have changed behind our back (its module came back): drive it
-        to what is wanted at the next watch, whatever it was believed to be."""
+        """The output may have changed behind our back (its module came back): unknown in
+        health, and driven to what is wanted at the next watch, whatever it was believed."""
         output = self._outputs[output_id]
         output.switch.forget()
         output.recheck_reason = reason
         output.retry_at = 0.0
+        if output.health_id and self.health.get(output.health_id).status == "ok":
+            self.health.report(output.health_id, "unknown", f"not confirmed: {reason}")
 
     async def read_back(self, output_id: str, read: Callable[[], Awaitable[bool]]) -> None:
         """Read an output back between switches (a remote coil): one found other than the
         station wants -- switched at the module, its power-on default after a brown-out --
-        is journaled and driven again at the next watch. Errors of ``read`` propagate."""
+        is journaled and driven again at the next watch; one that cannot be read is
+        unknown until it is driven again."""
         output = self._outputs[output_id]
         if output.lock.locked() or output.failures:
             return  # being switched, or already being retried
         async with output.lock:
-            level = await read()
+            try:
+                level = await read()
+            except Exception as exc:
+                self.unconfirmed(output_id, f"read-back failed: {exc}")
+                return
         if level != output.wanted:
             self.journal.record("output.found", output.id, "system", state=state_word(level),
                                 wanted=state_word(output.wanted))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from broadcast.siren_signals import SirenPattern
-from drivers.modbus_bus import BusError, ModbusBus
+from drivers.modbus_bus import ModbusBus
 from drivers.modbus_switch import CoilSwitch
 from drivers.tasks import cancel_and_wait
 from edge.outputs import Output, OutputFailed
@@ -74,10 +74,7 @@ class Sirens:
             for siren_id, (bus, _unit) in self._coils.items():
                 switch = outputs[siren_id].switch
                 if bus == bus_name and isinstance(switch, CoilSwitch):
-                    try:
-                        await outputs.read_back(siren_id, switch.read)
-                    except BusError:
-                        pass  # now unknown: the watch drives it (a fault while it fails)
+                    await outputs.read_back(siren_id, switch.read)
 
     def _module_back(self, bus_name: str,
                      on_bus: list[tuple[str, int]]) -> Callable[[int | None], None]:
