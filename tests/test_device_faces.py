@@ -49,11 +49,11 @@ async def test_an_output_shows_its_switch_and_on_time_and_closes_once(tmp_path: 
     try:
         siren = Output("siren-1", "siren", chip.output(16), max_on_s=600.0)
         assert repr(siren) == ("<Output siren-1 (siren) <GpioOutput GPIO16 active_high=True"
-                               " is_on=False> max_on=600 s cuts=0>")
+                               " is_on=False> wanted=off max_on=600 s cuts=0>")
+        siren.request(True, 12.5)
         await siren.switch.set(True)
-        siren.on_since = 12.5
         assert repr(siren) == ("<Output siren-1 (siren) <GpioOutput GPIO16 active_high=True"
-                               " is_on=True> since 12.500 max_on=600 s cuts=0>")
+                               " is_on=True> wanted=on since 12.500 max_on=600 s cuts=0>")
         siren.close()
         siren.close()
         assert "<GpioOutput GPIO16 closed>" in repr(siren)
