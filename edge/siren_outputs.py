@@ -6,7 +6,7 @@ guard enforced). A remote siren's coil is unknown until its module reads it back
 registry writes it OFF at start and again whenever its module or its line comes back
 (the module may have lost power), retrying with backoff while the module is out of
 reach -- a fault in health meanwhile. Between switches each coil is read back every
-few seconds, so a module that came back without other traffic on its line, or a coil
+ten seconds or so, so a module that came back without other traffic on its line, or a coil
 switched at the module, is noticed and set right. The other sirens still sound.
 """
 
@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How often a remote coil is read back between switches (at least; or the line's poll).
-COIL_READ_BACK_S = 5.0
+#: A remote coil is read back between switches this often, or every ``READ_BACK_POLLS``
+#: polls of its line when that is longer (a fast simulation's line has no time to spare).
+COIL_READ_BACK_S = 10.0
+READ_BACK_POLLS = 5
 
 
 class Sirens:
@@ -67,8 +69,8 @@ class Sirens:
     async def _read_back(self, bus_name: str) -> None:
         """Forever: read each coil on the line back between switches."""
         outputs, clock = self.station.outputs, self.station.clock
-        interval = max(self.station.config.modbus.buses[bus_name].poll_interval_s,
-                       COIL_READ_BACK_S)
+        poll_s = self.station.config.modbus.buses[bus_name].poll_interval_s
+        interval = max(READ_BACK_POLLS * poll_s, COIL_READ_BACK_S)
         while True:
             await clock.sleep(interval)
             for siren_id, (bus, _unit) in self._coils.items():

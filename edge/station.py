@@ -192,6 +192,7 @@ class Station:
         self.restored["idempotency_keys"] = self.idempotency.restored
         self._watch_inputs()
         self.parts = build_parts(self)
+        await self.outputs.confirm_due()  # remote coils OFF (one attempt; then the watch's)
         self._spawn(self.outputs.watch(), "outputs-watch")
         self._spawn(self._maintenance_loop(), "journal-retention")
         self._spawn(self._disk_loop(), "disk-check")
