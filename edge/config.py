@@ -599,6 +599,20 @@ def validate(raw: dict[str, Any]) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(pydantic_problems(Config, exc)) from None
+    return _cross_checked(config)
+
+
+def validate_json(text: str) -> Config:
+    """A :class:`Config` saved as JSON (``Config.model_dump_json``): JSON has no time or
+    path type, so their strings are read as such; otherwise as strict as :func:`validate`."""
+    try:
+        config = Config.model_validate_json(text)
+    except ValidationError as exc:
+        raise ConfigError(pydantic_problems(Config, exc)) from None
+    return _cross_checked(config)
+
+
+def _cross_checked(config: Config) -> Config:
     problems = [p for check in CROSS_CHECKS for p in check(config)]
     if problems:
         raise ConfigError(problems)

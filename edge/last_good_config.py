@@ -9,11 +9,10 @@ configuration). Written atomically, so a crash mid-write leaves the previous cop
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from edge.config import Config, ConfigError, validate
+from edge.config import Config, ConfigError, validate_json
 
 LAST_GOOD_FILE = "config.last-good.json"
 
@@ -25,8 +24,7 @@ def last_good_path(data_dir: Path) -> Path:
 def save_last_good(config: Config) -> Path:
     """Write the copy (temporary file, fsync, rename); raises OSError."""
     path = last_good_path(config.station.data_dir)
-    text = json.dumps(config.model_dump(mode="json", by_alias=True), ensure_ascii=False,
-                      indent=1)
+    text = config.model_dump_json(by_alias=True, indent=1)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -43,9 +41,7 @@ def load_last_good(data_dir: Path) -> Config:
     """The copy in ``data_dir``; :class:`ConfigError` when it is missing or unusable."""
     path = last_good_path(data_dir)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
         raise ConfigError([f"({path.name}): cannot read {path}: {exc}"]) from None
-    if not isinstance(raw, dict):
-        raise ConfigError([f"({path.name}): {path} holds no configuration"])
-    return validate(raw)
+    return validate_json(text)

@@ -136,5 +136,5 @@ def test_check_config_refuses_deep_nesting_in_one_line(
     assert cli.main(["check-config", str(path)]) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.splitlines() == ["(toml): arrays or tables nested too deeply to read "
-                                "(a station's config nests a few levels)"]
+    assert err.splitlines() == [f"{path}: TOML syntax: arrays or tables nested too deeply to "
+                                "read (a station's config nests a few levels)"]
