@@ -103,7 +103,7 @@ def _from_daemon(api: DaemonApi, wiring: dict[str, str]) -> list[list[str]]:
     for output_id, output in outputs.items():
         if output_id not in known:
             rows.append([output_id, output["kind"], where.get(output_id, "—"), "ok",
-                         "on" if output["on"] else "off"])
+                         output["state"]])
     return rows
 
 

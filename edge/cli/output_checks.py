@@ -136,19 +136,20 @@ def _switch_through_daemon(api: DaemonApi, output_id: str, seconds: float,
     with console.progress(f"{output_id} ON") as progress:
         while True:
             state = _output_state(api, output_id)
-            if not state and time.monotonic() - began >= seconds:
+            if state == "off" and time.monotonic() - began >= seconds:
                 break
             if time.monotonic() - began > seconds + 5.0:
                 raise CommandFailed(f"{output_id} is still ON {seconds + 5:g} s after the test "
                                     "began; the daemon should have switched it OFF")
-            progress.tick("ON" if state else "OFF")
+            progress.tick(state.upper())
             time.sleep(0.2)
     console.step(f"{output_id} OFF (the daemon confirms)")
 
 
-def _output_state(api: DaemonApi, output_id: str) -> bool:
+def _output_state(api: DaemonApi, output_id: str) -> str:
+    """``on``, ``off`` or ``unknown`` (a remote coil not read back), as the daemon knows it."""
     outputs = api.get("/api/v1/outputs")["outputs"]
-    return bool(next(o["on"] for o in outputs if o["id"] == output_id))
+    return str(next(o["state"] for o in outputs if o["id"] == output_id))
 
 
 # -- audio ------------------------------------------------------------------------------
