@@ -6,8 +6,10 @@ station and its simulators.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -54,37 +56,6 @@ def test_sim_station_is_healthy_then_sigterm_drives_outputs_off(
     assert stopping[-1]["data"]["outputs_interrupted"] == ["siren-1"]
 
 
-def test_after_kill_9_safe_off_drives_the_latched_outputs_off(
-    sim_station: StartStation,
-) -> None:
-    station = sim_station()
-    station.post("/api/v1/outputs/amplifier.power/test", {"seconds": 60}, headers=SIM_ADMIN)
-    assert latch(station.data_dir)[23] is True
-    station.kill()
-    assert latch(station.data_dir)[23] is True, "like a Pi, the output stays driven"
-    result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "safe-off", "--config",
-         str(station.data_dir / "config.toml")],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "amplifier.power" in result.stdout
-    assert not any(latch(station.data_dir).values())
-
-
-def test_safe_off_works_from_a_config_that_no_longer_validates(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    PinLatch(data / "sim-gpio-latch.json").write(16, True)
-    broken = tmp_path / "broken.toml"
-    broken.write_text(f'[station]\nid = "X"\nname = "x"\ndata_dir = "{data}"\n[sim]\n'
-                      '[gpio]\nbackend = "mock"\nbakend = 1\n[[sirens]]\nid = "s"\nrelay = 16\n')
-    result = subprocess.run([sys.executable, "-m", "edge.cli", "safe-off", "--config",
-                             str(broken)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0
-    assert "gpio.bakend: unknown key" in result.stderr
-    assert latch(data) == {16: False}
-
-
 def test_sigint_stops_the_station_and_leaves_no_child(sim_station: StartStation) -> None:
     station = sim_station()
     children = station.children()
@@ -104,16 +75,37 @@ def running(pid: int) -> bool:
         return False
 
 
-def test_a_second_station_on_a_busy_port_fails_loudly(
-    tmp_path: Path, sim_station: StartStation,
+def test_ready_only_once_the_api_answers_and_never_for_a_busy_port(
+    tmp_path: Path, sim_station: StartStation, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = sim_station("a")
-    clash = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--sim", "--listen",
-                            f"127.0.0.1:{first.port}", "--data-dir", str(tmp_path / "c")],
-                           capture_output=True, text=True, timeout=60)
-    assert clash.returncode == 1
-    assert "cannot listen" in clash.stderr
-    assert not any(latch(tmp_path / "c").values())
+    """systemd's side of ``Type=notify``: a datagram socket the station reports to."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    try:
+        first = sim_station("a", ready=False)
+        notify.settimeout(60)
+        assert notify.recv(256) == b"READY=1"
+        assert first.get("/api/v1/health").status_code == 200, "READY means the API answers"
+        clash = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--sim", "--listen",
+                                f"127.0.0.1:{first.port}", "--data-dir", str(tmp_path / "c")],
+                               capture_output=True, text=True, timeout=60)
+        assert clash.returncode == 1
+        [reason] = [line for line in clash.stderr.splitlines() if "cannot listen" in line]
+        assert reason == (f"not started: the API cannot listen on "
+                          f"127.0.0.1:{first.port}: Address already in use")
+        assert not any(latch(tmp_path / "c").values())
+        notify.setblocking(False)
+        told = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                told.append(notify.recv(256))
+        assert b"READY=1" not in told, "the clash never said READY"
+        assert first.stop() == 0
+        notify.settimeout(10)
+        assert notify.recv(256) == b"STOPPING=1"
+    finally:
+        notify.close()
 
 
 #: Faster than real time, so the three plays of the order (about 18 s each) take seconds;
