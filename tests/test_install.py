@@ -132,5 +132,9 @@ def test_the_readme_install_block_installs_a_station_that_runs_as_its_user(
     assert "daemon running (pid" in devices["out"] and "going through its API" in devices["out"]
     assert re.search(r"rg-1 .*/dev/station-rs485|rg-1 +rain_gauge", devices["out"]), devices
     assert r["stop"]["rc"] == 0
-    assert re.search(r"^OFF: amplifier\.power, amplifier\.zone-24", journal, re.M), journal
+    assert re.search(r"^OFF: .*amplifier\.power \(pin 23\), amplifier\.zone-24 \(pin 24\)",
+                     journal, re.M), journal
+    # No RS-485 adapter in the throw-away root: safe-off says so rather than claim it OFF.
+    assert re.search(r"^NOT OFF: siren-2 \(rs485 unit 10 coil 0\) on /dev/station-rs485: ",
+                     journal, re.M), journal
     assert journal.rstrip().endswith("station-edge.service: stopped")
