@@ -593,26 +593,19 @@ CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _message
                 _sat_phone, _sip, _cap)
 
 
-def validate(raw: dict[str, Any]) -> Config:
-    """A :class:`Config` from parsed TOML, or :class:`ConfigError` with every problem."""
+def validate(raw: dict[str, Any] | str) -> Config:
+    """A :class:`Config` from parsed TOML, or :class:`ConfigError` with every problem.
+
+    A ``str`` is a configuration saved as JSON (``Config.model_dump_json``, the daemon's
+    last good copy): JSON has no time type, so its strings are read as times; otherwise
+    as strict."""
     try:
-        config = Config.model_validate(raw)
+        if isinstance(raw, str):
+            config = Config.model_validate_json(raw)
+        else:
+            config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(pydantic_problems(Config, exc)) from None
-    return _cross_checked(config)
-
-
-def validate_json(text: str) -> Config:
-    """A :class:`Config` saved as JSON (``Config.model_dump_json``): JSON has no time or
-    path type, so their strings are read as such; otherwise as strict as :func:`validate`."""
-    try:
-        config = Config.model_validate_json(text)
-    except ValidationError as exc:
-        raise ConfigError(pydantic_problems(Config, exc)) from None
-    return _cross_checked(config)
-
-
-def _cross_checked(config: Config) -> Config:
     problems = [p for check in CROSS_CHECKS for p in check(config)]
     if problems:
         raise ConfigError(problems)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.config import Config, ConfigError, validate_json
+from edge.config import Config, ConfigError, validate
 
 LAST_GOOD_FILE = "config.last-good.json"
 
@@ -44,4 +44,4 @@ def load_last_good(data_dir: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
         raise ConfigError([f"({path.name}): cannot read {path}: {exc}"]) from None
-    return validate_json(text)
+    return validate(text)
