@@ -9,7 +9,9 @@ be driven OFF, saying which one and why.
 
 A coil is written OFF and read back, again and again until the module confirms it or
 ``timeout_s`` has passed (every coil gets one attempt at least, so the whole run is
-bounded by ``timeout_s`` plus one line timeout per coil). Lines are driven side by side.
+bounded by ``timeout_s`` plus one line timeout per coil). A port that cannot even be
+opened (the USB adapter is gone) is given up after ``PORT_ATTEMPTS`` tries: waiting
+would only delay the restart that follows. Lines are driven side by side.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from pathlib import Path
 
 from drivers.clock import SystemClock
 from drivers.gpio import open_chip
-from drivers.modbus_bus import ModbusBus
+from drivers.modbus_bus import ModbusBus, PortUnavailable
 from drivers.modbus_switch import CoilSwitch
 from edge.safe_off_sources import DEFAULT_DATA_DIR, Coil, Line, Targets, gather
 from edge.station import GPIO_LATCH_FILE
 
 DEFAULT_TIMEOUT_S = 5.0
 RETRY_PAUSE_S = 0.2
+PORT_ATTEMPTS = 3
 
 
 @dataclass
@@ -86,7 +89,8 @@ async def _drive_line(line: Line, coils: Iterable[Coil], deadline: float) -> Out
                 try:
                     await switch.set(False)
                 except Exception as exc:  # no reply, refused, port missing: try again
-                    if loop.time() + RETRY_PAUSE_S < deadline:
+                    port_gone = isinstance(exc, PortUnavailable) and attempts >= PORT_ATTEMPTS
+                    if loop.time() + RETRY_PAUSE_S < deadline and not port_gone:
                         await asyncio.sleep(RETRY_PAUSE_S)
                         continue
                     outcome.failed.append(f"{coil} on {line.port}: {exc} "
