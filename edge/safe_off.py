@@ -27,8 +27,8 @@ from drivers.clock import SystemClock
 from drivers.gpio import open_chip
 from drivers.modbus_bus import ModbusBus, PortUnavailable
 from drivers.modbus_switch import CoilSwitch
+from edge.gpio_outputs import GPIO_LATCH_FILE
 from edge.safe_off_sources import DEFAULT_DATA_DIR, Coil, Line, Targets, gather
-from edge.station import GPIO_LATCH_FILE
 
 DEFAULT_TIMEOUT_S = 5.0
 RETRY_PAUSE_S = 0.2

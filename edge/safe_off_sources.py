@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import Config, ConfigError, load, pin_uses
+from edge.gpio_outputs import output_pins
 from edge.last_good_config import last_good_path, load_last_good
-from edge.station import output_pins
 
 DEFAULT_DATA_DIR = Path("/var/lib/station-edge")
 #: Keys whose integer values are output pins, wherever they appear in a raw file.

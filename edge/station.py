@@ -24,16 +24,16 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Coroutine, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drivers.clock import Clock
 from drivers.debounce import DebouncedInput
-from drivers.gpio import GpioChip, open_chip
+from drivers.gpio import GpioChip
 from drivers.tasks import cancel_and_wait
 from edge import auth, journal_archive, restore_plan
 from edge.api.sessions import SessionBook
 from edge.config import SIM_TOKEN_HASHES, Config
+from edge.gpio_outputs import claim_outputs, gpio_latch_path, open_station_gpio
 from edge.health import DeviceHealth, Health
 from edge.idempotency import IdempotencyBook
 from edge.journal import Journal
@@ -52,48 +52,12 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 JOURNAL_FILE = "journal.db"
-GPIO_LATCH_FILE = "sim-gpio-latch.json"
 RETENTION_INTERVAL_S = 3600.0
 DISK_CHECK_INTERVAL_S = 30.0
-BUZZER_MAX_ON_S = 900.0
 
 
 class GpioUnavailable(Exception):
     """The station cannot drive (or even reach) its outputs: it does not start."""
-
-
-def gpio_latch_path(config: Config) -> Path:
-    return config.station.data_dir / GPIO_LATCH_FILE
-
-
-def open_station_gpio(config: Config, clock: Clock) -> GpioChip:
-    return open_chip(config.gpio.backend, clock=clock, latch_path=gpio_latch_path(config))
-
-
-def output_pins(config: Config) -> dict[str, tuple[str, int, float | None]]:
-    """Every configured GPIO output: ``id -> (kind, pin, max_on_s)``."""
-    pins: dict[str, tuple[str, int, float | None]] = {}
-    amp = config.amplifier
-    if amp is not None:
-        pins["amplifier.power"] = ("relay", amp.power_relay, amp.max_on_s)
-        for pin in sorted({p for zone in amp.zones.values() for p in zone}):
-            pins[f"amplifier.zone-{pin}"] = ("zone", pin, amp.max_on_s)
-    for siren in config.sirens:
-        if siren.relay is not None:
-            pins[siren.id] = ("siren", siren.relay, siren.max_on_s)
-    for led in ("fault_led", "broadcast_led", "alarm_led"):
-        pin = getattr(config.panel, led)
-        if pin is not None:
-            pins[f"panel.{led}"] = ("led", pin, None)
-    if config.panel.buzzer is not None:
-        pins["panel.buzzer"] = ("buzzer", config.panel.buzzer, BUZZER_MAX_ON_S)
-    return pins
-
-
-def claim_outputs(config: Config, chip: GpioChip) -> dict[str, tuple[str, Any, float | None]]:
-    """Claim every configured GPIO output, OFF at once: ``id -> (kind, output, max_on_s)``."""
-    return {output_id: (kind, chip.output(pin), max_on_s)
-            for output_id, (kind, pin, max_on_s) in output_pins(config).items()}
 
 
 class Station:

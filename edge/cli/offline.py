@@ -45,7 +45,7 @@ def station_clock(config: Config) -> Clock:
 
 def open_gpio(config: Config, clock: Clock) -> GpioChip:
     """The station's GPIO chip, or a :class:`CommandFailed` saying why not."""
-    from edge.station import open_station_gpio
+    from edge.gpio_outputs import open_station_gpio
 
     try:
         return open_station_gpio(config, clock)
@@ -72,7 +72,7 @@ class OfflineStation:
         self._watch: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> OfflineStation:
-        from edge.station import claim_outputs
+        from edge.gpio_outputs import claim_outputs
 
         self.journal.open()
         try:
