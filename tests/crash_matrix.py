@@ -10,7 +10,8 @@ is killed with SIGKILL, ``station-edge safe-off`` runs as systemd would, and the
 is started again on the same data. Then:
 
 * every GPIO output is OFF after safe-off (the mock GPIO latch says what a Pi's kernel
-  would hold); remote coils through :func:`tests.restarts.remote_coils_left_on`;
+  would hold), and so is every remote siren coil (the I/O-module simulator runs outside
+  the station, :func:`tests.restarts.outside_world`, and keeps what a killed station left);
 * every alarm seen open (a second before the kill) and never acknowledged is back under
   its id; every one acknowledged with a 200 is not active at the level acknowledged;
   every active one sounds again (its broadcast is requested; an evacuation sounds the
@@ -39,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess, wait_for
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, ConfigFor, SimStationProcess, wait_for
 from tests.restarts import (
     alarms,
     events,
@@ -88,6 +89,7 @@ class RunResult:
     problems: list[str]
     coils_checked: bool
     restart_s: float
+    coils_on_at_kill: int = 0  # remote coils a killed station left ON (safe-off's work)
 
 
 @dataclass
@@ -295,10 +297,11 @@ StartStation = Callable[[], SimStationProcess]
 """Starts the station on its data directory (the same each time) and waits until it answers."""
 
 
-def station_in(base: Path) -> StartStation:
-    """Stations in ``base/data`` (the tests use their ``sim_station`` fixture instead)."""
+def station_in(base: Path, config: ConfigFor) -> StartStation:
+    """Stations in ``base/data`` on the devices of :func:`tests.restarts.outside_world`
+    (the tests use their ``sim_station`` fixture instead)."""
     def start() -> SimStationProcess:
-        station = SimStationProcess(base / "data", time_scale=TIME_SCALE)
+        station = SimStationProcess(base / "data", config=config)
         station.wait_ready()
         return station
     return start
@@ -321,6 +324,7 @@ def run_matrix(start: StartStation, runs: int, seed: int,
             killed_at = time.monotonic()
             kill_9(station)
             driver.halt()
+            on_at_kill = remote_coils_left_on(station.data_dir) or []
             sessions, ledger.sessions = ledger.sessions, []
             problems = check_after_kill(station.data_dir, ledger)
             began = time.monotonic()
@@ -329,7 +333,8 @@ def run_matrix(start: StartStation, runs: int, seed: int,
             problems += check_after_restart(station, ledger, killed_at, sessions)
             ledger.seen = {i: t for i, t in ledger.seen.items() if i in alarms(station)}
             result = RunResult(run, kill_after, ledger.actions - before, problems,
-                               remote_coils_left_on(station.data_dir) is not None, restart_s)
+                               remote_coils_left_on(station.data_dir) is not None, restart_s,
+                               len(on_at_kill))
             results.append(result)
             if progress is not None:
                 progress(result)

@@ -13,14 +13,16 @@ import socket
 import subprocess
 import sys
 import tomllib
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from drivers.gpio import PinLatch
-from edge.safe_off import raw_output_pins
-from edge.station import GPIO_LATCH_FILE
-from tests.helpers import REPO, SIM_OPERATOR, SimStationProcess
+from edge.gpio_outputs import GPIO_LATCH_FILE
+from edge.safe_off_sources import from_tree
+from edge.sim.station import start_modem, start_simulators
+from tests.helpers import REPO, SIM_OPERATOR, ConfigFor, SimStationProcess, sim_config_text_for
 
 SIREN_PIN = 16
 
@@ -41,18 +43,43 @@ def outputs_left_on(data_dir: Path) -> list[int]:
     """Configured output pins the GPIO latch holds ON (a killed daemon leaves them so)."""
     config = tomllib.loads((data_dir / "config.toml").read_text(encoding="utf-8"))
     latched = PinLatch(data_dir / GPIO_LATCH_FILE).read()
-    return sorted(pin for pin in raw_output_pins(config) if latched.get(pin))
+    return sorted(pin for pin in from_tree(config).output_pins() if latched.get(pin))
+
+
+def outside_world(stack: ExitStack, data_dir: Path, time_scale: float) -> ConfigFor:
+    """The devices of ``run --sim`` started by the test, not by the station: the RS-485 line
+    (gauges, the I/O module with siren-2's coil) and the satellite terminal keep running
+    across ``kill -9`` and restart, as real ones do, so a coil a killed station left ON is
+    still ON for ``safe-off`` to find. Writes ``sim-devices.json`` (their control ports) and
+    returns the station's config for ``sim_station(config=…)``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    devices = start_simulators(stack, time_scale)
+    devices.update(start_modem(stack, data_dir))
+    (data_dir / "sim-devices.json").write_text(json.dumps(devices, indent=1), encoding="utf-8")
+
+    def config(data_dir: Path, listen: str) -> str:
+        return sim_config_text_for(data_dir, listen=listen, time_scale=time_scale,
+                                   devices=devices)
+    return config
 
 
 def remote_coils_left_on(data_dir: Path) -> list[str] | None:
-    """Remote siren coils still ON after safe-off, or None where that cannot be told.
-
-    Hook for the remote-outputs work (issue 10 part 2): on this branch the I/O-module
-    simulator is a child of the station and dies with it, so nothing outside the daemon
-    holds a coil; once it keeps running on its own (as a real module does), read its coils
-    here (control port in ``sim-devices.json``, ``status <unit>`` → ``coils=…``).
-    """
-    return None
+    """Remote siren coils the I/O module holds ON (its ``status``), or None when its
+    simulator does not answer (one that died with the station holds nothing)."""
+    config = tomllib.loads((data_dir / "config.toml").read_text(encoding="utf-8"))
+    coils = from_tree(config).coils.values()
+    try:
+        host, port = simulator_at(data_dir, "gauge_control")
+        with socket.create_connection((host, port), timeout=10) as conn:
+            reader = conn.makefile(encoding="utf-8")
+            held: dict[int, str] = {}
+            for unit in sorted({c.unit for c in coils}):
+                conn.sendall(f"status {unit}\n".encode())
+                words = reader.readline().split()
+                held[unit] = dict(w.split("=", 1) for w in words if "=" in w)["coils"]
+    except (OSError, KeyError):
+        return None
+    return sorted(str(c) for c in coils if held[c.unit][c.coil:c.coil + 1] == "1")
 
 
 def pin_level(station: SimStationProcess, pin: int) -> int:
@@ -103,7 +130,11 @@ def device(station: SimStationProcess, device_id: str) -> dict[str, Any]:
 
 
 def simulator(station: SimStationProcess, name: str) -> tuple[str, int]:
-    devices = json.loads((station.data_dir / "sim-devices.json").read_text(encoding="utf-8"))
+    return simulator_at(station.data_dir, name)
+
+
+def simulator_at(data_dir: Path, name: str) -> tuple[str, int]:
+    devices = json.loads((data_dir / "sim-devices.json").read_text(encoding="utf-8"))
     host, _, port = devices[name].rpartition(":")
     return host or "127.0.0.1", int(port)
 
