@@ -346,8 +346,12 @@ class ModbusBus:
 
     def _drop_client(self) -> None:
         if self._client is not None:
-            self._client.close()
-            self._client = None
+            client, self._client = self._client, None
+            try:
+                client.close()
+            except Exception as exc:  # pymodbus on a port without a file number (loop://)
+                log.warning("%s: closing %s: %s: %s", self.name, self.port,
+                            type(exc).__name__, exc)
 
     def _bad(self, unit: int, detail: str) -> BadReply:
         self.counters.bad_reply += 1

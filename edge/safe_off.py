@@ -77,35 +77,53 @@ def drive_pins(targets: Targets) -> Outcome:
 
 async def _drive_line(line: Line, coils: Iterable[Coil], deadline: float) -> Outcome:
     outcome = Outcome()
-    loop = asyncio.get_running_loop()
-    bus = ModbusBus(line.port, baudrate=line.baudrate, parity=line.parity,
-                    stopbits=line.stopbits, timeout_s=line.timeout_s, name=line.name)
+    pending = list(coils)
     try:
-        for coil in coils:
-            switch = CoilSwitch(bus, coil.unit, coil.coil)
-            attempts = 0
-            while True:
-                attempts += 1
-                try:
-                    await switch.set(False)
-                except Exception as exc:  # no reply, refused, port missing: try again
-                    port_gone = isinstance(exc, PortUnavailable) and attempts >= PORT_ATTEMPTS
-                    if loop.time() + RETRY_PAUSE_S < deadline and not port_gone:
-                        await asyncio.sleep(RETRY_PAUSE_S)
-                        continue
-                    outcome.failed.append(f"{coil} on {line.port}: {exc} "
-                                          f"({attempts} attempts)")
-                else:
-                    outcome.off.append(f"{coil}, read back")
-                break
-    finally:
-        await bus.close()
+        bus = ModbusBus(line.port, baudrate=line.baudrate, parity=line.parity,
+                        stopbits=line.stopbits, timeout_s=line.timeout_s, name=line.name)
+        try:
+            while pending:
+                outcome.add(await _drive_coil(bus, line, pending[0], deadline))
+                pending.pop(0)
+        finally:
+            await bus.close()
+    except Exception as exc:  # whatever the line does, each coil not driven is reported
+        outcome.failed += [f"{coil} on {line.port}: {type(exc).__name__}: {exc}"
+                           for coil in pending]
     return outcome
+
+
+async def _drive_coil(bus: ModbusBus, line: Line, coil: Coil, deadline: float) -> Outcome:
+    """One coil OFF and read back, retried until ``deadline`` (one attempt at least)."""
+    loop = asyncio.get_running_loop()
+    switch = CoilSwitch(bus, coil.unit, coil.coil)
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            await switch.set(False)
+        except Exception as exc:  # no reply, refused, port missing: try again
+            port_gone = isinstance(exc, PortUnavailable) and attempts >= PORT_ATTEMPTS
+            if loop.time() + RETRY_PAUSE_S < deadline and not port_gone:
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            return Outcome(failed=[f"{coil} on {line.port}: {exc} ({attempts} attempts)"])
+        return Outcome(off=[f"{coil}, read back"])
+
+
+def _one_line(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """An error inside the serial transport's callbacks: one line, never a traceback (the
+    coil it concerns is reported NOT OFF by its own attempt)."""
+    exc = context.get("exception")
+    what = f"{type(exc).__name__}: {exc}" if exc is not None else context.get("message")
+    print(f"safe-off: {what}", file=sys.stderr, flush=True)
 
 
 async def drive_coils(targets: Targets, timeout_s: float) -> Outcome:
     """Every coil OFF and read back; the lines side by side."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_one_line)
+    deadline = loop.time() + timeout_s
     coils = sorted(targets.coils.values(), key=lambda c: (c.line.port, c.unit, c.coil))
     lines = [(group[0].line, group) for _port, found in groupby(coils, lambda c: c.line.port)
              if (group := list(found))]

@@ -173,13 +173,15 @@ _STRING = re.compile(r"^\s*(?:\"([^\"]*)\"|'([^']*)')")
 _INTEGER = re.compile(r"^\s*(0x[0-9a-fA-F]+|[0-9]+)\b")
 _DATA_DIR = re.compile(r"^\s*data_dir\s*=\s*(?:\"([^\"]+)\"|'([^']+)')", re.MULTILINE)
 MAX_VALUE_LINES = 50
+MAX_DIGITS = 12  # longer numbers name no pin, unit or port setting (and int() has a limit)
+_NUMBER = re.compile(rf"\b[0-9]{{1,{MAX_DIGITS}}}\b")
 
 
 def _value(text: str) -> Any:
     """A scalar from its TOML text (string or integer), else the text itself."""
     if (string := _STRING.match(text)) is not None:
         return string.group(1) if string.group(1) is not None else string.group(2)
-    if (integer := _INTEGER.match(text)) is not None:
+    if (integer := _INTEGER.match(text)) is not None and len(integer.group(1)) <= MAX_DIGITS:
         return int(integer.group(1), 0)
     return text
 
@@ -224,7 +226,7 @@ def from_text(text: str) -> Targets:
             targets.backend = targets.backend or _value(values["backend"])
         for key, value in values.items():
             if key.rsplit(".", 1)[-1] in OUTPUT_KEYS or path.endswith(".zones"):
-                for number in re.findall(r"\b[0-9]+\b", value.split("#", 1)[0]):
+                for number in _NUMBER.findall(value.split("#", 1)[0]):
                     if (pin := _int(int(number), 0, MAX_PIN)) is not None:
                         targets.pins.setdefault(pin, f"pin {pin} ({key})")
     for n, siren in enumerate(sirens):
@@ -243,7 +245,7 @@ def data_dir_in_text(text: str) -> Path | None:
 def from_raw_text(text: str) -> Targets:
     try:
         raw = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):  # ValueError: int() limit
         return from_text(text)
     return from_tree(raw)
 
@@ -259,37 +261,67 @@ def read_text(path: Path) -> str:
         return ""
 
 
+def _validated(config_path: Path) -> tuple[Config | None, list[str]]:
+    try:
+        return load(config_path), []
+    except ConfigError as exc:
+        problems = exc.problems
+    except Exception as exc:  # a reader's own limit (an integer of a million digits …)
+        problems = [f"{type(exc).__name__}: {exc}"]
+    return None, [f"{config_path} does not validate:", *(f"  {p}" for p in problems)]
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a NUL byte in a path read from a broken file
+        return False
+
+
+def _short(problem: str, limit: int = 160) -> str:
+    problem = problem.removeprefix(": ")
+    return problem if len(problem) <= limit else problem[:limit] + "…"
+
+
+def _last_good(candidates: list[Path | None]) -> tuple[Config | None, list[str]]:
+    """The daemon's copy from the first place that has a usable one."""
+    searched: list[str] = []
+    unusable: list[str] = []
+    for candidate in dict.fromkeys(d for d in candidates if d is not None):
+        path = last_good_path(candidate)
+        searched.append(str(path))
+        try:
+            return load_last_good(candidate), [
+                f"outputs of the configuration the daemon last started with: {path}"]
+        except ConfigError as exc:
+            if _exists(path):
+                unusable.append(f"{path} is not usable: {_short(exc.problems[0])}")
+        except Exception as exc:
+            unusable.append(f"{path} is not usable: {type(exc).__name__}: {exc}")
+    return None, [*unusable, "no usable copy of a last good configuration in: "
+                  + ", ".join(searched)]
+
+
 def gather(config_path: Path, data_dir: Path | None = None) -> tuple[Targets, list[str]]:
     """Every output to drive OFF, and notes on where they were found (for stderr)."""
-    notes: list[str] = []
-    targets = Targets()
-    try:
-        config: Config | None = load(config_path)
-    except ConfigError as exc:
-        config = None
-        notes.append(f"{config_path} does not validate:")
-        notes += [f"  {problem}" for problem in exc.problems]
+    targets = Targets(data_dir=data_dir)
+    config, notes = _validated(config_path)
     text = "" if config is not None else read_text(config_path)
     if config is not None:
         targets.add(from_config(config))
-    where = [data_dir, config.station.data_dir if config else data_dir_in_text(text),
-             DEFAULT_DATA_DIR]
-    searched: list[Path] = []
-    for candidate in dict.fromkeys(d for d in where if d is not None):
-        searched.append(last_good_path(candidate))
-        try:
-            copy = load_last_good(candidate)
-        except ConfigError:
-            continue
+    copy, found = _last_good([data_dir, config.station.data_dir if config
+                              else data_dir_in_text(text), DEFAULT_DATA_DIR])
+    if copy is not None:
         targets.add(from_config(copy))
-        notes.append(f"outputs of the configuration the daemon last started with: "
-                     f"{searched[-1]}")
-        break
-    else:
-        if config is None:
-            notes.append("no copy of a last good configuration in: "
-                         + ", ".join(str(p) for p in searched))
+        notes += found
+    elif config is None:
+        notes += found
     if config is None:
-        targets.add(from_raw_text(text))
-        notes.append(f"and every output pin and coil found in {config_path}")
+        try:
+            targets.add(from_raw_text(text))
+        except Exception as exc:  # never lose what the other sources found
+            notes.append(f"{config_path} could not be read for outputs: "
+                         f"{type(exc).__name__}: {exc}")
+        else:
+            notes.append(f"and every output pin and coil found in {config_path}")
     return targets, notes

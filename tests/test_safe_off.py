@@ -50,6 +50,7 @@ BROKEN: dict[str, Callable[[str], str | bytes]] = {
     "duplicated table": lambda text: text + '\n[gpio]\nbackend = "mock"\n',
     "nested deeply": lambda text: text + "\nx = " + "[" * 5000 + "]" * 5000 + "\n",
     "unknown key": lambda text: text.replace("[gpio]", "[gpio]\nbakend = 1"),
+    "a number too long to read": lambda text: text + "\nx = " + "9" * 5000 + "\n",
 }
 
 
@@ -85,7 +86,7 @@ def test_a_broken_file_still_drives_every_output_it_names_off(
     leave_everything_on(data_dir, module)
     code, out, err = safe_off(capsys, "--config", str(path))
     assert code == 0, err
-    assert "does not validate" in err and "no copy of a last good configuration" in err
+    assert "does not validate" in err and "no usable copy of a last good configuration" in err
     assert "siren-2 (rs485 unit 10 coil 0), read back" in out
     assert_all_off(data_dir, module)
 
@@ -106,6 +107,34 @@ def test_a_file_that_names_nothing_falls_back_on_the_last_good_copy(
         assert f"last started with: {data_dir / 'config.last-good.json'}" in err
         assert "amplifier.power (pin 23)" in out and "siren-2" in out
         assert_all_off(data_dir, module)
+
+
+def test_an_unusable_copy_is_named_and_a_line_that_breaks_is_one_not_off_line(
+    tmp_path: Path, module: GaugeSim, capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "config.last-good.json").write_text("[" * 100_000)
+    text = valid_text(data_dir, module).replace("[[sirens]]", """[[sirens]]
+id = "siren-9"
+bus = "loop"
+unit = 10
+coil = 0
+
+[modbus.buses.loop]
+port = "loop://"
+
+[[sirens]]""", 1)
+    path = tmp_path / "config.toml"
+    path.write_text(text + "\n[gpio\n")  # does not parse: its text is read
+    leave_everything_on(data_dir, module)
+    code, out, err = safe_off(capsys, "--config", str(path))
+    assert code == 1
+    assert f"{data_dir / 'config.last-good.json'} is not usable: invalid JSON" in err
+    [failure] = [line for line in err.splitlines() if line.startswith("NOT OFF:")]
+    assert failure.startswith("NOT OFF: siren-9 (loop unit 10 coil 0) on loop://")
+    assert "siren-2 (rs485 unit 10 coil 0), read back" in out
+    assert_all_off(data_dir, module)
 
 
 def test_a_coil_that_cannot_be_reached_is_reported_and_fails_the_command(
