@@ -284,16 +284,17 @@ class Station:
 
     def _maintenance_result(self, error: str | None) -> None:
         self._maintenance_error = error
-        if self.health.get("journal").status != "fault":  # a fault says more; it stays
+        if self.journal.writable:  # "not writable" says more; it stays until writes succeed
             self._report_journal_ok()
 
     def _report_journal_ok(self) -> None:
-        """The journal records: ``ok``, or ``degraded`` while its retention run fails (old
-        events then stay in the live database, which outgrows its budget)."""
+        """The journal records: ``ok``, or a ``fault`` while its retention run fails: old events
+        then stay in the live database, which outgrows its budget until the disk fills on a
+        night that matters, so a technician must come (the fault LED), not read a log."""
         if self._maintenance_error is None:
             self.health.report("journal", "ok", "writable")
         else:
-            self.health.report("journal", "degraded",
+            self.health.report("journal", "fault",
                                f"writable; retention/archive failed: {self._maintenance_error}")
 
     def _update_fault_led(self) -> None:

@@ -159,11 +159,11 @@ async def test_a_failing_retention_run_is_a_fault_in_health_until_a_later_run_su
     async with StationRun(sim_config(tmp_path)) as run:  # 2026-07-01: 212 days later
         health = run.station.health
         journal = await until("the first retention run to fail",
-                              lambda: health.get("journal").status == "degraded"
+                              lambda: health.get("journal").status == "fault"
                               and health.get("journal"))
         assert "retention/archive failed" in journal.detail
         assert "FileExistsError" in journal.detail
-        assert health.status() == "degraded"
+        assert health.status() == "fault"
         assert [e["kind"] for e in run.events("old.event")] == ["old.event"], "nothing lost"
         (tmp_path / "archive").unlink()
         run.station.schedule_retention()
@@ -172,4 +172,4 @@ async def test_a_failing_retention_run_is_a_fault_in_health_until_a_later_run_su
         assert run.events("old.event") == []
         changes = [e["data"]["status"] for e in await run.settled_events("health.changed")
                    if e["source"] == "journal"]
-        assert changes[-2:] == ["degraded", "ok"]
+        assert changes[-2:] == ["fault", "ok"]
