@@ -49,6 +49,10 @@ class AlarmResponder:
         alarms.listeners.append(self._on_alarm)
         station.lifecycle.on("stopping", "alarm-actions", self._stop_all, first=True)
 
+    def sounding(self) -> list[str]:
+        """The alarms whose sirens sound now (their evacuate loop runs)."""
+        return [alarm_id for alarm_id, loop in self._loops.items() if not loop.done()]
+
     def _on_alarm(self, what: str, alarm: Alarm) -> None:
         if what in ("raised", "escalated") or (what == "restored" and alarm.state == "active"):
             if alarm.level == "evacuate":

@@ -24,6 +24,7 @@ from drivers.audio import AudioOutput, AudioSession, AudioSettings, SessionCallb
 from drivers.clock import Clock, iso_utc
 from edge.background import Background
 from edge.config import Config
+from edge.evacuation import evacuate_once
 from edge.panel_buttons import HoldButton
 
 if TYPE_CHECKING:
@@ -147,14 +148,21 @@ class Broadcasting:
     async def evacuate(
         self, *, source: BroadcastSource, actor: str, **labels: Any
     ) -> Broadcast:
-        """The configured evacuation order on every zone (panel, SMS, rules)."""
+        """The configured evacuation order on every zone (panel, SMS, rules). One already
+        active is restarted from its first play, never queued behind (edge.evacuation)."""
         cfg = self.station.config.broadcast
         program = Program(MessageContent(cfg.evacuate_message), repeat=cfg.evacuate_repeat,
                           gap_s=cfg.gap_s)
-        return await self.service.submit(
-            program, zones=sorted(self.amplifier.zones), priority=Priority.EVACUATION,
-            type="emergency", source=source, actor=actor, labels=labels,
-        )
+
+        async def start() -> Broadcast:
+            return await self.service.submit(
+                program, zones=sorted(self.amplifier.zones), priority=Priority.EVACUATION,
+                type="emergency", source=source, actor=actor, labels=labels,
+            )
+
+        broadcast, _ = await evacuate_once(self.service, start, if_active="restart",
+                                           actor=actor)
+        return broadcast
 
     # -- reports -----------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from edge.exposition import ResponseTimes, histogram_family
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
+    from edge.buzzer import Buzzer
     from edge.station import Station
 
 BLINK_S = 0.5
@@ -60,8 +61,9 @@ class Checkin:
 
 
 class Checkins:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: Station, buzzer: Buzzer) -> None:
         self.station = station
+        self.buzzer = buzzer
         self._checks: dict[str, Checkin] = {}
         self._numbers = itertools.count(1)
         self._signal_task: asyncio.Task[None] | None = None
@@ -145,11 +147,9 @@ class Checkins:
     async def _signal(self, check: Checkin) -> None:
         """Blink the LED and sound the buzzer while the check waits; miss it at the deadline."""
         clock, outputs = self.station.clock, self.station.outputs
-        buzzer = "panel.buzzer" if "panel.buzzer" in outputs else None
         lit = False
         try:
-            if buzzer:
-                await outputs.set(buzzer, True, actor="checkin", reason="spot check")
+            self.buzzer.want(f"checkin:{check.id}", f"spot check {check.id} waiting")
             while check.state == "waiting":
                 if clock.monotonic() - check.started_mono >= check.deadline_s:
                     check.state = "missed"
@@ -164,8 +164,7 @@ class Checkins:
                                       quiet=True)
                 await clock.sleep(BLINK_S)
         finally:
-            if buzzer:
-                await outputs.set(buzzer, False, actor="checkin", reason="spot check over")
+            self.buzzer.release(f"checkin:{check.id}")
             if self.led and lit:
                 await outputs.set(self.led, False, actor="checkin", reason="spot check over",
                                   quiet=True)

@@ -114,6 +114,12 @@ class PanelConfig(Section):
     alarm_led: Pin | None = None
     buzzer: Pin | None = None
     hold_s: Annotated[float, _range(0.2, 10.0)] = 1.5
+    #: The buzzer sounds (pulsed) for a new alarm until someone acknowledges it.
+    buzzer_on_alarm: bool = True
+
+
+#: [panel] keys that are not pin numbers.
+PANEL_SETTINGS = frozenset({"hold_s", "buzzer_on_alarm"})
 
 
 class AmplifierConfig(Section):
@@ -122,6 +128,9 @@ class AmplifierConfig(Section):
     hold_s: Annotated[float, _range(0.0, 3600.0)] = 10.0
     max_on_s: Annotated[float, _range(1.0, 86400.0)] = 1800.0
     zones: dict[Id, Annotated[list[Pin], Field(min_length=1)]] = Field(min_length=1)
+    #: What the duty officer reads for a zone, e.g. ``{ north = "北片（上村、下村）" }``
+    #: (default: 全部区域 for ``all``, the zone's id otherwise).
+    zone_names: dict[Id, Annotated[str, Field(min_length=1, max_length=40)]] = {}
 
 
 class AudioConfig(Section):
@@ -154,6 +163,38 @@ class MessagesConfig(Section):
     max_duration_s: Annotated[float, _range(1.0, 1800.0)] = 180.0
 
 
+Step = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class ChecklistConfig(Section):
+    """What the duty officer does next, per level, shown under an alarm on the panel.
+
+    The village's own plan belongs here; the defaults follow the county's rules (叫应叫醒
+    叫全叫走, half an hour to the oral report and one hour to the 首报 in the system) and
+    the transfer questions 何时转、要转谁、人在哪、谁去转、转到哪、怎么管.
+    """
+
+    prepare: Annotated[list[Step], Field(max_length=12)] = [
+        "叫应各村（社区）责任人和网格员，确认已收到",
+        "核对危险区域人员名单：要转谁、人在哪",
+        "检查转移路线和避险安置点，通知安置点做好准备",
+        "向县应急管理局报告雨情",
+        "密切关注雨量，随时准备发布立即转移",
+    ]
+    evacuate: Annotated[list[Step], Field(max_length=12)] = [
+        "立即组织危险区域群众转移：谁去转、转到哪",
+        "半小时内电话口头报告县应急管理局，1小时内系统首报",
+        "叫应各村责任人，确认已收到并开始转移",
+        "逐户核实转移人数，做到不漏一户一人（叫全叫走）",
+        "转移后清点安置点人数，严防人员擅自返回",
+    ]
+    hand_alarm: Annotated[list[Step], Field(max_length=12)] = [
+        "电话联系报警地点的村干部或网格员，核实险情",
+        "险情属实：组织附近群众转移，并报告县应急管理局",
+        "误报：到现场复位报警按钮，记录原因",
+    ]
+
+
 class AlarmsConfig(Section):
     """What an alarm does: 准备转移 speaks; 立即转移 and a hand alarm sound the sirens."""
 
@@ -162,6 +203,7 @@ class AlarmsConfig(Section):
     hand_alarm_message: str = "evacuate"
     siren_pattern: str = "urgent_warning"
     max_on_s: Annotated[float, _range(10.0, 86400.0)] = 1800.0
+    checklist: ChecklistConfig = ChecklistConfig()
 
 
 class CapConfig(Section):
@@ -406,7 +448,7 @@ def pin_uses(config: Config) -> Iterator[tuple[str, int]]:
     """Every BCM pin the config claims, with the key that claims it (zone pins once)."""
     for field in PanelConfig.model_fields:
         value = getattr(config.panel, field)
-        if field != "hold_s" and value is not None:
+        if field not in PANEL_SETTINGS and value is not None:
             yield f"panel.{field}", value
     if config.amplifier is not None:
         yield "amplifier.power_relay", config.amplifier.power_relay
@@ -508,6 +550,15 @@ def _thresholds(config: Config) -> Iterator[str]:
                    f"({rule.prepare_mm}), got {rule.evacuate_mm}")
 
 
+def _zone_names(config: Config) -> Iterator[str]:
+    amp = config.amplifier
+    if amp is None:
+        return
+    for zone in amp.zone_names:
+        if zone not in amp.zones:
+            yield f"amplifier.zone_names.{zone}: no zone {zone!r} in [amplifier.zones]"
+
+
 def _messages(config: Config) -> Iterator[str]:
     known = {"evacuate", "prepare", "all_clear", "test"} | {m.id for m in config.messages.texts}
     for key, value in (("broadcast.evacuate_message", config.broadcast.evacuate_message),
@@ -589,8 +640,8 @@ def _cap(config: Config) -> Iterator[str]:
                "files of the county's alert-signing certificates")
 
 
-CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _messages, _tokens,
-                _sat_phone, _sip, _cap)
+CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _zone_names, _messages,
+                _tokens, _sat_phone, _sip, _cap)
 
 
 def validate(raw: dict[str, Any] | str) -> Config:

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from drivers.modbus_bus import ModbusBus
 from edge.alarm_actions import AlarmResponder
 from edge.alarms import Alarms
+from edge.buzzer import AlarmBuzzer, Buzzer
 from edge.checkins import Checkins
 from edge.hand_alarms import HandAlarms
+from edge.latched_faults import LatchedFaults
 from edge.modbus_lines import open_buses
 from edge.rain import Rain
 from edge.siren_outputs import Sirens
@@ -44,6 +46,8 @@ class StationParts:
     hand_alarms: HandAlarms
     alarm_actions: AlarmResponder
     checkins: Checkins
+    buzzer: Buzzer
+    faults: LatchedFaults
     broadcasting: Broadcasting | None = None
     self_test: SelfTests | None = None
     rain: Rain | None = None
@@ -85,7 +89,11 @@ def build_parts(station: Station) -> StationParts:
         from edge.cap_intake import CapIntake
 
         cap = CapIntake(station, broadcasting)
-    checkins = Checkins(station)
+    buzzer = Buzzer(station)
+    if station.config.panel.buzzer_on_alarm:
+        AlarmBuzzer(buzzer, alarms)
+    checkins = Checkins(station, buzzer)
+    faults = LatchedFaults(station)  # after every output (remote sirens too) is added
     if station.config.panel.ack_button is not None:
 
         def ack_button(active: bool, _began: float) -> None:
@@ -94,7 +102,8 @@ def build_parts(station: Station) -> StationParts:
 
         station.on_input("panel.ack_button", ack_button)
     return StationParts(alarms=alarms, sirens=sirens, hand_alarms=hand_alarms,
-                        alarm_actions=alarm_actions, checkins=checkins,
+                        alarm_actions=alarm_actions, checkins=checkins, buzzer=buzzer,
+                        faults=faults,
                         broadcasting=broadcasting, self_test=self_test, rain=rain,
                         satphone=satphone, cap=cap, sip=sip, buses=buses)
 

@@ -37,6 +37,12 @@ async def test_a_spot_check_answered_by_the_panel_button(tmp_path: Path) -> None
             assert check["state"] == "answered" and check["answered_by"] == "panel"
             assert 40 < check["response_s"] < 45
             assert alarm.state == "active", "one press answers the check, nothing else"
+            buzzer = run.station.parts.buzzer
+            assert list(buzzer.wanted_by) == [f"alarm:{alarm.id}"], \
+                "the answered check no longer buzzes; the alarm nobody acknowledged still does"
+            run.station.parts.alarms.acknowledge(alarm.id, actor="duty")
+            await run.clock.advance(2)
+            assert not buzzer.wanted_by
             assert not run.station.outputs["panel.buzzer"].switch.is_on
         answered = [e for e in await run.settled_events() if e["kind"] == "checkin.answered"]
         assert len(answered) == 1

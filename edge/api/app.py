@@ -16,6 +16,7 @@ from edge.api import (
     cap_routes,
     checkin_routes,
     core_routes,
+    duty_routes,
     output_routes,
     panel_routes,
     rain_routes,
@@ -27,6 +28,7 @@ from edge.api.metrics import registry_for
 from edge.api.security import Viewer
 from edge.api.strict_json import StrictJson, validation_failed
 from edge.api.throttle import AuthThrottle
+from edge.journal_words import JournalWords
 from edge.state_store import NotDurable
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ def create_app(station: Station) -> FastAPI:
     background: set[asyncio.Task[Any]] = set()  # tasks a route started, kept until done
     app.state.background = background
     app.state.sessions = station.sessions
+    app.state.journal_words = JournalWords(station.config)
     app.state.stream_sources = panel_routes.default_stream_sources(station)
     app.include_router(panel_routes.router)
     app.include_router(core_routes.router)
@@ -92,6 +95,7 @@ def create_app(station: Station) -> FastAPI:
     app.include_router(rain_routes.router)
     app.include_router(cap_routes.router)
     app.include_router(checkin_routes.router)
+    app.include_router(duty_routes.router)
     if station.parts.satphone is not None:
         from edge.api import satphone_routes
 

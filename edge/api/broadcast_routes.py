@@ -12,12 +12,14 @@ from broadcast.amplifier import UnknownZone
 from broadcast.library import UploadRejected
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent, TextContent, UnknownContent
+from broadcast.record import Broadcast
 from drivers.clock import iso_utc
 from edge.api.errors import ERRORS
 from edge.api.security import Admin, Operator, Viewer
 from edge.api.state import broadcasting_of, station_of
 from edge.auth import Principal
 from edge.durability import on_disk
+from edge.evacuation import EvacuationActive, IfActive, evacuate_once
 from edge.idempotency import Answer
 
 if TYPE_CHECKING:
@@ -49,6 +51,11 @@ class BroadcastRequest(BaseModel):
     priority: Literal["routine", "rain_message", "alarm_siren", "evacuation"] = "routine"
     type: Literal["drill", "emergency", "routine"] = "routine"
     level: Literal["I", "II", "III", "IV"] | None = None
+    if_active: IfActive = Field(
+        "refuse", description="For priority 'evacuation' only: what to do when an evacuation "
+        "order is already on air or waiting. 'refuse' (default): nothing starts, 409 with "
+        "the active broadcast under 'active'; 'restart': stop it and start this one from its "
+        "first play; 'queue': play this one after it.")
 
     @model_validator(mode="after")
     def one_content(self) -> BroadcastRequest:
@@ -73,7 +80,8 @@ def _broadcasting(request: Request) -> Broadcasting:
     return broadcasting_of(request)
 
 
-@router.post("/broadcasts", status_code=202, response_model=None)
+@router.post("/broadcasts", status_code=202, response_model=None, responses={
+    409: {"description": "an evacuation order is already active (see ``if_active``)"}})
 async def start_broadcast(
     request: Request,
     body: BroadcastRequest,
@@ -82,7 +90,9 @@ async def start_broadcast(
 ) -> dict[str, Any] | JSONResponse:
     """Start a broadcast; 202 with its id. A retried request with the same
     ``Idempotency-Key`` (within 24 h, across restarts) gets the first answer, status and
-    body, with the header ``Idempotent-Replayed: true``, instead of a second broadcast."""
+    body, with the header ``Idempotent-Replayed: true``, instead of a second broadcast.
+    One evacuation order at a time: see ``if_active`` (a refusal is not remembered under
+    the key: nothing was started, a retry is judged again)."""
     station = station_of(request)
     book = station.idempotency
     if idempotency_key is not None:
@@ -90,17 +100,31 @@ async def start_broadcast(
         if replay is not None:
             return JSONResponse(replay.body, replay.status, headers=REPLAYED)
     service = _broadcasting(request).service
-    try:
-        broadcast = await service.submit(
+
+    async def start() -> Broadcast:
+        return await service.submit(
             body.program(), zones=body.zones, priority=API_PRIORITIES[body.priority],
             type=body.type, level=body.level, source="api", actor=principal.name,
         )
+
+    try:
+        if body.priority == "evacuation":
+            service.check(body.program(), body.zones)
+            broadcast, _ = await evacuate_once(service, start, if_active=body.if_active,
+                                               actor=principal.name)
+        else:
+            broadcast = await start()
         answer = broadcast.as_json(iso_utc)
         ticket = None
         if idempotency_key is not None:
             ticket = book.remember(principal.name, idempotency_key, Answer(202, answer))
     except (UnknownZone, UnknownContent) as exc:
         raise HTTPException(422, str(exc)) from None
+    except EvacuationActive as busy:
+        return JSONResponse(
+            {"detail": "an evacuation order is already active: restart it "
+                       "(\"if_active\": \"restart\") or queue behind it (\"queue\")",
+             "active": busy.active.as_json(iso_utc)}, status_code=409)
     finally:
         if idempotency_key is not None:
             book.release(principal.name, idempotency_key)

@@ -26,7 +26,14 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.clock import iso_utc
-from edge.api import broadcast_routes, checkin_routes, core_routes, rain_routes, satphone_routes
+from edge.api import (
+    broadcast_routes,
+    checkin_routes,
+    core_routes,
+    duty_routes,
+    rain_routes,
+    satphone_routes,
+)
 from edge.api.errors import ERRORS
 from edge.api.security import (
     SESSION_COOKIE,
@@ -51,9 +58,10 @@ StreamSource = Callable[[Request], Any]
 #: traffic to a browser, not station behaviour, so it does not follow the station clock
 #: (a fast simulation would otherwise poll SQLite many times a second per browser).
 STREAM_POLL_S = 0.75
-#: A comment line this often keeps proxies from closing a quiet stream, and lets a
-#: stream whose browser went away notice it.
-STREAM_KEEPALIVE_S = 10.0
+#: A ``heartbeat`` event this often (real seconds) carries the station's clock; the panel
+#: calls the station lost when none came for ``duty_routes.LOST_AFTER_S``. It also keeps
+#: proxies from closing a quiet stream, and lets a stream whose browser went away notice.
+STREAM_HEARTBEAT_S = duty_routes.HEARTBEAT_S
 STREAM_BACKLOG = 50
 JOURNAL_BATCH = 200
 
@@ -87,7 +95,8 @@ def default_stream_sources(station: Station) -> dict[str, StreamSource]:
     """What the panel is pushed: the bodies of the matching GET routes. Rain is left to
     the panel to read (its readings change every poll; the warning levels that matter
     arrive as alarms)."""
-    sources: dict[str, StreamSource] = {"health": core_routes.health}
+    sources: dict[str, StreamSource] = {"health": core_routes.health,
+                                        "state": duty_routes.state_body}
     if station.parts.broadcasting is not None:
         sources["broadcasts"] = lambda request: broadcast_routes.list_broadcasts(
             request, active=True)
@@ -210,8 +219,18 @@ class StreamState:
         rows = station_of(request).journal.read(after=self.after, limit=JOURNAL_BATCH)
         if rows:
             self.after = rows[-1]["seq"]
-            out.append(sse("journal", {"events": rows}, self.after))
+            words = duty_routes.words_of(request)
+            described = [row | {"say": words.describe(row)} for row in rows]
+            out.append(sse("journal", {"events": described}, self.after))
         return out
+
+
+def heartbeat(station: Station) -> str:
+    """The station's clock (and how fast it runs), for the panel's header and its
+    watch on the connection."""
+    return sse("heartbeat", {"time": iso_utc(station.clock.now()),
+                             "time_scale": duty_routes.time_scale(station),
+                             "seq": station.journal.committed_seq})
 
 
 def _resume_after(request: Request, journal: Journal) -> int:
@@ -224,10 +243,12 @@ def _resume_after(request: Request, journal: Journal) -> int:
 @router.get("/api/v1/stream", tags=["panel"],
             responses={200: {"content": {"text/event-stream": {}}}})
 async def stream(request: Request, principal: Annotated[Principal, Viewer]) -> StreamingResponse:
-    """Server-sent events: each stream source when it changes (``health``, ``broadcasts``,
-    and whatever else is registered) and ``journal`` batches of new events, whose ``id``
-    is the last seq so a reconnecting browser resumes where it stopped. Ends with a
-    ``signed_out`` event when the panel session ends, and when the station stops.
+    """Server-sent events: each stream source when it changes (``health``, ``state``,
+    ``broadcasts``, and whatever else is registered), ``journal`` batches of new events
+    (each described under ``say``), whose ``id`` is the last seq so a reconnecting browser
+    resumes where it stopped, and a ``heartbeat`` with the station's clock every few
+    seconds. Ends with a ``signed_out`` event when the panel session ends, and when the
+    station stops.
 
     A caller that does not ``Accept: text/event-stream`` (curl, a script) gets one
     snapshot, the frames a browser gets first, and the response ends."""
@@ -240,10 +261,11 @@ async def stream(request: Request, principal: Annotated[Principal, Viewer]) -> S
 
     async def frames() -> AsyncIterator[str]:
         stopping = asyncio.ensure_future(station.wait_stopped())
-        quiet_s = 0.0
+        loop = asyncio.get_running_loop()
+        beat_at = loop.time() + STREAM_HEARTBEAT_S
         try:
             yield "retry: 2000\n\n" + sse("hello", {"name": principal.name,
-                                                    "role": principal.role})
+                                                    "role": principal.role}) + heartbeat(station)
             while not stopping.done():
                 signed_out = session_id is not None \
                     and request.app.state.sessions.get(session_id) is None
@@ -255,10 +277,9 @@ async def stream(request: Request, principal: Annotated[Principal, Viewer]) -> S
                     yield frame
                 if not follow:
                     return
-                quiet_s = 0.0 if changes else quiet_s + STREAM_POLL_S
-                if quiet_s >= STREAM_KEEPALIVE_S:
-                    quiet_s = 0.0
-                    yield ": keep-alive\n\n"
+                if loop.time() >= beat_at:
+                    beat_at = loop.time() + STREAM_HEARTBEAT_S
+                    yield heartbeat(station)
                     if await request.is_disconnected():
                         return
                 await asyncio.wait({stopping}, timeout=STREAM_POLL_S)
