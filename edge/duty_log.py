@@ -71,12 +71,14 @@ def fold(events: Iterable[dict[str, Any]],
     """Main events in order, each with the chatter that belongs to it.
 
     Chatter goes under the latest main event of its group (``alarm:a1``), or of its kind
-    of cause for ``alarm:*``; with no such event, under the latest main event; the very
-    first events of a span, with nothing before them, stand on their own.
+    of cause for ``alarm:*``; with no such event, under the latest cause of any kind, or
+    else the latest main event; the very first events of a span, with nothing before
+    them, stand on their own.
     """
     entries: list[Entry] = []
     by_group: dict[str, Entry] = {}
     latest: dict[str, Entry] = {}
+    latest_cause: Entry | None = None
     for event in events:
         said = describe(event)
         group = said.get("group")
@@ -85,7 +87,7 @@ def fold(events: Iterable[dict[str, Any]],
             if group is not None:
                 head, _, name = group.partition(":")
                 target = latest.get(head) if name == "*" else by_group.get(group)
-            target = target or (entries[-1] if entries else None)
+            target = target or latest_cause or (entries[-1] if entries else None)
             if target is not None:
                 target.folded.append((event, said))
                 continue
@@ -94,6 +96,7 @@ def fold(events: Iterable[dict[str, Any]],
         if group is not None and group.split(":")[0] in CAUSES:
             by_group[group] = entry
             latest[group.split(":")[0]] = entry
+            latest_cause = entry
     return entries
 
 

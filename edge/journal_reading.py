@@ -79,3 +79,14 @@ def read_span(path: Path, start: datetime, end: datetime, limit: int,
     finally:
         conn.close()
     return _rows(rows[:limit]), len(rows) > limit
+
+
+def ts_before(path: Path, seq: int) -> str | None:
+    """The time of the last event before ``seq`` (what a run wrote last before it)."""
+    conn = _open(path)
+    try:
+        row = conn.execute("SELECT ts FROM events WHERE seq < ? ORDER BY seq DESC LIMIT 1",
+                           (seq,)).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None

@@ -106,13 +106,15 @@ class JournalWords:
         render = RENDER.get(kind) or RENDER.get(kind.split(".")[0] + ".*")
         text = render(self, event, data) if render is not None else generic(data)
         return {"title": title.as_json(), "text": text.as_json(), "category": words.category,
-                "chatter": self._chatter(kind, words, data),
+                "tone": tone_of(kind, words, data), "chatter": self._chatter(kind, words, data),
                 "group": group_of(event), "ids": f"{kind} · {event['source']} · {event['actor']}"}
 
     def _title(self, kind: str, words: KindWords, data: dict[str, Any]) -> Said:
         alarm = data.get("alarm") if isinstance(data.get("alarm"), dict) else None
         if alarm is not None and kind.startswith("alarm."):
             return alarm_title(kind, alarm) or Said(words.zh, words.en)
+        if kind == "health.changed":
+            return HEALTH_TITLES.get(str(data.get("status")), Said(words.zh, words.en))
         return Said(words.zh, words.en)
 
     @staticmethod
@@ -124,10 +126,39 @@ class JournalWords:
         if kind.startswith("satphone.sms_") and str(data.get("tag", "")).startswith(
                 ("report:", "callout:")):
             return True
+        if kind.startswith("buzzer.") and str(data.get("key", "")).startswith(
+                ("alarm:", "checkin:")):
+            return True  # the buzzer sounding for an alarm goes with the alarm
+        if kind == "health.changed" and data.get("status") == "ok" \
+                and data.get("previous") in (None, "unknown"):
+            return True  # a device ready at start: nothing went wrong
         return words.chatter
 
     def name(self, thing: str | None) -> Said:
         return self.names.of(thing or "")
+
+
+HEALTH_TITLES = {
+    "ok": Said("设备恢复正常", "Device back to normal"),
+    "fault": Said("设备故障", "Device fault"),
+    "offline": Said("设备离线", "Device offline"),
+    "degraded": Said("设备部分异常", "Device impaired"),
+    "unknown": Said("设备状态未知", "Device state unknown"),
+}
+
+
+def tone_of(kind: str, words: KindWords, data: dict[str, Any]) -> str:
+    """How the line is coloured: ``bad`` (a fault, something offline), ``good`` (back to
+    normal), ``alarm``, or ``plain``."""
+    if kind == "health.changed":
+        return "good" if data.get("status") == "ok" else "bad"
+    if words.category == "faults" and kind not in ("fault.cleared", "output.recovered"):
+        return "bad"
+    if kind in ("fault.cleared", "output.recovered"):
+        return "good"
+    if words.category == "alarms":
+        return "alarm"
+    return "plain"
 
 
 def alarm_title(kind: str, alarm: dict[str, Any]) -> Said | None:
@@ -178,6 +209,9 @@ def group_of(event: dict[str, Any]) -> str | None:
         return None
     if head in ("amplifier", "audio"):
         return "broadcast:*"
+    if head == "buzzer":
+        key = str(data.get("key") or "")
+        return key if key.startswith(("alarm:", "checkin:")) else None
     if head == "output":
         return {"alarm": "alarm:*", "broadcast": "broadcast:*", "checkin": "checkin:*",
                 "buzzer": "alarm:*"}.get(actor)

@@ -101,7 +101,8 @@ class Names:
         return self._zones.get(zone, Said(zone, zone))
 
     def zones(self, zones: list[str]) -> Said:
-        said = [self.zone(z) for z in zones]
+        """Zones in words; a list with ``all`` is just 全部区域."""
+        said = [ALL_ZONES] if "all" in zones else [self.zone(z) for z in zones]
         return Said("、".join(s.zh for s in said), ", ".join(s.en for s in said))
 
     def as_json(self) -> dict[str, dict[str, str]]:

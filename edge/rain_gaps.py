@@ -4,7 +4,9 @@ A gauge's series has a number for every step, dry or not; a step in which the ga
 was offline, in fault, not yet read, or the station itself was stopped has no
 measurement, and drawing it as 0 mm would be a lie. The spans come from the journal:
 a gauge's ``health.changed`` events (any status but ``ok`` opens a gap, ``ok`` closes
-it) and the station's own stops and starts. Plain function over events.
+it) and the station's own starts: the station was not looking from the last thing its
+previous run wrote (``previous_ts`` of a ``station.started`` event; a ``kill -9``
+writes no goodbye) until the gauge answered again. Plain function over events.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from drivers.clock import iso_utc
 
-GAP_KINDS = ("health.changed", "station.stopping", "station.started")
+GAP_KINDS = ("health.changed", "station.started")
 
 
 def gaps(events: Iterable[dict[str, Any]], gauge: str, start: datetime, end: datetime,
@@ -42,6 +44,9 @@ def gaps(events: Iterable[dict[str, Any]], gauge: str, start: datetime, end: dat
             opened = None
         elif not ok and opened is None:
             opened = event["ts"]
+            if kind == "station.started":
+                before = event.get("previous_ts")
+                opened = max(before, iso_utc(start)) if before else iso_utc(start)
     if opened is None and stale_since is not None:
         opened = iso_utc(max(stale_since, start))
     if opened is not None:

@@ -97,9 +97,10 @@ def sim_station(tmp_path: Path) -> Iterator[Callable[..., SimStationProcess]]:
     started: list[SimStationProcess] = []
 
     def start(name: str = "data", *args: str, time_scale: float | None = None,
-              config: ConfigFor | None = None, ready: bool = True) -> SimStationProcess:
+              config: ConfigFor | None = None, ready: bool = True,
+              port: int | None = None) -> SimStationProcess:
         station = SimStationProcess(tmp_path / name, *args, time_scale=time_scale,
-                                    config=config)
+                                    config=config, port=port)
         started.append(station)
         if ready:
             station.wait_ready()

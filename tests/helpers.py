@@ -135,9 +135,9 @@ class SimStationProcess:
     """
 
     def __init__(self, data_dir: Path, *extra_args: str, time_scale: float | None = None,
-                 config: ConfigFor | None = None) -> None:
+                 config: ConfigFor | None = None, port: int | None = None) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()  # a port given: the same station, restarted
         self.base_url = f"http://127.0.0.1:{self.port}"
         listen = f"127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,7 @@ class SimStationProcess:
         if time_scale is not None:
             args += ["--time-scale", str(time_scale)]
         self.log_path = data_dir.parent / f"{data_dir.name}-station.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
                                         cwd=REPO, start_new_session=True)
         self._http = httpx.Client(base_url=self.base_url, timeout=10)

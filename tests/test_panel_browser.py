@@ -1,13 +1,20 @@
-"""The duty panel in a real headless Chromium against a real simulated station.
+"""The duty panel in a real headless Chromium, used as a duty officer would in a storm.
 
-Each test starts ``station-edge run --sim`` as a child process and opens the panel at
-``/`` in Debian's Chromium (Playwright drives it; nothing downloads a browser). What the
-page shows is checked in the page, what the station did is checked through the API and
-the simulated GPIO. Screenshots land in ``test-artifacts/panel/``.
+One Chromium for the module, a fresh browser context per panel. Most tests run the
+station in this process (real uvicorn on 127.0.0.1, real station on simulated
+hardware: mock GPIO, file audio, a pulse rain gauge); the test that kills the station
+and restarts it runs ``station-edge run --sim`` as a process, with its gauge and modem
+simulators. What the page shows is checked in the page; what the station did through
+the API and the simulated GPIO. Screenshots land in ``test-artifacts/panel/`` (desk
+1366x768, phone 390x844): calm, 准备转移, 立即转移 with sirens, lost connection, 值班记录.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import re
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +23,22 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chromium import PHONE, Panels, panels, screenshot, sign_in
-from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess, wait_for
+from tests.browser.chromium import ARTIFACTS, PHONE, chromium, panels, screenshot, sign_in
+from tests.browser.live_station import LiveStation
+from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess, sim_config, wait_for
 
 pytestmark = pytest.mark.slow
 
 AMPLIFIER_RELAYS = {"amplifier.power", "amplifier.zone-24", "amplifier.zone-25"}
 HAND_ALARM_PIN = 6
+PULSE_GAUGE = """
+[[rain_gauges]]
+id = "rg-p"
+name = "后山雨量站"
+kind = "pulse"
+pin = 20
+mm_per_tip = 5.0
+"""
 POST_WITH_CSRF = """async ([path, body, withCsrf]) => {
   const session = await (await fetch("/api/v1/session")).json();
   const headers = {"Content-Type": "application/json"};
@@ -32,137 +48,292 @@ POST_WITH_CSRF = """async ([path, body, withCsrf]) => {
 }"""
 
 
-@pytest.fixture
-def station(sim_station: Callable[..., SimStationProcess]) -> SimStationProcess:
-    return sim_station("station")
-
-
-@pytest.fixture
-def browser(tmp_path: Path, station: SimStationProcess) -> Iterator[Panels]:
-    with panels(tmp_path / "profiles", station.base_url) as opened:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as opened:
         yield opened
-    assert opened.page_errors == [], "the panel's script threw"
 
 
-def api(station: SimStationProcess, method: str, path: str,
-        headers: dict[str, str] = SIM_VIEWER, json: Any = None) -> httpx.Response:
-    return httpx.request(method, station.base_url + path, headers=headers, json=json, timeout=10)
+@pytest.fixture
+def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveStation]:
+    """A station in this process; ``@pytest.mark.siren_max_on_s(3)`` shortens siren-1's
+    maximum on-time (to see a cut within a test)."""
+    marker = request.node.get_closest_marker("siren_max_on_s")
+    replace = {"relay = 16": f"relay = 16\nmax_on_s = {marker.args[0]}"} if marker else {}
+    with LiveStation(sim_config(tmp_path, PULSE_GAUGE, **replace)) as station:
+        yield station
 
 
-def relays_on(station: SimStationProcess) -> bool:
-    outputs = api(station, "GET", "/api/v1/outputs").json()["outputs"]
+def api(base_url: str, method: str, path: str, headers: dict[str, str] = SIM_VIEWER,
+        json: Any = None) -> httpx.Response:
+    return httpx.request(method, base_url + path, headers=headers, json=json, timeout=10)
+
+
+def signed_in(panel: Any, token: str = "sim-operator") -> Any:
+    sign_in(panel, token)
+    expect(panel.locator("#panel-view")).to_be_visible()
+    expect(panel.locator("#live")).to_have_attribute("data-state", "on")
+    return panel
+
+
+def rain(live: LiveStation, mm: float) -> None:
+    """Rain on the pulse gauge, as its reed contact would report it (5 mm a tip)."""
+    def tips() -> None:
+        gauge = live.station.parts.rain.gauges["rg-p"]
+        for _ in range(round(mm / 5.0)):
+            gauge.tip(live.station.clock.now())
+    live.call(tips)
+
+
+def test_a_calm_station_and_one_evacuation_order_at_a_time(live: LiveStation,
+                                                             browser: Any) -> None:
+    with panels(browser, live.base_url) as opened:
+        page = signed_in(opened.open("desk"))
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        expect(page.locator("#station-status")).to_have_text("正常")
+        expect(page.locator("#station-status")).to_have_attribute("data-tone", "ok")
+        expect(page.locator("#alarm-banner")).to_be_hidden()
+        siren = page.locator("#devices .tile[data-device='siren-1']")
+        expect(siren).to_contain_text("村委会警报器")
+        expect(siren).to_contain_text("正常")
+        expect(page.locator("#rain .gauge[data-gauge='rg-p']")).to_contain_text("后山雨量站")
+        expect(page.locator("#rain .gauge .total[data-window='1h']")).to_contain_text("1小时")
+        expect(page.locator("#rain .gauge .total[data-window='1h']")).to_contain_text("毫米")
+        assert page.locator("#favicon").get_attribute("href") == "/panel/favicon.svg"
+        assert api(live.base_url, "GET", "/panel/favicon.svg").status_code == 200
+        expect(page.locator("#clock")).not_to_have_text("--:--:--")
+        screenshot(page, "desk-calm")
+        phone = signed_in(opened.open("phone", PHONE))
+        expect(phone.locator("#station-status")).to_have_text("正常")
+        screenshot(phone, "phone-calm", full_page=True)
+
+        forged = page.evaluate(POST_WITH_CSRF, ["/api/v1/broadcasts", {"message": "test"}, False])
+        assert forged == 403, "the cookie alone must not act"
+
+        button = page.locator("#evacuate")
+        button.click()
+        expect(page.locator("#confirm-evacuate")).to_be_visible()
+        expect(page.locator("#evacuate-cancel")).to_be_focused()
+        page.locator("#evacuate-confirm").click()
+        expect(button).to_have_attribute("data-state", re.compile("on-air|waiting"))
+        expect(page.locator("#evacuate-big")).to_have_text(re.compile("转移令(播放中|等待播出)"))
+        expect(page.locator("#evacuate-sub")).to_contain_text("/3遍")
+        wait_for("the amplifier and both zones ON", lambda: relays_on(live))
+        expect(page.locator("#evacuate-sub")).to_contain_text("第1/3遍")
+
+        expect(phone.locator("#evacuate-big")).to_have_text("转移令播放中")  # pushed live
+        phone.locator("#evacuate").click()  # a second press, on the phone
+        expect(phone.locator("#confirm-title")).to_contain_text("转移令正在播放")
+        expect(phone.locator("#evacuate-confirm")).to_have_text("从头重新播放")
+        phone.locator("#evacuate-cancel").click()
+        [first] = active_evacuations(live)
+        phone.locator("#evacuate").click()
+        phone.locator("#evacuate-confirm").click()
+        wait_for("the order restarted", lambda: [b["id"] for b in active_evacuations(live)]
+                 not in ([], [first["id"]]))
+        assert len(active_evacuations(live)) == 1, "restarted, never queued"
+        gone = api(live.base_url, "GET", f"/api/v1/broadcasts/{first['id']}").json()
+        assert gone["state"] == "cancelled"
+
+        page.locator("#broadcasts li.prio-evacuation button.stop").click()
+        expect(page.locator("#broadcasts")).to_contain_text("没有正在进行的广播")
+        expect(button).to_have_attribute("data-state", "ready")
+
+
+def relays_on(live: LiveStation) -> bool:
+    outputs = api(live.base_url, "GET", "/api/v1/outputs").json()["outputs"]
     return {o["id"] for o in outputs if o["on"]} >= AMPLIFIER_RELAYS
 
 
-def test_operator_evacuates_from_the_panel_and_stops_it(
-    station: SimStationProcess, browser: Panels
+def active_evacuations(live: LiveStation) -> list[dict[str, Any]]:
+    listed = api(live.base_url, "GET", "/api/v1/broadcasts?active=true").json()["broadcasts"]
+    return [b for b in listed if b["priority"] == "evacuation"]
+
+
+def test_a_rain_alarm_takes_the_top_of_the_page_and_gets_attention(live: LiveStation,
+                                                                    browser: Any) -> None:
+    with panels(browser, live.base_url) as opened:
+        page = signed_in(opened.open("desk", notifications=True))
+        phone = signed_in(opened.open("phone", PHONE))
+        page.locator("#sound").click()  # a gesture: the browser may now make sound
+        expect(page.locator("#sound")).to_have_attribute("aria-pressed", "true")
+        sounds_before = page.evaluate("window.__probe.oscillators")
+
+        rain(live, 30)  # 30 mm in 1 h: 准备转移
+        banner = page.locator("#alarm-banner .alarm.level-prepare")
+        expect(banner).to_be_visible()
+        expect(page.locator("#station-status")).to_have_text("准备转移")
+        expect(page.locator("#station-status")).to_have_attribute("data-tone", "warning")
+        expect(banner.locator(".alarm-cause")).to_have_text(
+            "后山雨量站 1小时雨量30.0毫米（阈值30毫米）")
+        checklist = live.config.alarms.checklist.prepare
+        expect(banner.locator(".checklist li")).to_have_text(list(checklist))
+        expect(banner.locator("button.ack")).to_have_text("收到，停止提醒")
+        expect(page.locator("#rain .gauge .badge.level-prepare")).to_have_text("准备转移预警")
+        screenshot(page, "desk-prepare")
+        expect(phone.locator("#alarm-banner .alarm.level-prepare")).to_be_visible()
+        screenshot(phone, "phone-prepare")
+
+        rain(live, 20)  # 50 mm: 立即转移, the sirens sound
+        banner = page.locator("#alarm-banner .alarm.level-evacuate")
+        expect(banner).to_be_visible()
+        expect(page.locator("#station-status")).to_have_text("立即转移")
+        expect(page.locator("#station-status")).to_have_attribute("data-tone", "critical")
+        expect(banner.locator(".sounding")).to_contain_text("警报器鸣响：村委会警报器")
+        expect(banner.locator("button.ack")).to_have_text("收到，停止警报")
+        expect(page).to_have_title(re.compile("立即转移"))
+        assert page.locator("#favicon").get_attribute("href") == "/panel/favicon-alarm.svg"
+        wait_for("a sound started", lambda: page.evaluate("window.__probe.oscillators")
+                 > sounds_before)
+        notes = page.evaluate("window.__probe.notifications")
+        assert any(n["title"] == "立即转移" and "后山雨量站" in n["body"] for n in notes), notes
+        assert live.call(lambda: bool(live.station.parts.buzzer.wanted_by)), "the buzzer beeps"
+        titles: set[str] = set()
+        wait_for("the title flashing", lambda: titles.add(page.title()) or len(titles) == 2,
+                 timeout=10)
+        expect(phone.locator("#alarm-banner .alarm.level-evacuate")).to_be_visible()
+        screenshot(page, "desk-evacuate-sirens")
+        screenshot(phone, "phone-evacuate-sirens")
+
+        banner.locator("button.ack").click()
+        expect(banner.locator(".acked")).to_contain_text("sim-operator")
+        expect(banner.locator(".sounding")).to_have_count(0)
+        assert not live.call(lambda: live.station.parts.buzzer.wanted_by)
+        entry = page.locator("#journal li.main[data-kind='alarm.raised']").first
+        expect(entry.locator(".ev-kind")).to_have_text("准备转移预警")
+        page.locator("#journal-filters .chip[data-filter='alarms']").click()
+        kinds = page.locator("#journal li.main").evaluate_all(
+            "items => items.map(li => li.dataset.kind)")
+        assert kinds and not any(k.startswith(("output.", "panel.signed")) for k in kinds)
+
+
+@pytest.mark.siren_max_on_s(3.0)
+def test_a_latched_fault_a_spot_check_and_a_viewer_on_a_phone(live: LiveStation,
+                                                              browser: Any) -> None:
+    with panels(browser, live.base_url) as opened:
+        page = signed_in(opened.open("desk"))
+        live.call(lambda: live.station.outputs.set("siren-1", True, actor="test",
+                                                   reason="a stuck relay"))
+        tile = page.locator("#devices .tile[data-device='siren-1']")
+        expect(tile).to_have_attribute("data-status", "fault")  # cut after its 3 s
+        expect(tile).to_contain_text("超过最长3秒")
+        expect(tile.locator(".tile-advice")).to_contain_text("清除故障")
+        expect(page.locator("#station-status")).to_have_text("设备故障")
+        tile.locator("button.clear-fault").click()
+        expect(tile).to_have_attribute("data-status", "ok")
+        cleared = api(live.base_url, "GET", "/api/v1/events?kind=fault.cleared").json()
+        assert [e["actor"] for e in cleared["events"]] == ["sim-operator"]
+
+        assert api(live.base_url, "POST", "/api/v1/checkins").status_code == 201
+        prompt = page.locator("#checkin")
+        expect(prompt).to_be_visible()
+        expect(page.locator("#checkin-countdown")).to_have_text(re.compile(r"剩余 [45]:\d\d"))
+        page.locator("#checkin-answer").click()
+        expect(prompt).to_be_hidden()
+
+        viewer = opened.open("viewer", PHONE)
+        sign_in(viewer, "not-a-token")
+        expect(viewer.locator("#sign-in-error")).to_have_text("密码不对，请重试")
+        signed_in(viewer, "sim-viewer")
+        expect(viewer.locator("#readonly")).to_be_visible()
+        viewer.locator("#lang").click()
+        expect(viewer.locator("html")).to_have_attribute("lang", "en")
+        expect(viewer.locator("#evacuate .big")).to_have_text("EVACUATE")
+        expect(viewer.locator("#station-status")).to_have_text("All normal")
+        expect(viewer.locator("#evacuate")).to_be_disabled()
+        refused = viewer.evaluate(POST_WITH_CSRF, ["/api/v1/broadcasts", {"message": "test"},
+                                                  True])
+        assert refused == 403, "a viewer's session is refused even with its CSRF token"
+        viewer.reload()
+        expect(viewer.locator("#panel-view")).to_be_visible()  # the session survives a reload
+
+
+def test_the_duty_log_with_handover_notes_prints_and_downloads(live: LiveStation,
+                                                                browser: Any) -> None:
+    live.call(lambda: live.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0))
+    wait_for("the hand alarm", lambda: api(live.base_url, "GET", "/api/v1/alarms").json()
+             ["alarms"])
+    [alarm] = api(live.base_url, "GET", "/api/v1/alarms").json()["alarms"]
+    api(live.base_url, "POST", f"/api/v1/alarms/{alarm['id']}/ack", SIM_OPERATOR)
+    with panels(browser, live.base_url) as opened:
+        page = signed_in(opened.open("desk"))
+        page.locator("#show-duty").click()
+        duty = page.locator("#duty-view")
+        expect(duty).to_be_visible()
+        expect(page.locator("#duty-span")).to_contain_text("08:00")
+        expect(page.locator("#duty-rows tr[data-kind='alarm.raised'] .event")).to_have_text(
+            "手动报警")
+        page.locator("#handover-text").fill("村口报警已核实：村民误按，已复位。雨停，交王某接班。")
+        page.locator("#handover-save").click()
+        note = page.locator("#duty-rows tr[data-kind='duty.handover_note']")
+        expect(note).to_contain_text("村民误按")
+        assert page.locator("#duty-rows tr[data-kind^='output.']").count() == 0, "folded"
+        screenshot(page, "desk-duty-log")
+        phone = signed_in(opened.open("phone", PHONE))
+        phone.locator("#show-duty").click()
+        expect(phone.locator("#duty-rows tr[data-kind='duty.handover_note']")).to_be_visible()
+        screenshot(phone, "phone-duty-log", full_page=True)
+
+        pdf = page.pdf(format="A4")
+        (ARTIFACTS / "duty-log.pdf").write_bytes(pdf)
+        text = "".join(pdf_text(pdf).split())  # lines wrap anywhere in Chinese
+        assert "值班记录" in text and "村民误按" in text and "手动报警" in text, text[:500]
+        assert "保存交接班记录" not in text and "立即转移按钮" not in text, "only the record"
+
+        with page.expect_download() as download:
+            page.locator("#duty-csv").click()
+        csv = Path(download.value.path()).read_text(encoding="utf-8-sig")
+        assert csv.startswith("时间（北京时间）,类别,事件,详情,操作人,附带动作")
+        assert "交接班记录" in csv and "村民误按" in csv and "手动报警" in csv
+
+
+def pdf_text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def gauge_control(station: SimStationProcess, command: str) -> str:
+    devices = json.loads((station.data_dir / "sim-devices.json").read_text())
+    host, port = devices["gauge_control"].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(command.encode() + b"\n")
+        reply = conn.makefile().readline().strip()
+    assert reply.startswith("OK"), reply
+    return reply
+
+
+def test_the_panel_knows_when_the_station_is_gone_and_a_restart_signs_no_one_out(
+    sim_station: Callable[..., SimStationProcess], browser: Any
 ) -> None:
-    page = browser.open("operator")
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    sign_in(page, "sim-operator")
-    expect(page.locator("#panel-view")).to_be_visible()
-    expect(page.locator("#station-status")).to_have_text("正常")
-    expect(page.locator("#devices .tile[data-device='amplifier']")).to_contain_text("正常")
-    expect(page.locator("#rain .rain-chart").first).to_be_visible()
-    expect(page.locator(".rain-chart .threshold.evacuate").first).to_be_attached()
+    station = sim_station("station")
+    with panels(browser, station.base_url) as opened:
+        page = signed_in(opened.open("desk"))
+        phone = signed_in(opened.open("phone", PHONE))
+        gauge = page.locator("#rain .gauge[data-gauge='rg-1']")
+        expect(gauge).to_contain_text("后山雨量站")
+        gauge_control(station, "fault 1 silence")  # the gauge stops answering
+        expect(gauge.locator(".badge.stale")).to_have_text("数据中断", timeout=30_000)
+        expect(gauge.locator(".total[data-window='1h'] b")).to_have_text("—")
+        expect(gauge.locator(".line3")).to_contain_text("起无数据")
+        other = page.locator("#rain .gauge[data-gauge='rg-2'] .total[data-window='1h'] b")
+        expect(other).to_have_text(re.compile(r"\d+\.\d 毫米"))
 
-    cookie = next(c for c in page.context.cookies() if c["name"] == "station_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-    assert "sim-operator" not in cookie["value"]
-    assert "station_session" not in page.evaluate("document.cookie")
-    forged = page.evaluate(POST_WITH_CSRF, ["/api/v1/broadcasts", {"message": "test"}, False])
-    assert forged == 403, "the cookie alone must not act"
-    assert not relays_on(station)
+        station.kill()  # kill -9: no goodbye on the stream
+        expect(page.locator("#lost")).to_be_visible(timeout=20_000)
+        expect(page.locator("#station-status")).to_have_text("与站点失去联系")
+        expect(page.locator("#lost-since")).to_contain_text("最后联系")
+        expect(page.locator("#evacuate")).to_be_hidden()
+        expect(page.locator("#physical")).to_contain_text("实体“立即转移”按钮")
+        expect(page.locator("#devices .tile").first).to_have_attribute("data-status", "unknown")
+        expect(page).to_have_title(re.compile("与站点失去联系"))
+        expect(phone.locator("#lost")).to_be_visible(timeout=20_000)
+        screenshot(page, "desk-lost-connection")
+        screenshot(phone, "phone-lost-connection")
 
-    page.locator("#evacuate").click()
-    expect(page.locator("#confirm-evacuate")).to_be_visible()
-    screenshot(page, "desk-zh-confirm")
-    page.locator("#evacuate-confirm").click()
-
-    broadcast = page.locator("#broadcasts li.broadcast.prio-evacuation")
-    expect(broadcast).to_contain_text("立即转移")
-    wait_for("amplifier power and both zone relays ON", lambda: relays_on(station))
-    gpio = api(station, "GET", "/api/v1/sim/gpio", SIM_OPERATOR).json()
-    pins = {p["pin"]: p["level"] for p in gpio["pins"]}
-    assert pins[23] == pins[24] == pins[25] == 1
-    expect(page.locator("#journal .ev-kind[title='broadcast.started']").first).to_be_attached()
-    started = api(station, "GET", "/api/v1/broadcasts?active=true").json()
-    assert [b["actor"] for b in started["broadcasts"]] == ["sim-operator"]
-    screenshot(page, "desk-zh-evacuating")
-
-    broadcast.locator("button.stop").click()
-    expect(page.locator("#broadcasts li.broadcast")).to_have_count(0)
-    expect(page.locator("#broadcasts")).to_contain_text("没有正在进行的广播")
-
-    page.locator("#sign-out").click()
-    expect(page.locator("#sign-in-view")).to_be_visible()
-    stale = httpx.get(station.base_url + "/api/v1/session", timeout=10,
-                      cookies={"station_session": cookie["value"]})
-    assert stale.status_code == 401
-
-
-def test_operator_acknowledges_an_alarm(station: SimStationProcess, browser: Panels) -> None:
-    page = browser.open("operator")
-    sign_in(page, "sim-operator")
-    expect(page.locator("#alarms")).to_contain_text("没有报警")
-    press = {"level": 0}  # active low: a villager presses the hand alarm
-    api(station, "POST", f"/api/v1/sim/gpio/{HAND_ALARM_PIN}", SIM_OPERATOR, press)
-    alarm = page.locator("#alarms li.alarm.state-active")
-    expect(alarm).to_be_visible()
-    screenshot(page, "desk-zh-alarm")
-    alarm.locator("button.ack").click()
-    expect(page.locator("#alarms li.alarm.state-acknowledged")).to_be_visible()
-    alarms = api(station, "GET", "/api/v1/alarms").json()["alarms"]
-    assert [(a["state"], a["acknowledged_by"]) for a in alarms] == [
-        ("acknowledged", "sim-operator")]
-    api(station, "POST", f"/api/v1/sim/gpio/{HAND_ALARM_PIN}", SIM_OPERATOR, {"level": 1})
-
-
-def test_operator_answers_a_spot_check_from_the_county(
-    station: SimStationProcess, browser: Panels
-) -> None:
-    page = browser.open("operator")
-    sign_in(page, "sim-operator")
-    expect(page.locator("#checkin")).to_be_hidden()
-    started = api(station, "POST", "/api/v1/checkins")  # the county's viewer token
-    assert started.status_code == 201
-    prompt = page.locator("#checkin")
-    expect(prompt).to_be_visible()
-    expect(prompt).to_contain_text("抽查")
-    screenshot(page, "desk-zh-spot-check")
-    page.locator("#checkin-answer").click()
-    expect(prompt).to_be_hidden()
-    [check] = api(station, "GET", "/api/v1/checkins").json()["checkins"]
-    assert check["state"] == "answered" and check["answered_by"] == "sim-operator"
-
-
-def test_viewer_on_a_phone_sees_everything_in_english_and_can_press_nothing(
-    station: SimStationProcess, browser: Panels
-) -> None:
-    page = browser.open("viewer", PHONE)
-    sign_in(page, "not-a-token")
-    expect(page.locator("#sign-in-error")).to_be_visible()
-    sign_in(page, "sim-viewer")
-    expect(page.locator("#readonly")).to_be_visible()
-    page.locator("#lang").click()
-    expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator("#evacuate .big")).to_have_text("EVACUATE")
-    expect(page.locator("#station-status")).to_have_text("OK")
-    expect(page.locator("#evacuate")).to_be_disabled()
-
-    reply = api(station, "POST", "/api/v1/broadcasts", SIM_OPERATOR,
-                {"message": "test", "zones": ["north"]})
-    assert reply.status_code == 202
-    shown = page.locator("#broadcasts li.broadcast")
-    expect(shown).to_be_visible()  # pushed live: the viewer did not reload
-    expect(shown.locator("button.stop")).to_be_hidden()
-    refused = page.evaluate(POST_WITH_CSRF, ["/api/v1/broadcasts", {"message": "test"}, True])
-    assert refused == 403, "a viewer's session is refused even with its CSRF token"
-    denied = api(station, "GET", "/api/v1/events?kind=access.denied").json()
-    assert any(e["data"].get("reason") == "needs role operator" for e in denied["events"])
-    screenshot(page, "phone-en-viewer", full_page=True)
-
-    page.reload()
-    expect(page.locator("#panel-view")).to_be_visible()  # the session survives a reload
-    expect(page.locator("#evacuate .big")).to_have_text("EVACUATE")
-    assert api(station, "GET", "/api/v1/session").json()["csrf"] is None, "Bearer: no CSRF"
+        sim_station("station", port=station.port)  # the same station, restarted
+        expect(page.locator("#lost")).to_be_hidden(timeout=30_000)
+        expect(page.locator("#panel-view")).to_be_visible()
+        expect(page.locator("#sign-in-view")).to_be_hidden()
+        expect(page.locator("#station-status")).not_to_have_text("与站点失去联系")
+        expect(phone.locator("#panel-view")).to_be_visible()

@@ -78,7 +78,7 @@ def test_what_is_sounding_is_named(tmp_path: Path) -> None:
                      sirens=["siren-1", "siren-2"],
                      messages={}, names=said)
     assert [h.zh for h in heard] == ["警报器鸣响：村委会警报器、河口村远程警报器",
-                                     "广播：紧急警报信号（north，第1/1遍）"]
+                                     "广播：紧急警报信号（北片，第1/1遍）"]
 
 
 def test_device_details_and_advice_in_words() -> None:
@@ -179,14 +179,19 @@ def test_gaps_in_a_gauges_data_from_the_journal() -> None:
               previous="offline"),
         event(3, "health.changed", "rg-1", ts="2026-07-01T02:00:00.000Z", status="ok",
               previous="offline"),
-        event(4, "station.stopping", "station", ts="2026-07-01T05:00:00.000Z"),
-        event(5, "station.started", "station", ts="2026-07-01T06:00:00.000Z"),
+        # killed after its last event at 05:00, started again at 06:00
+        event(5, "station.started", "station", ts="2026-07-01T06:00:00.000Z")
+        | {"previous_ts": "2026-07-01T05:00:00.000Z"},
         event(6, "health.changed", "rg-1", ts="2026-07-01T06:00:05.000Z", status="ok",
               previous="unknown"),
     ]
     assert gaps(events, "rg-1", start, end, stale_since=None) == [
         {"from": "2026-07-01T01:00:00.000Z", "to": "2026-07-01T02:00:00.000Z"},
         {"from": "2026-07-01T05:00:00.000Z", "to": "2026-07-01T06:00:05.000Z"}]
+    first_start = event(1, "station.started", "station", ts="2026-07-01T03:00:00.000Z")
+    assert gaps([first_start], "rg-1", start, end, stale_since=None) == [
+        {"from": "2026-07-01T00:00:00.000Z", "to": "2026-07-02T00:00:00.000Z"}], \
+        "nothing before the station's first start is known; not answering since"
     assert gaps(events[1:2], "rg-2", start, end, stale_since=None) == [
         {"from": "2026-07-01T00:00:00.000Z", "to": "2026-07-01T01:30:00.000Z"}], \
         "out already when the span began"

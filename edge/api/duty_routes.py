@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from broadcast.siren_signals import DEFAULT_PATTERNS
 from drivers.clock import iso_utc
 from edge import duty_log, rain_gaps
 from edge.api.errors import ERRORS
@@ -27,7 +28,7 @@ from edge.auth import Principal
 from edge.device_words import LATCHED, STATUS, advice, detail_words
 from edge.durability import on_disk
 from edge.journal_kinds import CATEGORIES, Category
-from edge.journal_reading import read_back, read_span
+from edge.journal_reading import read_back, read_span, ts_before
 from edge.journal_words import JournalWords
 from edge.names import Said, message_names
 from edge.station_state import alarm_cause, conditions, overall, sounding
@@ -69,6 +70,8 @@ async def panel_setup(request: Request) -> dict[str, Any]:
         "names": words.names.as_json(),
         "zones": words.names.zones_json(),
         "messages": {k: v.as_json() for k, v in message_names(config).items()},
+        "sirens": {k: Said(f"{p.name}信号", f"siren signal {k}").as_json()
+                   for k, p in DEFAULT_PATTERNS.items()},
         "checklist": config.alarms.checklist.model_dump(),
         "evacuate": {"message": config.broadcast.evacuate_message,
                      "repeat": config.broadcast.evacuate_repeat},
@@ -233,6 +236,9 @@ async def rain_data_gaps(
     if not timedelta(0) < end - start <= duty_log.MAX_SPAN:
         raise HTTPException(422, "a span longer than nothing and at most two days")
     kept, _ = read_span(station.journal.path, start, end, DAY_EVENTS, kinds=rain_gaps.GAP_KINDS)
+    for event in kept:
+        if event["kind"] == "station.started":
+            event["previous_ts"] = ts_before(station.journal.path, event["seq"])
     gauge = rain.gauges[gauge_id]
     stale_since = None
     if not gauge.is_fresh(rain.stale_after_s(gauge_id)):

@@ -4,9 +4,10 @@
 let csrf = null;
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(detail || `HTTP ${status}`);
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -25,7 +26,7 @@ export async function call(method, path, body, extraHeaders = {}) {
   const data = await reply.json().catch(() => null);
   if (!reply.ok) {
     const detail = data && typeof data.detail === "string" ? data.detail : null;
-    throw new ApiError(reply.status, detail);
+    throw new ApiError(reply.status, detail, data);
   }
   return data;
 }

@@ -1,26 +1,32 @@
-// The duty-officer panel: sign in, watch the station live, act with large buttons.
+// The duty-officer panel: sign in, see at once what is happening and what to do, act
+// with large buttons, and know when the station can no longer be reached.
 //
-// Everything shown comes from the API; the live stream (server-sent events) pushes
-// health, the running broadcasts and new journal events, and a journal event that
-// concerns alarms, rain or the satellite phone makes the panel read those again.
+// The station pushes over one stream (server-sent events): its overall state in words
+// (``state``), health, broadcasts, alarms, the satellite phone, spot checks, journal
+// events described, and a heartbeat with its clock. No heartbeat for a while: the panel
+// says so over everything and points to the physical buttons.
 
 import { ApiError, call, newKey, optional, setCsrf } from "./api.js";
-import { applyWords, currentLang, formatTime, has, setLang, t } from "./i18n.js";
+import * as attention from "./attention.js";
+import * as dutyLog from "./duty-log.js";
+import { applyWords, currentLang, formatTime, has, said, setLang, t } from "./i18n.js";
+import * as journal from "./journal-view.js";
 import { drawRainChart, seriesSpan, STEP_S } from "./rain-chart.js";
+import * as clock from "./station-clock.js";
 
 const $ = (id) => document.getElementById(id);
-const EVACUATE = { message: "evacuate", zones: ["all"], repeat: 3, priority: "evacuation",
-  type: "emergency" };
-const JOURNAL_KEEP = 150;
 const OUTBOX_SHOWN = 3;
 const RAIN_SERIES_EVERY_MS = 60_000;
 const RAIN_TOTALS_EVERY_MS = 10_000;
 const FALLBACK_REFRESH_MS = 30_000;
+const ALARM_SOUND_EVERY_MS = 6_000;
 const SIGNED_IN_KEY = "station-edge.signed-in";
+const SHOWN_TOTALS = ["10min", "1h", "24h"];
 
 const state = {
-  me: null, stream: null, health: null, broadcasts: [], alarms: null, satphone: null,
-  rain: null, series: {}, messages: {}, journal: [], pushed: new Set(), timers: [],
+  me: null, setup: null, view: null, stream: null, broadcasts: [], satphone: null,
+  rain: null, series: {}, gaps: {}, checkins: [], pushed: new Set(), timers: [],
+  lost: false, alerted: new Set(), checkinAlerted: null, dutyOpen: false,
 };
 
 // -- small DOM helpers ---------------------------------------------------------------
@@ -43,7 +49,21 @@ function tr(prefix, value) {
 }
 
 function canAct() {
-  return state.me && state.me.role !== "viewer";
+  return state.me && state.me.role !== "viewer" && !state.lost;
+}
+
+function nameOf(id) {
+  const named = state.setup?.names?.[id];
+  return named ? said(named) : id;
+}
+
+function zonesOf(zones) {
+  const shown = (zones || []).includes("all") ? ["all"] : zones || [];
+  return shown.map((z) => said(state.setup?.zones?.[z]) || z).join("、");
+}
+
+function mm(value) {
+  return value === null || value === undefined ? "—" : t("mm", { v: Number(value).toFixed(1) });
 }
 
 let noticeTimer = null;
@@ -58,7 +78,8 @@ function notice(text, kind = "info") {
 
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) return signedOut("session_over");
-  const why = err instanceof ApiError && err.status === 403 ? t("forbidden") : t("action_failed");
+  if (!(err instanceof ApiError)) return notice(t("no_network"), "error");
+  const why = err.status === 403 ? t("forbidden") : t("action_failed");
   notice(`${why}: ${err.message}`, "error");
 }
 
@@ -73,33 +94,193 @@ async function act(button, work) {
   }
 }
 
-// -- rendering -----------------------------------------------------------------------
+// -- header: the overall state -------------------------------------------------------
 
-function renderHealth() {
-  const health = state.health;
-  if (!health) return;
-  $("station-name").textContent = health.station.name;
+function renderHeader() {
   const badge = $("station-status");
-  badge.textContent = tr("st", health.status);
-  badge.className = `badge status-${health.status}`;
-  badge.dataset.status = health.status;
-  $("devices").replaceChildren(...health.devices.map((d) => h("div",
-    { class: `tile status-${d.status}`, dataset: { device: d.id, status: d.status },
-      title: `${d.detail} · ${formatTime(d.since)}` },
-    h("span", { class: "tile-name" }, d.id),
-    h("span", { class: "tile-status" }, tr("st", d.status)),
-    h("span", { class: "tile-detail" }, `${tr("dev", d.kind)} · ${d.detail}`))));
+  const overall = state.view?.overall;
+  if (state.lost) {
+    badge.textContent = t("lost_title");
+    badge.dataset.level = "lost";
+    badge.dataset.tone = "lost";
+    $("state-detail").textContent = "";
+  } else if (overall) {
+    badge.textContent = said(overall.says);
+    badge.dataset.level = overall.level;
+    badge.dataset.tone = overall.tone;
+    const also = overall.also.map((c) => said(c.says));
+    $("state-detail").textContent = [said(overall.detail), ...also].filter(Boolean).join(" · ");
+  }
+  const name = state.setup?.station?.name || t("app_title");
+  $("station-name").textContent = name;
+  const calm = `${name} · ${t("app_title")}`;
+  const urgent = state.lost ? `【${t("lost_title")}】${name}`
+    : overall && ["critical", "warning"].includes(overall.tone)
+      ? `【${said(overall.says)}】${name}` : null;
+  attention.setTitle(calm, urgent);
+  attention.setIcon(state.lost ? "lost" : overall?.tone === "critical" ? "alarm" : "calm");
+  document.body.dataset.tone = state.lost ? "lost" : overall?.tone || "unknown";
+}
+
+function tick() {
+  const now = clock.stationNow();
+  $("clock").textContent = formatTime(new Date(now).toISOString());
+  const lost = state.me !== null && clock.isLost();
+  if (lost !== state.lost) {
+    state.lost = lost;
+    if (lost) {
+      attention.play("lost");
+      attention.notify(t("lost_title"), t("notify_lost"), "lost");
+    }
+    renderAll();
+  }
+  if (state.lost) {
+    $("lost-since").textContent = t("lost_since", { at: formatTime(clock.lastHeard()) });
+  }
+  renderCountdown();
+}
+
+// -- the alarm banner ----------------------------------------------------------------
+
+function calloutLines(alarm) {
+  const lines = [];
+  const c = alarm.callout;
+  if (c) {
+    for (const m of c.messaged || []) {
+      const answered = c.answered_by && c.state === "answered";
+      lines.push(h("li", { class: "tier" },
+        h("strong", {}, `${t("tier", { n: m.tier })}`), " ",
+        m.numbers.join("、"), " · ", t("messaged_at", { at: formatTime(m.at) }), " · ",
+        h("span", { class: answered ? "ok" : "waiting" }, answered && m.numbers.includes(c.answered_by)
+          ? t("answered_by", { who: c.answered_by, at: formatTime(c.answered_at) })
+          : t("not_answered"))));
+    }
+    if (c.state === "unanswered") lines.push(h("li", { class: "unanswered" }, t("callout_unanswered")));
+    if (c.state === "answered" && !(c.messaged || []).some((m) => m.numbers.includes(c.answered_by))) {
+      lines.push(h("li", { class: "ok" }, t("answered_by", { who: c.answered_by, at: formatTime(c.answered_at) })));
+    }
+  }
+  const w = alarm.wakeup;
+  if (w && w.calls) {
+    for (const call of w.calls) {
+      lines.push(h("li", { class: "tier" }, h("strong", {}, `${t("wakeup")} ${t("tier", { n: call.tier })}`),
+        " ", call.target, " · ", call.outcome || "…"));
+    }
+  }
+  return lines;
+}
+
+function renderBanner() {
+  const banner = $("alarm-banner");
+  const alarms = state.view?.alarms || [];
+  banner.hidden = !state.me || state.lost || !alarms.length || state.dutyOpen;
+  if (banner.hidden) return;
+  const sounding = state.view.sounding || [];
+  banner.replaceChildren(...alarms.map((a) => {
+    const level = a.level || "evacuate";
+    const checklist = a.checklist || [];
+    const callout = calloutLines(a);
+    return h("article", { class: `alarm level-${level} state-${a.state}`, dataset: { id: a.id } },
+      h("div", { class: "alarm-head" },
+        h("span", { class: "alarm-level" }, a.kind === "hand_alarm"
+          ? said({ zh: "手动报警 · 立即转移", en: "HAND ALARM · EVACUATE" }) : tr("lvl", level)),
+        h("span", { class: "alarm-cause" }, said(a.cause)),
+        h("span", { class: "alarm-since" }, t("since", { at: formatTime(a.raised) }))),
+      h("div", { class: "alarm-body" },
+        h("div", { class: "alarm-now" },
+          h("h3", {}, t("sounding")),
+          sounding.length ? h("ul", { class: "sounding" }, ...sounding.map((s) => h("li", {}, said(s))))
+            : h("p", { class: "quiet" }, t("nothing_sounding")),
+          h("h3", {}, t("callout")),
+          callout.length ? h("ul", { class: "callout" }, ...callout)
+            : h("p", { class: "quiet" }, t("callout_none"))),
+        h("div", { class: "alarm-next" },
+          h("h3", {}, t("next_steps")),
+          h("ol", { class: "checklist" }, ...checklist.map((step) => h("li", {}, step))))),
+      h("div", { class: "alarm-act" },
+        a.state === "active"
+          ? h("button", { type: "button", class: "ack", disabled: !canAct(),
+            onclick: (e) => act(e.currentTarget, () => acknowledge(a.id)) },
+          t(level === "prepare" ? "ack_prepare" : "ack_evacuate"))
+          : h("p", { class: "acked" }, t("acked_by", { who: a.acknowledged_by || "—",
+            at: formatTime(a.acknowledged_at) }))));
+  }));
+}
+
+// -- evacuation button, spot check --------------------------------------------------------
+
+function evacuation() {
+  return state.view?.evacuation || state.broadcasts.find((b) => b.priority === "evacuation") || null;
+}
+
+function renderEvacuate() {
+  const button = $("evacuate");
+  button.hidden = state.lost;
+  $("physical").hidden = !state.lost || !state.me;
+  const active = evacuation();
+  const repeat = active?.repeat || state.setup?.evacuate?.repeat || 3;
+  if (active) {
+    const turn = Math.min((active.plays || 0) + 1, repeat);
+    button.dataset.state = active.state === "playing" ? "on-air" : "waiting";
+    $("evacuate-big").textContent = active.state === "playing" ? t("evacuate_on_air") : t("evacuate_waiting");
+    $("evacuate-sub").textContent = t("evacuate_turn", { n: turn, of: repeat });
+  } else {
+    button.dataset.state = "ready";
+    $("evacuate-big").textContent = t("evacuate");
+    $("evacuate-sub").textContent = t("evacuate_sub");
+  }
+  button.disabled = !canAct();
+}
+
+function renderCheckin() {
+  const waiting = state.view?.checkin || (state.checkins || []).find((c) => c.state === "waiting");
+  $("checkin").hidden = !waiting || state.lost;
+  $("checkin-answer").disabled = !canAct();
+  if (waiting && state.checkinAlerted !== waiting.id) {
+    state.checkinAlerted = waiting.id;
+    attention.play("checkin");
+    attention.notify(t("checkin_prompt"), t("notify_checkin"), "checkin");
+  }
+  renderCountdown();
+}
+
+function renderCountdown() {
+  const waiting = state.view?.checkin;
+  const box = $("checkin-countdown");
+  if (!waiting) {
+    box.textContent = "";
+    return;
+  }
+  const deadline = Date.parse(waiting.started) + waiting.answer_within_s * 1000;
+  const left = Math.round((deadline - clock.stationNow()) / 1000);
+  box.dataset.left = String(left);
+  box.textContent = left <= 0 ? t("checkin_overdue") : t("checkin_left",
+    { m: Math.floor(left / 60), s: String(left % 60).padStart(2, "0") });
+}
+
+// -- devices, broadcasts, rain, satellite phone ------------------------------------------
+
+function renderDevices() {
+  const devices = state.view?.devices || [];
+  $("devices").replaceChildren(...devices.map((d) => {
+    const status = state.lost ? "unknown" : d.status;
+    return h("div", { class: `tile status-${status}${d.latched ? " latched" : ""}`,
+      dataset: { device: d.id, status }, title: `${d.id} · ${d.kind} · ${d.detail} · ${formatTime(d.since)}` },
+    h("span", { class: "tile-name" }, said(d.name)),
+    h("span", { class: "tile-status" }, state.lost ? t("lost_unknown") : said(d.status_words)),
+    h("span", { class: "tile-detail" }, state.lost ? "" : `${said(d.detail_words)} · ${t("since", { at: formatTime(d.since) })}`),
+    !state.lost && d.advice ? h("span", { class: "tile-advice" }, said(d.advice)) : null,
+    !state.lost && d.latched ? h("button", { type: "button", class: "small clear-fault",
+      disabled: !canAct(), onclick: (e) => act(e.currentTarget, () => clearFault(d.id)) },
+    t("clear_fault")) : null);
+  }));
 }
 
 function contentText(b) {
-  if (b.message) {
-    const m = state.messages[b.message];
-    if (!m) return b.message;
-    return currentLang() === "en" && m.gloss ? m.gloss : m.text;
-  }
-  if (b.siren) return `${t("siren")} ${b.siren}`;
+  if (b.message) return said(state.setup?.messages?.[b.message]) || b.message;
+  if (b.siren) return said(state.setup?.sirens?.[b.siren]) || b.siren;
   if (b.text) return b.text;
-  return b.live ? `${t("live_voice")} ${b.live}` : "—";
+  return b.live ? `${b.live}` : "—";
 }
 
 function renderBroadcasts() {
@@ -114,85 +295,13 @@ function renderBroadcasts() {
       h("strong", { class: "content" }, contentText(b)),
       h("span", { class: "badge" }, currentLang() === "en" ? b.type : b.type_zh)),
     h("div", { class: "line2" },
-      `${tr("bc", b.state)} · ${t("zones")} ${b.zones.join(", ")} · ${t("plays")} ${b.plays}/${b.repeat}`),
+      `${tr("bc", b.state)} · ${zonesOf(b.zones)} · ${t("plays", { n: Math.min(b.plays + 1, b.repeat), of: b.repeat })}`),
     h("button", { type: "button", class: "stop", disabled: !canAct(),
       onclick: (e) => act(e.currentTarget, () => stopBroadcast(b.id)) }, t("stop")))));
 }
 
-function alarmText(a) {
-  if (currentLang() !== "en" && a.summary) return a.summary;
-  const what = a.kind === "rain"
-    ? `${a.name || a.source}: ${a.total_mm ?? "?"} mm / ${a.window} (${tr("lvl", a.level)} ${a.threshold_mm ?? ""})`
-    : `${a.name || a.source}`;
-  return `${tr("kind", a.kind)} · ${what}`;
-}
-
-function renderAlarms() {
-  const list = $("alarms");
-  if (state.alarms === null) {
-    list.replaceChildren(h("li", { class: "empty" }, t("not_available")));
-    return;
-  }
-  const open = state.alarms.filter((a) => a.state !== "cleared");
-  if (!open.length) {
-    list.replaceChildren(h("li", { class: "empty" }, t("no_alarms")));
-    return;
-  }
-  list.replaceChildren(...open.map((a) => h("li",
-    { class: `alarm state-${a.state} level-${a.level || "none"}`, dataset: { id: a.id } },
-    h("div", { class: "line1" }, h("strong", {}, alarmText(a))),
-    h("div", { class: "line2" }, `${tr("al", a.state)} · ${formatTime(a.raised)}`,
-      a.acknowledged_by ? ` · ${a.acknowledged_by}` : ""),
-    a.state === "active"
-      ? h("button", { type: "button", class: "ack", disabled: !canAct(),
-        onclick: (e) => act(e.currentTarget, () => acknowledge(a.id)) }, t("ack"))
-      : null)));
-}
-
-// A spot check (一键通抽查) waiting for the duty officer: a prompt at the top, one button.
-function renderCheckin() {
-  const waiting = (state.checkins || []).find((c) => c.state === "waiting");
-  $("checkin").hidden = !waiting;
-  $("checkin-answer").disabled = !canAct();
-}
-
-async function answerCheckin() {
-  await call("POST", "/api/v1/checkins/answer");
-  notice(t("checkin_answered"), "ok");
-}
-
-function signalBars(signal) {
-  // The station reports 0–5 bars for every terminal personality (null: unknown).
-  return Number.isInteger(signal) ? Math.max(0, Math.min(5, signal)) : 0;
-}
-
-function renderSatphone() {
-  const box = $("satphone");
-  const s = state.satphone;
-  if (!s) {
-    box.replaceChildren(h("p", { class: "empty" }, t("not_available")));
-    return;
-  }
-  const bars = signalBars(s.signal);
-  const outbox = s.outbox || [];
-  box.replaceChildren(...[
-    h("div", { class: "sat-line" },
-      h("span", { class: "bars", dataset: { bars } },
-        ...[1, 2, 3, 4, 5].map((i) => h("i", { class: i <= bars ? "on" : "" }))),
-      h("span", {}, `${t("signal")} ${s.signal ?? "—"}/5`),
-      h("span", { class: `badge status-${s.state}` }, tr("st", s.state)),
-      h("span", {}, s.registered ? t("registered") : t("not_registered")),
-      s.battery_percent !== null && s.battery_percent !== undefined
-        ? h("span", {}, `${t("battery")} ${s.battery_percent}%`) : null),
-    s.detail ? h("p", { class: "sat-detail" }, s.detail) : null,
-    s.last_error ? h("p", { class: "error" }, s.last_error) : null,
-    h("h3", {}, `${t("outbox")} (${outbox.length})`),
-    outbox.length
-      ? h("ul", { class: "list outbox" }, ...outbox.slice(0, OUTBOX_SHOWN).map((m) => h("li",
-        { class: `sms-${m.state}`, title: m.text }, h("span", { class: "badge" }, tr("sms", m.state)),
-        ` ${formatTime(m.created)} → ${m.to} · ${m.text}`)))
-      : h("p", { class: "empty" }, t("outbox_empty")),
-  ].filter(Boolean));
+function stale(g) {
+  return g.fresh === false || (g.status && g.status !== "ok");
 }
 
 function renderRain() {
@@ -206,69 +315,126 @@ function renderRain() {
     return;
   }
   box.replaceChildren(...state.rain.gauges.map((g) => {
+    const out = stale(g) || state.lost;
     const series = state.series[g.id];
-    const chart = series ? drawRainChart(g, series, box.clientWidth) : null;
-    const totals = Object.entries(g.totals || {})
-      .filter(([w]) => ["10min", "1h", "24h"].includes(w))
-      .map(([w, mm]) => h("span", { class: "total" }, `${w} ${mm} mm`));
-    return h("div", { class: `gauge level-${g.level || "none"} status-${g.status}`,
+    const chart = series ? drawRainChart(g, series, box.clientWidth, state.gaps[g.id] || []) : null;
+    const totals = SHOWN_TOTALS.map((w) => h("span", { class: "total", dataset: { window: w } },
+      `${t(`win_${w}`)} `, h("b", {}, out ? "—" : mm(g.totals?.[w]))));
+    const stoppedAt = g.stopped_at || g.last_reading;
+    return h("div", { class: `gauge level-${g.level || "none"} status-${g.status}${out ? " out" : ""}`,
       dataset: { gauge: g.id } },
     h("div", { class: "line1" },
-      h("strong", {}, g.name || g.id),
-      h("span", { class: `badge level-${g.level || "none"}` }, tr("lvl", g.level || "none")),
-      h("span", { class: `badge status-${g.status}` }, tr("st", g.status)),
-      g.fresh === false ? h("span", { class: "badge stale" }, t("stale")) : null),
-    h("div", { class: "line2" }, ...totals,
-      h("span", {}, `${t("last_reading")} ${formatTime(g.last_reading)}`)),
-    chart ? h("div", { class: "chart-caption" }, t("per_window", { w: chart.window || "" })) : null,
+      h("strong", {}, g.name || nameOf(g.id)),
+      g.level && g.level !== "none" ? h("span", { class: `badge level-${g.level}` }, tr("lvl", g.level)) : null,
+      out ? h("span", { class: "badge stale" }, t("data_stopped")) : null),
+    h("div", { class: "line2" }, ...totals),
+    h("div", { class: "line3" }, out
+      ? (stoppedAt ? t("stopped_since", { at: formatTime(stoppedAt) }) : t("never_read"))
+      : `${t("last_reading")} ${formatTime(g.last_reading)}`),
+    chart ? h("div", { class: "chart-caption" }, t("per_window", { w: t(`win_${chart.window}`) })) : null,
     chart ? chart.svg : null);
   }));
 }
 
-function journalLine(e) {
-  const data = e.data || {};
-  const bits = [data.status, data.to, data.state, data.reason, data.detail]
-    .filter((v) => typeof v === "string");
-  if (data.broadcast && data.broadcast.message) bits.unshift(data.broadcast.message);
-  return h("li", { class: `ev kind-${e.kind.split(".")[0]}`, dataset: { seq: e.seq } },
-    h("time", {}, formatTime(e.ts)),
-    h("span", { class: "ev-kind", title: e.kind }, tr("ev", e.kind.replace(".", "_"))),
-    h("span", { class: "ev-source" }, `${e.source} · ${e.actor}`),
-    bits.length ? h("span", { class: "ev-data" }, bits.join(" · ")) : null);
+function signalBars(signal) {
+  return Number.isInteger(signal) ? Math.max(0, Math.min(5, signal)) : 0;
 }
 
-function addJournal(events) {
-  const fresh = events.filter((e) => !state.journal.length || e.seq > state.journal[0].seq);
-  if (!fresh.length) return;
-  state.journal = [...fresh.reverse(), ...state.journal].slice(0, JOURNAL_KEEP);
-  const list = $("journal");
-  list.prepend(...fresh.map(journalLine));
-  while (list.children.length > JOURNAL_KEEP) list.lastElementChild.remove();
+function renderSatphone() {
+  const box = $("satphone");
+  const s = state.satphone;
+  if (!s) {
+    box.replaceChildren(h("p", { class: "empty" }, t("not_available")));
+    return;
+  }
+  const bars = signalBars(s.signal);
+  const outbox = s.outbox || [];
+  const device = (state.view?.devices || []).find((d) => d.id === "sat_phone");
+  box.replaceChildren(...[
+    h("div", { class: "sat-line" },
+      h("span", { class: "bars", dataset: { bars } },
+        ...[1, 2, 3, 4, 5].map((i) => h("i", { class: i <= bars ? "on" : "" }))),
+      h("span", {}, `${t("signal")} ${s.signal ?? "—"}/5`),
+      h("span", { class: `badge status-${s.state}` }, device ? said(device.status_words) : s.state),
+      h("span", {}, s.registered ? t("registered") : t("not_registered")),
+      s.battery_percent !== null && s.battery_percent !== undefined
+        ? h("span", {}, `${t("battery")} ${s.battery_percent}%`) : null),
+    device && device.advice ? h("p", { class: "sat-detail" }, said(device.advice)) : null,
+    h("h3", {}, `${t("outbox")} (${outbox.length})`),
+    outbox.length
+      ? h("ul", { class: "list outbox" }, ...outbox.slice(0, OUTBOX_SHOWN).map((m) => h("li",
+        { class: `sms-${m.state}`, title: m.text },
+        h("span", { class: "badge" }, tr("sms", m.state)),
+        m.delivery ? h("span", { class: `badge delivery-${m.delivery}` }, tr("delivery", m.delivery)) : null,
+        ` ${formatTime(m.created)} → ${m.to} · ${m.text}`)))
+      : h("p", { class: "empty" }, t("outbox_empty")),
+  ].filter(Boolean));
+}
+
+function renderJournal() {
+  journal.renderFilters(h, $("journal-filters"), (name) => {
+    journal.setFilter(name);
+    renderJournal();
+  });
+  journal.render(h, $("journal"));
 }
 
 function renderAll() {
   applyWords();
   $("lang").textContent = currentLang() === "en" ? "中文" : "English";
   $("lang").lang = currentLang() === "en" ? "zh-CN" : "en";
-  if (state.me) {
-    $("who").textContent = `${state.me.name} · ${tr("role", state.me.role)}`;
-  }
-  renderHealth();
-  renderBroadcasts();
-  renderAlarms();
+  $("sound").textContent = attention.soundWanted() ? t("sound_on") : t("sound_off");
+  $("sound").setAttribute("aria-pressed", attention.soundWanted() ? "true" : "false");
+  if (state.me) $("who").textContent = `${state.me.name} · ${tr("role", state.me.role)}`;
+  $("lost").hidden = !state.lost || !state.me;
+  document.body.classList.toggle("lost", state.lost);
+  renderHeader();
+  renderBanner();
+  renderEvacuate();
   renderCheckin();
+  renderDevices();
+  renderBroadcasts();
   renderSatphone();
   renderRain();
-  $("journal").replaceChildren(...state.journal.map(journalLine));
-  refreshLive();
+  renderJournal();
+}
+
+// -- attention on change ----------------------------------------------------------------
+
+function alarmAttention() {
+  const active = (state.view?.alarms || []).filter((a) => a.state === "active");
+  for (const a of active) {
+    if (state.alerted.has(`${a.id}:${a.level}`)) continue;
+    state.alerted.add(`${a.id}:${a.level}`);
+    attention.play("alarm");
+    attention.notify(said(a.level === "prepare" ? { zh: "准备转移预警", en: "PREPARE" }
+      : { zh: "立即转移", en: "EVACUATE" }), said(a.cause), `alarm-${a.id}`);
+  }
+}
+
+function repeatAlarmSound() {
+  const active = (state.view?.alarms || []).some((a) => a.state === "active");
+  if (active && !state.lost) attention.play("alarm");
 }
 
 // -- reading the station -------------------------------------------------------------
 
-async function loadAlarms() {
-  const reply = await optional("/api/v1/alarms");
-  state.alarms = reply ? reply.alarms : null;
-  renderAlarms();
+async function loadRain(withSeries) {
+  state.rain = await optional("/api/v1/rain");
+  if (state.rain && withSeries) {
+    const to = new Date(clock.stationNow());
+    await Promise.all(state.rain.gauges.map(async (g) => {
+      const from = new Date(to.getTime() - seriesSpan(g) * 1000);
+      const span = `from=${from.toISOString()}&to=${to.toISOString()}`;
+      const [series, gaps] = await Promise.all([
+        optional(`/api/v1/rain/${encodeURIComponent(g.id)}/series?${span}&step=${STEP_S}`),
+        optional(`/api/v1/rain/${encodeURIComponent(g.id)}/gaps?from=${new Date(to.getTime() - 86400_000).toISOString()}&to=${to.toISOString()}`),
+      ]);
+      if (series) state.series[g.id] = { ...series, to: to.toISOString() };
+      state.gaps[g.id] = gaps ? gaps.gaps : [];
+    }));
+  }
+  renderRain();
 }
 
 async function loadSatphone() {
@@ -276,52 +442,15 @@ async function loadSatphone() {
   renderSatphone();
 }
 
-async function loadRain(withSeries) {
-  state.rain = await optional("/api/v1/rain");
-  if (state.rain && withSeries) {
-    // The station's own time: a simulated station may run faster than the wall clock.
-    const to = new Date(state.rain.time || state.health?.time || Date.now());
-    await Promise.all(state.rain.gauges.map(async (g) => {
-      const from = new Date(to.getTime() - seriesSpan(g) * 1000);
-      const query = `from=${from.toISOString()}&to=${to.toISOString()}&step=${STEP_S}`;
-      const series = await optional(`/api/v1/rain/${encodeURIComponent(g.id)}/series?${query}`);
-      if (series) state.series[g.id] = { ...series, to: to.toISOString() };
-    }));
-  }
-  renderRain();
+async function loadJournal() {
+  const recent = await call("GET", "/api/v1/journal/recent");
+  journal.take(recent.events);
+  renderJournal();
 }
-
-async function loadMessages() {
-  const reply = await optional("/api/v1/messages");
-  for (const m of reply ? reply.messages : []) state.messages[m.id] = m;
-}
-
-const pending = new Map();
-function soon(name, work) {
-  // Many journal events in a burst cause one read, not one each.
-  if (pending.has(name)) return;
-  pending.set(name, setTimeout(() => {
-    pending.delete(name);
-    work().catch(failed);
-  }, 300));
-}
-
-function reactToJournal(events) {
-  for (const e of events) {
-    const head = e.kind.split(".")[0];
-    if (!state.pushed.has("alarms") && /alarm|rain|input/.test(head)) soon("alarms", loadAlarms);
-    if (!state.pushed.has("rain") && /rain|alarm/.test(head)) soon("rain", () => loadRain(false));
-    if (!state.pushed.has("satphone") && /sat|sms|modem|call/.test(head)) {
-      soon("satphone", loadSatphone);
-    }
-  }
-}
-
-// -- live stream ---------------------------------------------------------------------
 
 function refreshLive() {
   const live = $("live");
-  const open = state.stream && state.stream.readyState === EventSource.OPEN;
+  const open = state.stream && state.stream.readyState === EventSource.OPEN && !state.lost;
   const key = open ? "live_on" : state.stream ? "live_retry" : "live_off";
   live.dataset.state = open ? "on" : "off";
   live.dataset.i18n = key;
@@ -329,19 +458,38 @@ function refreshLive() {
 }
 
 const PUSHED = {
-  health: (data) => { state.health = data; renderHealth(); },
-  broadcasts: (data) => { state.broadcasts = data.broadcasts; renderBroadcasts(); },
-  alarms: (data) => { state.alarms = data.alarms; renderAlarms(); },
+  state: (data) => {
+    state.view = data;
+    alarmAttention();
+    renderHeader(); renderBanner(); renderEvacuate(); renderCheckin(); renderDevices();
+    renderSatphone();
+  },
+  broadcasts: (data) => { state.broadcasts = data.broadcasts; renderBroadcasts(); renderEvacuate(); },
   satphone: (data) => { state.satphone = data; renderSatphone(); },
   rain: (data) => { state.rain = data; renderRain(); },
   checkins: (data) => { state.checkins = data.checkins; renderCheckin(); },
+  alarms: () => soon("rain", () => loadRain(false)),
 };
+
+const pending = new Map();
+function soon(name, work) {
+  if (pending.has(name)) return;
+  pending.set(name, setTimeout(() => {
+    pending.delete(name);
+    work().catch(failed);
+  }, 300));
+}
 
 function openStream() {
   closeStream();
   const stream = new EventSource("/api/v1/stream");
   state.stream = stream;
   stream.onopen = refreshLive;
+  stream.addEventListener("heartbeat", (e) => {
+    clock.heartbeat(JSON.parse(e.data));
+    if (state.lost) tick();
+    refreshLive();
+  });
   for (const [name, show] of Object.entries(PUSHED)) {
     stream.addEventListener(name, (e) => {
       state.pushed.add(name);
@@ -350,19 +498,24 @@ function openStream() {
   }
   stream.addEventListener("journal", (e) => {
     const { events } = JSON.parse(e.data);
-    addJournal(events);
-    reactToJournal(events);
+    if (journal.take(events).length || events.length) renderJournal();
+    if (events.some((ev) => /^(rain|alarm|health)\./.test(ev.kind))) soon("rain", () => loadRain(false));
   });
   stream.addEventListener("signed_out", () => signedOut("session_over"));
-  stream.onerror = async () => {
+  stream.onerror = () => {
     refreshLive();
-    if (stream.readyState !== EventSource.CLOSED) return;
-    try {
-      await call("GET", "/api/v1/session");
-      setTimeout(() => { if (state.stream === stream) openStream(); }, 3000);
-    } catch {
-      signedOut("session_over");
-    }
+    if (stream.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+    // Closed: the station answered with an error (a lost session), or is gone. Ask.
+    setTimeout(async () => {
+      if (state.stream !== stream) return;
+      try {
+        await call("GET", "/api/v1/session");
+        openStream();
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) signedOut("session_over");
+        else setTimeout(() => { if (state.stream === stream) openStream(); }, 2000);
+      }
+    }, 1000);
   };
 }
 
@@ -373,65 +526,125 @@ function closeStream() {
 
 // -- actions -------------------------------------------------------------------------
 
-async function evacuate() {
-  const broadcast = await call("POST", "/api/v1/broadcasts", EVACUATE,
-    { "Idempotency-Key": newKey() });
-  if (!state.broadcasts.some((b) => b.id === broadcast.id)) {
-    state.broadcasts = [broadcast, ...state.broadcasts];
+async function evacuate(ifActive) {
+  const body = { message: state.setup?.evacuate?.message || "evacuate", zones: ["all"],
+    repeat: state.setup?.evacuate?.repeat || 3, priority: "evacuation", type: "emergency",
+    if_active: ifActive };
+  try {
+    const broadcast = await call("POST", "/api/v1/broadcasts", body, { "Idempotency-Key": newKey() });
+    state.broadcasts = [broadcast, ...state.broadcasts.filter((b) => b.id !== broadcast.id &&
+      !(ifActive === "restart" && b.priority === "evacuation"))];
     renderBroadcasts();
+    renderEvacuate();
+    notice(t(ifActive === "restart" ? "evacuate_restarted" : "evacuate_sent"), "ok");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409 && err.body?.active) {
+      state.view = { ...state.view, evacuation: err.body.active };
+      renderEvacuate();
+      askEvacuate();
+      return;
+    }
+    throw err;
   }
-  notice(t("evacuate_sent"), "ok");
+}
+
+function askEvacuate() {
+  if (!canAct()) return;
+  const dialog = $("confirm-evacuate");
+  const active = evacuation();
+  const repeat = active?.repeat || state.setup?.evacuate?.repeat || 3;
+  dialog.dataset.mode = active ? "restart" : "start";
+  $("confirm-title").textContent = active
+    ? t("restart_title", { n: Math.min((active.plays || 0) + 1, repeat), of: repeat })
+    : t("confirm_title");
+  $("confirm-text").textContent = active ? t("restart_text") : t("confirm_text", { n: repeat });
+  $("evacuate-confirm").textContent = active ? t("restart_yes") : t("confirm_yes");
+  dialog.showModal();
+  $("evacuate-cancel").focus();
 }
 
 async function stopBroadcast(id) {
   await call("DELETE", `/api/v1/broadcasts/${encodeURIComponent(id)}`);
   state.broadcasts = state.broadcasts.filter((b) => b.id !== id);
   renderBroadcasts();
+  renderEvacuate();
   notice(t("stopped"), "ok");
 }
 
 async function acknowledge(id) {
   await call("POST", `/api/v1/alarms/${encodeURIComponent(id)}/ack`);
   notice(t("acked"), "ok");
-  await loadAlarms();
+}
+
+async function clearFault(device) {
+  await call("POST", `/api/v1/faults/${encodeURIComponent(device)}/clear`);
+  notice(t("fault_cleared"), "ok");
+}
+
+async function answerCheckin() {
+  await call("POST", "/api/v1/checkins/answer");
+  notice(t("checkin_answered"), "ok");
+}
+
+// -- 值班记录 ---------------------------------------------------------------------------
+
+function showDuty(open) {
+  state.dutyOpen = open;
+  $("duty-view").hidden = !open;
+  $("panel-view").hidden = open;
+  document.body.classList.toggle("duty-open", open);
+  renderBanner();
+  if (open) dutyLog.load(h).catch(failed);
 }
 
 // -- signing in and out ----------------------------------------------------------------
 
-function showPanel(me) {
+async function showPanel(me) {
   localStorage.setItem(SIGNED_IN_KEY, "1");
   state.me = me;
   setCsrf(me.csrf);
   $("sign-in-view").hidden = true;
   $("panel-view").hidden = false;
   $("sign-out").hidden = false;
-  document.body.classList.toggle("read-only", !canAct());
-  $("readonly").hidden = canAct();
-  $("evacuate").disabled = !canAct();
+  $("show-duty").hidden = false;
+  $("handover").hidden = me.role === "viewer";
+  document.body.classList.toggle("read-only", me.role === "viewer");
+  $("readonly").hidden = me.role !== "viewer";
+  state.setup = await optional("/api/v1/panel/setup");
+  if (state.setup) clock.configure(state.setup);
   renderAll();
   openStream();
-  Promise.all([loadMessages().then(renderBroadcasts), loadAlarms(), loadSatphone(),
-    loadRain(true)]).catch(failed);
+  journal.reset();
+  Promise.all([loadJournal(), loadSatphone(), loadRain(true)]).catch(failed);
   state.timers.push(setInterval(() => loadRain(true).catch(failed), RAIN_SERIES_EVERY_MS));
   state.timers.push(setInterval(() => loadRain(false).catch(failed), RAIN_TOTALS_EVERY_MS));
   state.timers.push(setInterval(() => {
-    if (!state.pushed.has("alarms")) loadAlarms().catch(failed);
     if (!state.pushed.has("satphone")) loadSatphone().catch(failed);
   }, FALLBACK_REFRESH_MS));
+  state.timers.push(setInterval(repeatAlarmSound, ALARM_SOUND_EVERY_MS));
 }
 
 function signedOut(reasonKey) {
   localStorage.removeItem(SIGNED_IN_KEY);
   closeStream();
+  clock.forget();
   state.timers.forEach(clearInterval);
-  Object.assign(state, { me: null, timers: [], journal: [], pushed: new Set() });
+  Object.assign(state, { me: null, timers: [], pushed: new Set(), lost: false, view: null,
+    dutyOpen: false });
+  journal.reset();
   setCsrf(null);
   $("panel-view").hidden = true;
+  $("duty-view").hidden = true;
   $("sign-out").hidden = true;
+  $("show-duty").hidden = true;
   $("who").textContent = "";
   $("sign-in-view").hidden = false;
   $("token").value = "";
   $("token").focus();
+  const reason = $("sign-in-reason");
+  reason.hidden = !reasonKey || reasonKey === "signed_out";
+  reason.textContent = reasonKey ? t(reasonKey) : "";
+  renderAll();
   refreshLive();
   if (reasonKey) notice(t(reasonKey), reasonKey === "signed_out" ? "ok" : "error");
 }
@@ -441,11 +654,14 @@ async function signIn(event) {
   const error = $("sign-in-error");
   error.hidden = true;
   try {
-    showPanel(await call("POST", "/api/v1/sign-in", { token: $("token").value }));
+    const me = await call("POST", "/api/v1/sign-in", { token: $("token").value });
     $("token").value = "";
+    $("sign-in-reason").hidden = true;
+    await showPanel(me);
   } catch (err) {
     error.textContent = err instanceof ApiError && err.status === 401
-      ? t("sign_in_failed") : `${t("action_failed")}: ${err.message}`;
+      ? t("sign_in_failed") : err instanceof ApiError ? `${t("action_failed")}: ${err.message}`
+        : t("no_network");
     error.hidden = false;
   }
 }
@@ -461,25 +677,31 @@ async function signOut() {
 
 // -- start -----------------------------------------------------------------------------
 
-function tick() {
-  const clock = $("clock");
-  clock.textContent = formatTime(new Date().toISOString());
-}
-
 function start() {
   applyWords();
+  attention.resumeOnGesture();
   $("sign-in").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("lang").addEventListener("click", () => {
     setLang(currentLang() === "en" ? "zh-CN" : "en");
     renderAll();
+    if (state.dutyOpen) dutyLog.load(h).catch(failed);
   });
+  $("sound").addEventListener("click", async () => {
+    await attention.setSound(!attention.soundWanted());
+    renderAll();
+  });
+  $("show-duty").addEventListener("click", () => showDuty(!state.dutyOpen));
+  $("duty-close").addEventListener("click", () => showDuty(false));
+  dutyLog.wire(h, failed, () => state.me && state.me.role !== "viewer");
   const dialog = $("confirm-evacuate");
-  $("evacuate").addEventListener("click", () => { if (canAct()) dialog.showModal(); });
-  $("checkin-answer").addEventListener("click",
-    (e) => act(e.currentTarget, answerCheckin));
+  $("evacuate").addEventListener("click", askEvacuate);
+  $("checkin-answer").addEventListener("click", (e) => act(e.currentTarget, answerCheckin));
   dialog.addEventListener("close", () => {
-    if (dialog.returnValue === "confirm") act($("evacuate"), evacuate);
+    if (dialog.returnValue === "confirm") {
+      const mode = dialog.dataset.mode === "restart" ? "restart" : "refuse";
+      act($("evacuate"), () => evacuate(mode));
+    }
     dialog.returnValue = "";
   });
   tick();
@@ -488,7 +710,9 @@ function start() {
   // Ask for the session only if this browser signed in before: an anonymous probe on
   // every page load would fill the journal with access denials.
   if (localStorage.getItem(SIGNED_IN_KEY)) {
-    call("GET", "/api/v1/session").then(showPanel, () => signedOut(null));
+    call("GET", "/api/v1/session").then(showPanel, (err) => {
+      signedOut(err instanceof ApiError && err.status === 401 ? "session_over" : null);
+    });
   } else {
     signedOut(null);
   }

@@ -2,7 +2,9 @@
 //
 // The station fires on rolling windows (10 min … 24 h) per gauge, so the chart draws the
 // rolling total of one window, the one closest to its warning level, against that
-// window's two thresholds; faint bars underneath are the rain of each step.
+// window's two thresholds; faint bars underneath are the rain of each step. Where the
+// gauge gave no data (offline, in fault, the station stopped: ``gaps``) the chart
+// draws nothing but a hatched band marked 数据中断 -- never a flat zero.
 
 import { formatHour, t } from "./i18n.js";
 
@@ -29,6 +31,11 @@ export function rollingTotals(points, windowSteps) {
     out.push({ t: p.t, mm: Math.max(0, sum) });
   });
   return out;
+}
+
+/** Whether a step ending at ``ms`` (of ``stepMs``) overlaps a gap. */
+function inGap(ms, stepMs, spans) {
+  return spans.some(([from, to]) => ms > from && ms - stepMs < to);
 }
 
 /** The threshold window nearest its prepare level over the day (1 h when all is dry). */
@@ -59,7 +66,7 @@ function niceMax(value) {
 }
 
 /** The chart as an SVG element drawn at ``width`` CSS pixels, so its text stays readable. */
-export function drawRainChart(gauge, series, width) {
+export function drawRainChart(gauge, series, width, gaps = []) {
   const W = Math.max(300, Math.min(900, width || 640));
   const stepS = series.step_s || STEP_S;
   const threshold = chooseWindow(gauge, series.points, stepS);
@@ -70,7 +77,11 @@ export function drawRainChart(gauge, series, width) {
   const bars = series.points.filter((p) => Date.parse(p.t) >= dayStart);
   const lines = threshold ? [threshold.prepare_mm, threshold.evacuate_mm].filter((v) => v) : [];
   const top = niceMax(Math.max(1, ...rolling.map((p) => p.mm), ...lines));
-  const x = (ms) => LEFT + ((ms - dayStart) / (DAY_S * 1000)) * (W - LEFT - RIGHT);
+  const end = dayStart + DAY_S * 1000;
+  const spans = gaps.map((g) => [Date.parse(g.from), g.to ? Date.parse(g.to) : end])
+    .filter(([from, to]) => to > dayStart && from < end);
+  const x = (ms) => LEFT + ((Math.min(Math.max(ms, dayStart), end) - dayStart) / (DAY_S * 1000))
+    * (W - LEFT - RIGHT);
   const y = (mm) => H - BOTTOM - (mm / top) * (H - TOP - BOTTOM);
 
   const svg = el("svg", {
@@ -87,18 +98,34 @@ export function drawRainChart(gauge, series, width) {
     svg.append(el("text", { x: x(ms), y: H - 6, class: "axis", "text-anchor": "middle" },
       formatHour(new Date(ms))));
   }
+  const stepMs = stepS * 1000;
+  for (const [from, to] of spans) {
+    svg.append(el("rect", { x: x(from), y: TOP, width: Math.max(2, x(to) - x(from)),
+      height: H - TOP - BOTTOM, class: "gap", "data-from": new Date(from).toISOString() }));
+    if (x(to) - x(from) > 40) {
+      svg.append(el("text", { x: (x(from) + x(to)) / 2, y: TOP + 16, class: "gap-label",
+        "text-anchor": "middle" }, t("gap")));
+    }
+  }
   const barW = Math.max(1, (W - LEFT - RIGHT) * (stepS / DAY_S) - 1);
   for (const p of bars) {
-    if (!p.mm) continue;
     const ms = Date.parse(p.t);
-    svg.append(el("rect", { x: x(ms), y: y(p.mm), width: barW, height: y(0) - y(p.mm),
+    if (!p.mm || inGap(ms, stepMs, spans)) continue;
+    svg.append(el("rect", { x: x(ms - stepMs), y: y(p.mm), width: barW, height: y(0) - y(p.mm),
       class: "step-bar" }));
   }
-  if (rolling.length) {
-    const path = rolling.map((p, i) => `${i ? "L" : "M"}${x(Date.parse(p.t) + stepS * 1000)
-      .toFixed(1)},${y(p.mm).toFixed(1)}`).join("");
-    svg.append(el("path", { d: path, class: "rolling" }));
+  let path = "";
+  let pen = false;
+  for (const p of rolling) {
+    const ms = Date.parse(p.t);
+    if (inGap(ms, stepMs, spans)) {
+      pen = false;
+      continue;
+    }
+    path += `${pen ? "L" : "M"}${x(ms).toFixed(1)},${y(p.mm).toFixed(1)}`;
+    pen = true;
   }
+  if (path) svg.append(el("path", { d: path, class: "rolling" }));
   if (threshold) {
     for (const [mm, cls, key] of [[threshold.prepare_mm, "prepare", "prepare_line"],
       [threshold.evacuate_mm, "evacuate", "evacuate_line"]]) {

@@ -1,7 +1,8 @@
 """Debian's Chromium, headless, driven by Playwright: nothing downloads a browser.
 
-Each panel opened here is its own browser with a fresh profile directory, so two roles
-signed in side by side share no cookie, and closing the panel ends the browser.
+One Chromium per test module (``chromium()``); each panel a test opens is a fresh
+browser context (its own cookies and storage), so two roles signed in side by side
+share nothing, and a test's contexts are closed when it ends.
 """
 
 from __future__ import annotations
@@ -18,10 +19,29 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 DESK = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "panel"
+
+#: Counts what the page does with the Web Audio API and notifications, so a test can
+#: check that a sound really started (headless Chromium plays to no speaker).
+ATTENTION_PROBE = """
+window.__probe = { oscillators: 0, notifications: [] };
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+  window.__probe.oscillators += 1;
+  return start.apply(this, args);
+};
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) {
+    super(title, options);
+    window.__probe.notifications.push({ title, body: options && options.body });
+  }
+};
+"""
 
 
 def require_chromium() -> None:
@@ -29,45 +49,59 @@ def require_chromium() -> None:
         pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh (Debian package chromium)")
 
 
-class Panels:
-    """Opens panels (browser pages) against one station; closes every one at the end."""
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """One headless Chromium (for a module's tests)."""
+    from playwright.sync_api import sync_playwright
 
-    def __init__(self, playwright: Any, profiles: Path, base_url: str) -> None:
-        self.playwright = playwright
-        self.profiles = profiles
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Panels:
+    """Opens panels (pages, each in its own context) against one station."""
+
+    def __init__(self, browser: Any, base_url: str) -> None:
+        self.browser = browser
         self.base_url = base_url
         self.contexts: list[Any] = []
         self.page_errors: list[str] = []
 
-    def open(self, name: str, viewport: dict[str, int] = DESK) -> Any:
-        context = self.playwright.chromium.launch_persistent_context(
-            str(self.profiles / name), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport=viewport, locale="zh-CN",
-            timezone_id="Asia/Shanghai", service_workers="block",
-        )
+    def open(self, name: str, viewport: dict[str, int] = DESK, *,
+             notifications: bool = False) -> Any:
+        context = self.browser.new_context(
+            viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
+            service_workers="block", accept_downloads=True)
+        if notifications:
+            context.grant_permissions(["notifications"], origin=self.base_url)
+        context.add_init_script(ATTENTION_PROBE)
         self.contexts.append(context)
-        page = context.pages[0] if context.pages else context.new_page()
+        page = context.new_page()
         page.set_default_timeout(15_000)
-        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("pageerror", lambda error: self.page_errors.append(f"{name}: {error}"))
         page.goto(self.base_url + "/")
         return page
 
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+        self.contexts.clear()
 
 
 @contextmanager
-def panels(profiles: Path, base_url: str) -> Iterator[Panels]:
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as playwright:
-        opened = Panels(playwright, profiles, base_url)
-        try:
-            yield opened
-        finally:
-            opened.close()
+def panels(browser: Any, base_url: str) -> Iterator[Panels]:
+    opened = Panels(browser, base_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+    assert opened.page_errors == [], "the panel's script threw"
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
