@@ -16,6 +16,7 @@ import json
 import re
 import socket
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from drivers.clock import SystemClock
 from tests.browser.chromium import ARTIFACTS, PHONE, chromium, panels, screenshot, sign_in
 from tests.browser.live_station import LiveStation
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, SimStationProcess, sim_config, wait_for
@@ -57,10 +59,14 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveStation]:
     """A station in this process; ``@pytest.mark.siren_max_on_s(3)`` shortens siren-1's
-    maximum on-time (to see a cut within a test)."""
+    maximum on-time (to see a cut within a test); ``@pytest.mark.station_clock(start,
+    scale)`` runs it on a clock of its own (a simulation, not the browser's time)."""
     marker = request.node.get_closest_marker("siren_max_on_s")
     replace = {"relay = 16": f"relay = 16\nmax_on_s = {marker.args[0]}"} if marker else {}
-    with LiveStation(sim_config(tmp_path, PULSE_GAUGE, **replace)) as station:
+    timed = request.node.get_closest_marker("station_clock")
+    clock = (SystemClock(timed.args[1], start=datetime.fromisoformat(timed.args[0]))
+             if timed else None)
+    with LiveStation(sim_config(tmp_path, PULSE_GAUGE, **replace), clock) as station:
         yield station
 
 
@@ -131,11 +137,14 @@ def test_a_calm_station_and_one_evacuation_order_at_a_time(live: LiveStation,
         phone.locator("#evacuate-confirm").click()
         wait_for("the order restarted", lambda: [b["id"] for b in active_evacuations(live)]
                  not in ([], [first["id"]]))
-        assert len(active_evacuations(live)) == 1, "restarted, never queued"
+        [restarted] = active_evacuations(live)
+        assert restarted["id"] != first["id"], "restarted, never queued"
         gone = api(live.base_url, "GET", f"/api/v1/broadcasts/{first['id']}").json()
         assert gone["state"] == "cancelled"
 
-        page.locator("#broadcasts li.prio-evacuation button.stop").click()
+        on_desk = page.locator(f"#broadcasts li[data-id='{restarted['id']}']")
+        expect(page.locator("#broadcasts li.prio-evacuation")).to_have_count(1)
+        on_desk.locator("button.stop").click()
         expect(page.locator("#broadcasts")).to_contain_text("没有正在进行的广播")
         expect(button).to_have_attribute("data-state", "ready")
 
@@ -212,6 +221,8 @@ def test_a_latched_fault_a_spot_check_and_a_viewer_on_a_phone(live: LiveStation,
                                                               browser: Any) -> None:
     with panels(browser, live.base_url) as opened:
         page = signed_in(opened.open("desk"))
+        page.locator("#sound").click()
+        expect(page.locator("#sound")).to_have_attribute("aria-pressed", "true")
         live.call(lambda: live.station.outputs.set("siren-1", True, actor="test",
                                                    reason="a stuck relay"))
         tile = page.locator("#devices .tile[data-device='siren-1']")
@@ -224,9 +235,12 @@ def test_a_latched_fault_a_spot_check_and_a_viewer_on_a_phone(live: LiveStation,
         cleared = api(live.base_url, "GET", "/api/v1/events?kind=fault.cleared").json()
         assert [e["actor"] for e in cleared["events"]] == ["sim-operator"]
 
+        sounds_before = page.evaluate("window.__probe.oscillators")
         assert api(live.base_url, "POST", "/api/v1/checkins").status_code == 201
         prompt = page.locator("#checkin")
         expect(prompt).to_be_visible()
+        wait_for("the spot check's sound", lambda: page.evaluate("window.__probe.oscillators")
+                 > sounds_before)
         expect(page.locator("#checkin-countdown")).to_have_text(re.compile(r"剩余 [45]:\d\d"))
         page.locator("#checkin-answer").click()
         expect(prompt).to_be_hidden()
@@ -246,8 +260,11 @@ def test_a_latched_fault_a_spot_check_and_a_viewer_on_a_phone(live: LiveStation,
         assert refused == 403, "a viewer's session is refused even with its CSRF token"
         viewer.reload()
         expect(viewer.locator("#panel-view")).to_be_visible()  # the session survives a reload
+        page.reload()
+        expect(page.locator("#sound")).to_have_attribute("aria-pressed", "true")  # remembered
 
 
+@pytest.mark.station_clock("2026-07-01T02:00:00+00:00", 2.0)
 def test_the_duty_log_with_handover_notes_prints_and_downloads(live: LiveStation,
                                                                 browser: Any) -> None:
     live.call(lambda: live.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0))
@@ -257,6 +274,8 @@ def test_the_duty_log_with_handover_notes_prints_and_downloads(live: LiveStation
     api(live.base_url, "POST", f"/api/v1/alarms/{alarm['id']}/ack", SIM_OPERATOR)
     with panels(browser, live.base_url) as opened:
         page = signed_in(opened.open("desk"))
+        # the station's clock (10:00 Beijing on 1 July, twice as fast), not the browser's
+        expect(page.locator("#clock")).to_have_text(re.compile(r"^07/01 10:0\d:\d\d$"))
         page.locator("#show-duty").click()
         duty = page.locator("#duty-view")
         expect(duty).to_be_visible()
@@ -286,6 +305,30 @@ def test_the_duty_log_with_handover_notes_prints_and_downloads(live: LiveStation
         assert csv.startswith("时间（北京时间）,类别,事件,详情,操作人,附带动作")
         assert "交接班记录" in csv and "村民误按" in csv and "手动报警" in csv
 
+        # The card stops taking writes: a note saved now is not confirmed (503), and the
+        # panel says so; never "saved", the text kept to try again.
+        read_only(live, True)
+        page.locator("#handover-text").fill("雨量站巡查完毕")
+        page.locator("#handover-save").click()
+        expect(page.locator("#notice")).to_contain_text("站点未能存盘")
+        expect(page.locator("#notice")).to_have_attribute("data-kind", "error")
+        expect(page.locator("#handover-text")).to_have_value("雨量站巡查完毕")
+        read_only(live, False)
+        wait_for("the note written once the card takes it", lambda: any(
+            e["data"].get("text") == "雨量站巡查完毕" for e in api(
+                live.base_url, "GET", "/api/v1/events?kind=duty.handover_note").json()["events"]))
+
+
+def read_only(live: LiveStation, on: bool) -> None:
+    """The journal and the state store refuse writes, as on a card the kernel remounted
+    read-only (and take them again)."""
+    def switch() -> None:
+        for conn in (live.station.state._writer.connection,  # type: ignore[union-attr]
+                     live.station.journal._conn):
+            assert conn is not None
+            conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+    live.call(switch)
+
 
 def pdf_text(pdf: bytes) -> str:
     from pypdf import PdfReader
@@ -309,18 +352,26 @@ def test_the_panel_knows_when_the_station_is_gone_and_a_restart_signs_no_one_out
     station = sim_station("station")
     with panels(browser, station.base_url) as opened:
         page = signed_in(opened.open("desk"))
+        page.locator("#sound").click()
         phone = signed_in(opened.open("phone", PHONE))
         gauge = page.locator("#rain .gauge[data-gauge='rg-1']")
         expect(gauge).to_contain_text("后山雨量站")
+        silenced = api(station.base_url, "GET", "/api/v1/health").json()["time"]
         gauge_control(station, "fault 1 silence")  # the gauge stops answering
         expect(gauge.locator(".badge.stale")).to_have_text("数据中断", timeout=30_000)
         expect(gauge.locator(".total[data-window='1h'] b")).to_have_text("—")
         expect(gauge.locator(".line3")).to_contain_text("起无数据")
+        wait_for("the chart's gap since the gauge fell silent (not a flat zero)", lambda: any(
+            start >= silenced for start in gauge.locator("svg rect.gap").evaluate_all(
+                "rects => rects.map(r => r.dataset.from)")))
         other = page.locator("#rain .gauge[data-gauge='rg-2'] .total[data-window='1h'] b")
         expect(other).to_have_text(re.compile(r"\d+\.\d 毫米"))
 
+        sounds_before = page.evaluate("window.__probe.oscillators")
         station.kill()  # kill -9: no goodbye on the stream
         expect(page.locator("#lost")).to_be_visible(timeout=20_000)
+        assert page.evaluate("window.__probe.oscillators") > sounds_before, "a sound"
+        expect(page.locator("#clock")).to_have_text("--:--:--")  # the station's time unknown
         expect(page.locator("#station-status")).to_have_text("与站点失去联系")
         expect(page.locator("#lost-since")).to_contain_text("最后联系")
         expect(page.locator("#evacuate")).to_be_hidden()

@@ -26,7 +26,7 @@ const SHOWN_TOTALS = ["10min", "1h", "24h"];
 const state = {
   me: null, setup: null, view: null, stream: null, broadcasts: [], satphone: null,
   rain: null, series: {}, gaps: {}, checkins: [], pushed: new Set(), timers: [],
-  lost: false, alerted: new Set(), checkinAlerted: null, dutyOpen: false,
+  lost: false, alerted: new Set(), checkinAlerted: null, dutyOpen: false, outGauges: "",
 };
 
 // -- small DOM helpers ---------------------------------------------------------------
@@ -67,20 +67,29 @@ function mm(value) {
 }
 
 let noticeTimer = null;
-function notice(text, kind = "info") {
+/** A passing word; an error stays a minute (or until clicked): a failure must be seen. */
+function notice(text, kind = "info", detail = "") {
   const box = $("notice");
   box.textContent = text;
+  box.title = detail;
   box.dataset.kind = kind;
   box.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { box.hidden = true; }, 6000);
+  noticeTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 60_000 : 6000);
+}
+
+/** What a failed request means, in the officer's words. A 503 is the station saying it
+ * did the change in memory but could not save it: neither done nor simply failed. */
+function failureText(err) {
+  if (!(err instanceof ApiError)) return t("no_network");
+  if (err.status === 503) return t("not_saved");
+  const why = err.status === 403 ? t("forbidden") : t("action_failed");
+  return `${why}: ${err.message}`;
 }
 
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) return signedOut("session_over");
-  if (!(err instanceof ApiError)) return notice(t("no_network"), "error");
-  const why = err.status === 403 ? t("forbidden") : t("action_failed");
-  notice(`${why}: ${err.message}`, "error");
+  notice(failureText(err), "error", err instanceof ApiError ? err.message : String(err));
 }
 
 async function act(button, work) {
@@ -123,9 +132,12 @@ function renderHeader() {
 }
 
 function tick() {
-  const now = clock.stationNow();
-  $("clock").textContent = formatTime(new Date(now).toISOString());
   const lost = state.me !== null && clock.isLost();
+  // The station's time, never the browser's: unknown before its first heartbeat and
+  // while it is lost (the last time heard is in the lost view).
+  const now = lost ? null : clock.stationNow();
+  $("clock").textContent = now === null ? "--:--:--" : formatTime(new Date(now).toISOString());
+  $("clock").dataset.known = now === null ? "no" : "yes";
   if (lost !== state.lost) {
     state.lost = lost;
     if (lost) {
@@ -164,7 +176,7 @@ function calloutLines(alarm) {
   if (w && w.calls) {
     for (const call of w.calls) {
       lines.push(h("li", { class: "tier" }, h("strong", {}, `${t("wakeup")} ${t("tier", { n: call.tier })}`),
-        " ", call.target, " · ", call.outcome || "…"));
+        " ", call.target, " · ", tr("wake", call.outcome)));
     }
   }
   return lines;
@@ -251,8 +263,13 @@ function renderCountdown() {
     box.textContent = "";
     return;
   }
+  const now = clock.stationNow();
+  if (now === null) {
+    box.textContent = "";
+    return;
+  }
   const deadline = Date.parse(waiting.started) + waiting.answer_within_s * 1000;
-  const left = Math.round((deadline - clock.stationNow()) / 1000);
+  const left = Math.round((deadline - now) / 1000);
   box.dataset.left = String(left);
   box.textContent = left <= 0 ? t("checkin_overdue") : t("checkin_left",
     { m: Math.floor(left / 60), s: String(left % 60).padStart(2, "0") });
@@ -295,7 +312,7 @@ function renderBroadcasts() {
       h("strong", { class: "content" }, contentText(b)),
       h("span", { class: "badge" }, currentLang() === "en" ? b.type : b.type_zh)),
     h("div", { class: "line2" },
-      `${tr("bc", b.state)} · ${zonesOf(b.zones)} · ${t("plays", { n: Math.min(b.plays + 1, b.repeat), of: b.repeat })}`),
+      `${state.lost ? t("lost_unknown") : tr("bc", b.state)} · ${zonesOf(b.zones)} · ${t("plays", { n: Math.min(b.plays + 1, b.repeat), of: b.repeat })}`),
     h("button", { type: "button", class: "stop", disabled: !canAct(),
       onclick: (e) => act(e.currentTarget, () => stopBroadcast(b.id)) }, t("stop")))));
 }
@@ -355,7 +372,8 @@ function renderSatphone() {
       h("span", { class: "bars", dataset: { bars } },
         ...[1, 2, 3, 4, 5].map((i) => h("i", { class: i <= bars ? "on" : "" }))),
       h("span", {}, `${t("signal")} ${s.signal ?? "—"}/5`),
-      h("span", { class: `badge status-${s.state}` }, device ? said(device.status_words) : s.state),
+      h("span", { class: `badge status-${state.lost ? "unknown" : s.state}` }, state.lost
+        ? t("lost_unknown") : device ? said(device.status_words) : s.state),
       h("span", {}, s.registered ? t("registered") : t("not_registered")),
       s.battery_percent !== null && s.battery_percent !== undefined
         ? h("span", {}, `${t("battery")} ${s.battery_percent}%`) : null),
@@ -421,8 +439,12 @@ function repeatAlarmSound() {
 
 async function loadRain(withSeries) {
   state.rain = await optional("/api/v1/rain");
+  // A gauge that stopped (or came back) redraws its chart now: its gap, not a flat line.
+  const out = (state.rain?.gauges || []).filter(stale).map((g) => g.id).join(",");
+  if (out !== state.outGauges) withSeries = true;
+  state.outGauges = out;
   if (state.rain && withSeries) {
-    const to = new Date(clock.stationNow());
+    const to = new Date(state.rain.time); // the station's clock, as it answered
     await Promise.all(state.rain.gauges.map(async (g) => {
       const from = new Date(to.getTime() - seriesSpan(g) * 1000);
       const span = `from=${from.toISOString()}&to=${to.toISOString()}`;
@@ -660,8 +682,7 @@ async function signIn(event) {
     await showPanel(me);
   } catch (err) {
     error.textContent = err instanceof ApiError && err.status === 401
-      ? t("sign_in_failed") : err instanceof ApiError ? `${t("action_failed")}: ${err.message}`
-        : t("no_network");
+      ? t("sign_in_failed") : failureText(err);
     error.hidden = false;
   }
 }
@@ -692,6 +713,7 @@ function start() {
     renderAll();
   });
   $("show-duty").addEventListener("click", () => showDuty(!state.dutyOpen));
+  $("notice").addEventListener("click", () => { $("notice").hidden = true; });
   $("duty-close").addEventListener("click", () => showDuty(false));
   dutyLog.wire(h, failed, () => state.me && state.me.role !== "viewer");
   const dialog = $("confirm-evacuate");

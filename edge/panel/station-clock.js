@@ -15,9 +15,10 @@ export function heartbeat({ time, time_scale: scale }) {
   beat = { stationMs: Date.parse(time), localMs: performance.now(), scale: scale || 1 };
 }
 
-/** The station's time now (the browser's own before the first heartbeat). */
+/** The station's time now (ms), or null before the first heartbeat: the browser's own
+ * clock is not the station's. */
 export function stationNow() {
-  if (!beat) return Date.now();
+  if (!beat) return null;
   return beat.stationMs + (performance.now() - beat.localMs) * beat.scale;
 }
 
