@@ -130,6 +130,10 @@ ADVICE: dict[tuple[str, str], Said] = {
     ("journal", "fault"): Said(
         "值班日志无法保存，新的事件可能丢失。请立即联系站点管理员清理存储空间。",
         "The journal cannot be written: events may be lost. Call the station's admin."),
+    ("state_store", "fault"): Said(
+        "站点状态无法保存：报警、确认和登录只在内存中，重启后可能丢失。请立即联系站点管理员清理或更换存储卡。",
+        "The station's state cannot be saved: alarms, acknowledgements and sign-ins are "
+        "only in memory and may be lost on a restart. Call the station's admin."),
     ("message_library", "degraded"): Said("部分广播语音无法合成，相关广播可能无声。请联系管理员。",
                                           "Some messages have no speech: call the admin."),
     ("self_test", "degraded"): Said("最近一次自检未通过，请查看值班日志中的自检记录。",

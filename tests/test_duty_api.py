@@ -52,6 +52,8 @@ async def test_the_state_says_what_happens_what_sounds_and_what_to_do(tmp_path: 
         assert calm["overall"]["level"] == "ok" and calm["alarms"] == []
         siren = next(d for d in calm["devices"] if d["id"] == "siren-1")
         assert siren["name"]["zh"] == "村委会警报器" and siren["status_words"]["zh"] == "正常"
+        unnamed = [d["id"] for d in calm["devices"] if d["name"]["zh"].isascii()]
+        assert not unnamed, "every device is named in Chinese"
 
         await press_hand_alarm(run)
         state = (await client.get("/api/v1/state", headers=SIM_VIEWER)).json()
