@@ -28,7 +28,7 @@ PARTS = {
     "amplifier": Said("广播功放", "Amplifier"),
     "amplifier.power": Said("功放电源", "Amplifier power"),
     "journal": Said("值班日志存储", "Journal storage"),
-    "state": Said("状态存储（报警、登录、叫应）", "State storage (alarms, sessions, 叫应)"),
+    "state": Said("状态存储", "State storage"),
     "cap": Said("县级预警接收（CAP）", "County alerts (CAP)"),
     "gpio": Said("控制接口（GPIO）", "GPIO"),
     "messages": Said("广播语音库", "Message library"),

@@ -372,6 +372,8 @@ def test_the_panel_knows_when_the_station_is_gone_and_a_restart_signs_no_one_out
         expect(page.locator("#lost")).to_be_visible(timeout=20_000)
         assert page.evaluate("window.__probe.oscillators") > sounds_before, "a sound"
         expect(page.locator("#clock")).to_have_text("--:--:--")  # the station's time unknown
+        expect(page.locator("#broadcasts")).to_have_text("未知")  # not "none on air"
+        expect(page.locator("#notice")).to_be_hidden()  # no "cannot reach" over the view
         expect(page.locator("#station-status")).to_have_text("与站点失去联系")
         expect(page.locator("#lost-since")).to_contain_text("最后联系")
         expect(page.locator("#evacuate")).to_be_hidden()

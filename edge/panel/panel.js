@@ -89,6 +89,7 @@ function failureText(err) {
 
 function failed(err) {
   if (err instanceof ApiError && err.status === 401) return signedOut("session_over");
+  if (!(err instanceof ApiError) && state.lost) return; // the lost view says it already
   notice(failureText(err), "error", err instanceof ApiError ? err.message : String(err));
 }
 
@@ -141,6 +142,7 @@ function tick() {
   if (lost !== state.lost) {
     state.lost = lost;
     if (lost) {
+      $("notice").hidden = true; // "cannot reach" and the like: the lost view says it all
       attention.play("lost");
       attention.notify(t("lost_title"), t("notify_lost"), "lost");
     }
@@ -302,6 +304,10 @@ function contentText(b) {
 
 function renderBroadcasts() {
   const list = $("broadcasts");
+  if (state.lost && !state.broadcasts.length) { // "none on air" is not known either
+    list.replaceChildren(h("li", { class: "empty" }, t("lost_unknown")));
+    return;
+  }
   if (!state.broadcasts.length) {
     list.replaceChildren(h("li", { class: "empty" }, t("no_broadcast")));
     return;
@@ -362,6 +368,10 @@ function renderSatphone() {
   const s = state.satphone;
   if (!s) {
     box.replaceChildren(h("p", { class: "empty" }, t("not_available")));
+    return;
+  }
+  if (state.lost) {
+    box.replaceChildren(h("p", { class: "empty" }, t("lost_unknown")));
     return;
   }
   const bars = signalBars(s.signal);
