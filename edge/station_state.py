@@ -135,17 +135,21 @@ def overall(found: Sequence[Condition]) -> dict[str, Any]:
 
 def sounding(*, broadcasts: Sequence[dict[str, Any]], sirens: Sequence[str],
              messages: dict[str, Said], names: Names) -> list[Said]:
-    """What people hear now: sirens in their cadence, and the broadcast on air."""
+    """What people hear now: sirens in their cadence, the broadcast on air, and those
+    about to be (waiting for the amplifier or their turn: not silence)."""
     heard = []
     if sirens:
         listed = Said("、".join(names.of(s).zh for s in sirens),
                       ", ".join(names.of(s).en for s in sirens))
         heard.append(Said(f"警报器鸣响：{listed.zh}", f"Sirens sounding: {listed.en}"))
     for b in broadcasts:
-        if b.get("state") != "playing":
-            continue
         what = broadcast_content(b, messages)
         zones = names.zones(b.get("zones", []))
+        if b.get("state") == "waiting":
+            heard.append(Said(f"即将广播：{what.zh}（{zones.zh}）",
+                              f"About to broadcast: {what.en} ({zones.en})"))
+        if b.get("state") != "playing":
+            continue
         turn = min(b.get("plays", 0) + 1, b.get("repeat", 1))
         heard.append(Said(f"广播：{what.zh}（{zones.zh}，第{turn}/{b.get('repeat', 1)}遍）",
                           f"Broadcast: {what.en} ({zones.en}, play {turn} of "

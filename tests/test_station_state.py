@@ -16,7 +16,7 @@ from edge.duty_log import csv_text, duty_day_of, duty_day_span, fold
 from edge.evacuation import decide
 from edge.journal_kinds import KINDS
 from edge.journal_words import JournalWords
-from edge.names import Names
+from edge.names import MESSAGES, Names
 from edge.rain_gaps import gaps
 from edge.station_state import conditions, overall, sounding
 from tests.helpers import sim_config
@@ -74,11 +74,13 @@ def test_what_is_sounding_is_named(tmp_path: Path) -> None:
     said = names(tmp_path)
     siren_broadcast = {"siren": "urgent_warning", "zones": ["north"], "repeat": 1, "plays": 0,
                        "state": "playing"}
-    heard = sounding(broadcasts=[siren_broadcast, EVACUATION | {"state": "waiting"}],
+    heard = sounding(broadcasts=[siren_broadcast, EVACUATION | {"state": "waiting"},
+                                 EVACUATION | {"state": "done"}],
                      sirens=["siren-1", "siren-2"],
-                     messages={}, names=said)
+                     messages={"evacuate": MESSAGES["evacuate"]}, names=said)
     assert [h.zh for h in heard] == ["警报器鸣响：村委会警报器、河口村远程警报器",
-                                     "广播：紧急警报信号（北片，第1/1遍）"]
+                                     "广播：紧急警报信号（北片，第1/1遍）",
+                                     "即将广播：立即转移令（全部区域）"], "waiting is not silence"
 
 
 def test_device_details_and_advice_in_words() -> None:
