@@ -354,6 +354,14 @@ def test_the_panel_knows_when_the_station_is_gone_and_a_restart_signs_no_one_out
         page = signed_in(opened.open("desk"))
         page.locator("#sound").click()
         phone = signed_in(opened.open("phone", PHONE))
+        # a villager's hand alarm: the banner shows 叫应 going out by satellite SMS
+        api(station.base_url, "POST", f"/api/v1/sim/gpio/{HAND_ALARM_PIN}", SIM_OPERATOR,
+            {"level": 0})
+        tier = page.locator("#alarm-banner .callout li.tier").first
+        expect(tier).to_contain_text("第1梯队", timeout=30_000)
+        expect(tier).to_contain_text("+8613800000002")
+        expect(tier).to_contain_text("已通知")
+        expect(tier).to_contain_text("未回复")
         gauge = page.locator("#rain .gauge[data-gauge='rg-1']")
         expect(gauge).to_contain_text("后山雨量站")
         silenced = api(station.base_url, "GET", "/api/v1/health").json()["time"]
@@ -372,7 +380,8 @@ def test_the_panel_knows_when_the_station_is_gone_and_a_restart_signs_no_one_out
         expect(page.locator("#lost")).to_be_visible(timeout=20_000)
         assert page.evaluate("window.__probe.oscillators") > sounds_before, "a sound"
         expect(page.locator("#clock")).to_have_text("--:--:--")  # the station's time unknown
-        expect(page.locator("#broadcasts")).to_have_text("未知")  # not "none on air"
+        expect(page.locator("#broadcasts li").first).to_contain_text("未知")  # not "playing"
+        expect(page.locator("#broadcasts")).not_to_contain_text("播放中")
         expect(page.locator("#notice")).to_be_hidden()  # no "cannot reach" over the view
         expect(page.locator("#station-status")).to_have_text("与站点失去联系")
         expect(page.locator("#lost-since")).to_contain_text("最后联系")
