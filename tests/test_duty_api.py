@@ -140,6 +140,8 @@ async def test_a_cut_at_maximum_on_time_stays_until_an_operator_clears_it(tmp_pa
         assert cleared.status_code == 200 and cleared.json()["cleared_by"] == "sim-operator"
         assert run.station.health.get("amplifier").status == "ok"
         assert (await client.get("/api/v1/faults", headers=SIM_VIEWER)).json()["faults"] == []
+        again = await client.post("/api/v1/faults/amplifier/clear", headers=SIM_OPERATOR)
+        assert again.status_code == 404, "cleared already: not 'the cause is still there'"
         [event] = await run.settled_events("fault.cleared")
         assert (event["source"], event["actor"]) == ("amplifier", "sim-operator")
 

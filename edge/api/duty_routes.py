@@ -210,10 +210,13 @@ async def latched_faults(request: Request) -> dict[str, Any]:
 @router.post("/faults/{device}/clear")
 async def clear_fault(request: Request, device: str,
                       principal: Annotated[Principal, Operator]) -> dict[str, Any]:
-    """Clear a latched fault once its cause is gone (409 says why not); journaled."""
+    """Clear a latched fault once its cause is gone (409 says why not; 404: there is
+    none, or someone cleared it already); journaled."""
     from edge.latched_faults import CannotClear
 
     station = station_of(request)
+    if station.parts.faults.get(device) is None:  # never latched, or cleared already
+        raise HTTPException(404, f"no latched fault on {device!r}")
     try:
         fault = station.parts.faults.clear(device, actor=principal.name)
     except CannotClear as exc:

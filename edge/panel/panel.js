@@ -609,7 +609,15 @@ async function acknowledge(id) {
 }
 
 async function clearFault(device) {
-  await call("POST", `/api/v1/faults/${encodeURIComponent(device)}/clear`);
+  try {
+    await call("POST", `/api/v1/faults/${encodeURIComponent(device)}/clear`);
+  } catch (err) {
+    if (!(err instanceof ApiError && [404, 409].includes(err.status))) throw err;
+    // 409: the cause is still there; 404: someone cleared it already
+    notice(t(err.status === 409 ? "clear_refused" : "fault_cleared"), err.status === 409
+      ? "error" : "ok", err.message);
+    return;
+  }
   notice(t("fault_cleared"), "ok");
 }
 
