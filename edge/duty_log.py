@@ -119,6 +119,6 @@ def csv_text(entries: Iterable[Entry]) -> str:
     for entry in entries:
         e, said = entry.event, entry.said
         writer.writerow([beijing(e["ts"]), CATEGORY_ZH.get(said["category"], said["category"]),
-                         said["title"]["zh"], said["text"]["zh"], e["actor"],
+                         said["title"]["zh"], said["text"]["zh"], said["actor_words"]["zh"],
                          entry.summary("zh"), e["seq"], e["kind"]])
     return out.getvalue()

@@ -107,7 +107,8 @@ class JournalWords:
         text = render(self, event, data) if render is not None else generic(data)
         return {"title": title.as_json(), "text": text.as_json(), "category": words.category,
                 "tone": tone_of(kind, words, data), "chatter": self._chatter(kind, words, data),
-                "group": group_of(event), "ids": f"{kind} · {event['source']} · {event['actor']}"}
+                "group": group_of(event), "actor_words": self.names.actor(event["actor"]).as_json(),
+                "ids": f"{kind} · {event['source']} · {event['actor']}"}
 
     def _title(self, kind: str, words: KindWords, data: dict[str, Any]) -> Said:
         alarm = data.get("alarm") if isinstance(data.get("alarm"), dict) else None

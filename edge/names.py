@@ -47,6 +47,17 @@ PARTS = {
     "station": Said("站点", "Station"),
     "audio": Said("音频输出", "Audio output"),
 }
+#: Who did it, when it was the station itself (a person is their token's name).
+ACTORS = {
+    "system": Said("站点（自动）", "station (automatic)"),
+    "panel": Said("值班室实体按钮", "duty-room buttons"),
+    "alarm": Said("报警联动", "alarm actions"),
+    "broadcast": Said("广播系统", "broadcast system"),
+    "buzzer": Said("值班室蜂鸣器", "duty-room buzzer"),
+    "checkin": Said("抽查", "spot check"),
+    "self_test": Said("设备自检", "self-test"),
+    "cli": Said("现场调试命令", "technician's command line"),
+}
 ALL_ZONES = Said("全部区域", "all zones")
 #: The library's fixed messages by what they are (their full text is long to read).
 MESSAGES = {
@@ -98,6 +109,11 @@ class Names:
     def of(self, thing_id: str) -> Said:
         """The name of any device, output, input or gauge id (the id itself if unnamed)."""
         return self._named.get(thing_id, Said(thing_id, thing_id))
+
+    def actor(self, actor: str) -> Said:
+        """Who did something: the station's own parts and devices in words, a person as
+        their token's name."""
+        return ACTORS.get(actor) or self.of(actor)
 
     def zone(self, zone: str) -> Said:
         return self._zones.get(zone, Said(zone, zone))

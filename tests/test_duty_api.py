@@ -161,6 +161,7 @@ async def test_the_duty_day_with_handover_notes_as_json_and_csv(tmp_path: Path) 
         assert "output.switching" not in kinds, "switching folds under its cause"
         raised = next(e for e in day["entries"] if e["kind"] == "alarm.raised")
         assert raised["title"]["zh"] == "手动报警" and raised["folded_count"] > 4
+        assert raised["actor_words"]["zh"] == "村口手动报警", "who, in words"
         assert day["from"] == "2026-07-01T00:00:00.000Z", "the duty day began at 08:00 Beijing"
         alarms_only = (await client.get("/api/v1/duty-log?category=alarms",
                                         headers=SIM_VIEWER)).json()

@@ -38,7 +38,7 @@ export async function load(h) {
     h("td", { class: "time" }, formatTime(e.ts)),
     h("td", { class: "event" }, said(e.title)),
     h("td", { class: "detail" }, said(e.text)),
-    h("td", { class: "actor" }, e.actor),
+    h("td", { class: "actor", title: e.actor }, said(e.actor_words) || e.actor),
     h("td", { class: "folded-summary" }, said(e.folded_summary)))));
   $("duty-empty").hidden = shown.entries.length > 0;
 }
