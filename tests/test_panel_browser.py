@@ -276,6 +276,8 @@ def test_the_duty_log_with_handover_notes_prints_and_downloads(live: LiveStation
         page = signed_in(opened.open("desk"))
         # the station's clock (10:00 Beijing on 1 July, twice as fast), not the browser's
         expect(page.locator("#clock")).to_have_text(re.compile(r"^07/01 10:0\d:\d\d$"))
+        chart_end = page.locator("#rain .gauge[data-gauge='rg-p'] svg text.axis").last
+        expect(chart_end).to_have_text(re.compile(r"^10:0\d$"))  # the chart's day ends now
         page.locator("#show-duty").click()
         duty = page.locator("#duty-view")
         expect(duty).to_be_visible()
