@@ -158,7 +158,8 @@ def test_chatter_folds_under_its_cause_and_the_day_reads_as_csv(tmp_path: Path) 
     text = csv_text(entries)
     assert text.startswith("\ufeff时间（北京时间）,类别,事件,详情,操作人,附带动作")
     assert "2026-07-01 08:00:11,值班,交接班记录,王值班：雨停后复查后山,王值班" in text
-    assert "立即转移预警,后山雨量站 1小时雨量52.3毫米（阈值50毫米）,站点（自动）,输出已切换 ×6" in text
+    assert ("立即转移预警,后山雨量站 1小时雨量52.3毫米（阈值50毫米）,站点（自动）,"
+            "输出已切换 ×6") in text
 
 
 def test_a_duty_day_runs_from_eight_to_eight_beijing_time() -> None:
