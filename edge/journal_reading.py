@@ -82,11 +82,15 @@ def read_span(path: Path, start: datetime, end: datetime, limit: int,
 
 
 def ts_before(path: Path, seq: int) -> str | None:
-    """The time of the last event before ``seq`` (what a run wrote last before it)."""
+    """What the run before ``seq`` (a ``station.started``) wrote last: the time of the last
+    event before it, leaving out the first status of each device (``previous`` unknown),
+    which the starting run journals before ``station.started``. None: no run before."""
     conn = _open(path)
     try:
-        row = conn.execute("SELECT ts FROM events WHERE seq < ? ORDER BY seq DESC LIMIT 1",
-                           (seq,)).fetchone()
+        row = conn.execute(
+            "SELECT ts FROM events WHERE seq < ? AND NOT (kind = 'health.changed' AND "
+            "json_extract(data, '$.previous') = 'unknown') ORDER BY seq DESC LIMIT 1",
+            (seq,)).fetchone()
     finally:
         conn.close()
     return row[0] if row else None

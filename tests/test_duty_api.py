@@ -21,6 +21,14 @@ from tests.helpers import SIM_ADMIN, SIM_OPERATOR, SIM_VIEWER, StationRun, sim_c
 EVACUATE = {"message": "evacuate", "zones": ["all"], "repeat": 3, "priority": "evacuation",
             "type": "emergency"}
 HAND_ALARM_PIN = 6
+PULSE_GAUGE = """
+[[rain_gauges]]
+id = "rg-p"
+name = "后山雨量站"
+kind = "pulse"
+pin = 20
+mm_per_tip = 5.0
+"""
 T = TypeVar("T")
 
 
@@ -183,3 +191,32 @@ async def test_the_stream_carries_the_station_clock_state_and_words(tmp_path: Pa
         assert "heartbeat" in snapshot and '"time":"2026-07-01T00:00:05.700Z"' in snapshot
         assert "event: state" in snapshot and '"level":"evacuate"' in snapshot
         assert '"title":{"zh":"手动报警"' in snapshot, "journal events come described"
+
+
+async def test_a_chart_has_no_data_before_the_first_run_nor_while_the_station_was_down(
+        tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from drivers.clock import ManualClock
+
+    config = sim_config(tmp_path, PULSE_GAUGE)
+    span = {"from": "2026-06-30T12:00:00Z", "to": "2026-07-01T12:00:00Z"}
+
+    async def gaps(clock: ManualClock) -> list[dict[str, str | None]]:
+        async with StationRun(config, clock) as run:
+            await run.clock.advance(5)
+            await run.station.journal.durable(run.station.journal.last_recorded_seq)
+            transport = httpx.ASGITransport(app=create_app(run.station))
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                answer = await client.get("/api/v1/rain/rg-p/gaps", params=span,
+                                          headers=SIM_VIEWER)
+        found: list[dict[str, str | None]] = answer.json()["gaps"]
+        return found
+
+    first = await gaps(ManualClock(datetime(2026, 7, 1, 0, 0, tzinfo=UTC)))
+    assert first == [{"from": "2026-06-30T12:00:00.000Z", "to": "2026-07-01T00:00:00.000Z"}], \
+        "nothing was measured before the station first ran"
+    later = await gaps(ManualClock(datetime(2026, 7, 1, 3, 0, tzinfo=UTC)))
+    [down] = [g for g in later if g["to"] == "2026-07-01T03:00:00.000Z"]
+    assert "2026-07-01T00:00:05" <= str(down["from"]) < "2026-07-01T00:00:06", \
+        "down from what the last run wrote last until this run's gauge answered"
