@@ -519,7 +519,7 @@ function openStream() {
   stream.onopen = refreshLive;
   stream.addEventListener("heartbeat", (e) => {
     clock.heartbeat(JSON.parse(e.data));
-    if (state.lost) tick();
+    tick(); // the station's clock at once, not up to a second later
     refreshLive();
   });
   for (const [name, show] of Object.entries(PUSHED)) {
