@@ -207,7 +207,8 @@ async def test_a_chart_has_no_data_before_the_first_run_nor_while_the_station_wa
             await run.clock.advance(5)
             await run.station.journal.durable(run.station.journal.last_recorded_seq)
             transport = httpx.ASGITransport(app=create_app(run.station))
-            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            async with httpx.AsyncClient(transport=transport,
+                                         base_url="http://127.0.0.1") as client:
                 answer = await client.get("/api/v1/rain/rg-p/gaps", params=span,
                                           headers=SIM_VIEWER)
         found: list[dict[str, str | None]] = answer.json()["gaps"]
