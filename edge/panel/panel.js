@@ -210,7 +210,7 @@ function renderRain() {
     const chart = series ? drawRainChart(g, series, box.clientWidth) : null;
     const totals = Object.entries(g.totals || {})
       .filter(([w]) => ["10min", "1h", "24h"].includes(w))
-      .map(([w, mm]) => h("span", { class: "total" }, `${w} ${mm} mm`));
+      .map(([w, mm]) => h("span", { class: "total" }, `${w} ${mm === null ? "—" : mm} mm`));
     return h("div", { class: `gauge level-${g.level || "none"} status-${g.status}`,
       dataset: { gauge: g.id } },
     h("div", { class: "line1" },

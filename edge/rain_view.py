@@ -1,0 +1,90 @@
+"""What the API and the metrics say about the gauges: held values, never a false 0.
+
+A gauge that is stale, offline or in fault has no totals: each window's total is
+``null`` in ``/api/v1/rain`` and NaN in ``/metrics``, with the time its data stopped
+(``stopped_at``; ``station_edge_rain_last_reading_timestamp_seconds``). A window held
+after an outage (the outage's rain has not yet slid out of it) is ``null`` too: the
+alarm board does not see it either.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sensors.modbus_gauge import ModbusRainGauge
+from sensors.windows import WINDOWS
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from edge.rain import Rain
+
+
+def held_totals(rain: Rain, gauge_id: str) -> dict[str, float | None]:
+    """Each window's total as the alarm board sees it (None: held)."""
+    trusted = rain.trusted_totals(gauge_id)
+    return {w: (trusted.get(w) if trusted is not None else None) for w in WINDOWS}
+
+
+def last_reading(rain: Rain, gauge_id: str) -> datetime | None:
+    gauge = rain.gauges[gauge_id]
+    if isinstance(gauge, ModbusRainGauge):
+        return gauge.last.at if gauge.last is not None else None
+    return gauge.last_tip
+
+
+def gauge_json(rain: Rain, gauge_id: str, iso: Callable[[datetime], str]) -> dict[str, Any]:
+    cfg = rain.configs[gauge_id]
+    now = rain.clock.now()
+    totals = held_totals(rain, gauge_id)
+    fresh = rain.gauges[gauge_id].is_fresh(rain.stale_after_s(gauge_id))
+    last = last_reading(rain, gauge_id)
+    health = rain.station.health.get(gauge_id)
+    stopped = None if fresh else rain.stopped_at(gauge_id) or health.since
+    return {
+        "id": gauge_id,
+        "name": cfg.name,
+        "kind": cfg.kind,
+        "model": cfg.model,
+        "status": health.status,
+        "detail": health.detail,
+        "fresh": fresh,
+        "last_reading": iso(last) if last else None,
+        "stopped_at": iso(stopped) if stopped else None,
+        "totals": {w: (round(v, 2) if v is not None else None) for w, v in totals.items()},
+        "day_total": round(rain.windows[gauge_id].day_total(now), 2) if fresh else None,
+        "level": rain.board.level(gauge_id).name.lower(),
+        "thresholds": [
+            {"window": w, "prepare_mm": t.prepare_mm, "evacuate_mm": t.evacuate_mm,
+             "clear_fraction": t.clear_fraction}
+            for w, t in rain.thresholds[gauge_id].items()
+        ],
+    }
+
+
+def rain_metrics(rain: Rain) -> list[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
+    totals = GaugeMetricFamily("station_edge_rain_window_mm",
+                               "Rainfall over each window, per gauge (NaN: held, stale or fault)",
+                               labels=["gauge", "window"])
+    level = GaugeMetricFamily("station_edge_rain_warning_level",
+                              "0 none, 1 准备转移 prepare, 2 立即转移 evacuate",
+                              labels=["gauge"])
+    fresh = GaugeMetricFamily("station_edge_rain_sensor_fresh",
+                              "1 if the gauge was read recently and is ok (0: stale or fault)",
+                              labels=["gauge"])
+    last = GaugeMetricFamily("station_edge_rain_last_reading_timestamp_seconds",
+                             "Unix time of the gauge's last good reading (NaN: never)",
+                             labels=["gauge"])
+    for gauge_id, gauge in rain.gauges.items():
+        for window, mm in held_totals(rain, gauge_id).items():
+            totals.add_metric([gauge_id, window], math.nan if mm is None else mm)
+        level.add_metric([gauge_id], int(rain.board.level(gauge_id)))
+        fresh.add_metric([gauge_id], 1 if gauge.is_fresh(rain.stale_after_s(gauge_id)) else 0)
+        at = last_reading(rain, gauge_id)
+        last.add_metric([gauge_id], at.timestamp() if at else math.nan)
+    return [totals, level, fresh, last]
