@@ -22,7 +22,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from drivers.clock import Clock
@@ -90,6 +90,7 @@ class Rain:
         self.clock = station.clock
         self.store = RainStore(station.config.station.data_dir / "readings.db")
         self.pending = PendingRain()
+        self.archive_writes = 0
         self.thresholds = thresholds_for(station)
         self.board = WarningBoard(self.thresholds)
         self.configs = {g.id: g for g in station.config.rain_gauges}
@@ -120,11 +121,18 @@ class Rain:
     # -- building ------------------------------------------------------------------------
 
     def _restore_windows(self, gauge_id: str) -> None:
-        """The last 24 h from the archive's minutes (each spread over its minute)."""
+        """The last 24 h from the archive's minutes, each spread over its minute.
+
+        A minute's rain fell before the counter stored with it was read: the minute
+        that holds that reading is spread only up to it, never into the future.
+        """
         now = self.clock.now()
+        stored = self.store.counter(gauge_id)
+        limit = seconds(min(now, stored.at) if stored is not None else now)
         for minute, mm in self.store.minutes(gauge_id, now - timedelta(hours=24), now):
-            start = datetime.fromtimestamp(minute, now.tzinfo)
-            self.windows[gauge_id].add_spread(start, start + timedelta(seconds=MINUTE_S), mm)
+            start, end = float(minute), min(float(minute + MINUTE_S), max(limit, minute))
+            self.windows[gauge_id].add_spread(datetime.fromtimestamp(start, UTC),
+                                              datetime.fromtimestamp(end, UTC), mm)
 
     def _pulse_handler(self, gauge_id: str) -> Callable[[bool, float], None]:
         def on_level(active: bool, _began: float) -> None:
@@ -196,6 +204,7 @@ class Rain:
                 self.pending.counters.setdefault(gauge, reading)
             return False
         self._archive_failing = False
+        self.archive_writes += 1
         return True
 
     def _on_event(self, event: GaugeEvent) -> None:
@@ -224,19 +233,24 @@ class Rain:
         self.evaluate(event.gauge_id)
 
     def _mark_outage_lump(self, event: RainIncrement) -> None:
+        """Journal the rain of an outage (polls missed, a fault, a restart); hold short windows.
+
+        The lump is spread over the outage; a window shorter than the outage would see a
+        guess, so it is held until the lump has slid out of it.
+        """
         assert event.since is not None
         span = (event.at - event.since).total_seconds()
-        if span <= 2 * self.poll_interval_s(event.gauge_id) + 1.0:
-            return
         held = {}
-        for window, window_s in WINDOWS.items():
-            if window_s < span:
-                held[window] = event.at + timedelta(seconds=window_s)
-        self.untrusted_until[event.gauge_id].update(held)
-        self.station.journal.record("rain.outage_increment", event.gauge_id, "system",
-                                    mm=round(event.mm, 4), span_s=round(span, 1),
-                                    since=event.since.isoformat(), missed_polls=event.missed,
-                                    windows_held=sorted(held))
+        if span > 2 * self.poll_interval_s(event.gauge_id) + 1.0:
+            for window, window_s in WINDOWS.items():
+                if window_s < span:
+                    held[window] = event.at + timedelta(seconds=window_s)
+            self.untrusted_until[event.gauge_id].update(held)
+        if held or event.missed:
+            self.station.journal.record(
+                "rain.outage_increment", event.gauge_id, "system", mm=round(event.mm, 4),
+                span_s=round(span, 1), since=event.since.isoformat(),
+                missed_polls=event.missed, windows_held=sorted(held))
 
     # -- levels ----------------------------------------------------------------------------
 

@@ -20,7 +20,11 @@ power meanwhile, the rain between the last write and its reset (a journaled gap)
 
 Readings are bulk data, kept apart from the event journal: WAL with
 ``synchronous=NORMAL`` (a power cut may lose the last write, never corrupt the file;
-what it loses is recovered from the counter like a crash's).
+what it loses is recovered from the counter like a crash's). Not opened in exclusive
+locking mode, though that would save the ``-shm`` file's write-backs (measured: 2.2
+instead of 6.6 MB a day dry, 17 instead of 38 in a 200 mm/h storm): a reader left open
+on the file (an installer's ``sqlite3``, a backup) would then keep the daemon from
+starting, and a station that cannot start sounds no siren.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class RainStore:
             for minute, share in spread_over_minutes(since_t if since_t else t, t, mm):
                 shares[gauge, minute] = shares.get((gauge, minute), 0.0) + share
         with self.conn:
+            self.conn.execute("BEGIN")
             self._add_minutes(shares)
             self.conn.execute("DROP TABLE increments")
 
@@ -72,6 +77,7 @@ class RainStore:
               counters: dict[str, CounterReading]) -> None:
         """Add rain to minutes and set counters, in one transaction."""
         with self.conn:
+            self.conn.execute("BEGIN")
             self._add_minutes(minutes)
             self.conn.executemany(
                 "INSERT INTO counters (gauge, raw, t) VALUES (?,?,?) "

@@ -66,7 +66,7 @@ def gauge_json(rain: Rain, gauge_id: str, iso: Callable[[datetime], str]) -> dic
 
 
 def rain_metrics(rain: Rain) -> list[Metric]:
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     totals = GaugeMetricFamily("station_edge_rain_window_mm",
                                "Rainfall over each window, per gauge (NaN: held, stale or fault)",
@@ -87,4 +87,11 @@ def rain_metrics(rain: Rain) -> list[Metric]:
         fresh.add_metric([gauge_id], 1 if gauge.is_fresh(rain.stale_after_s(gauge_id)) else 0)
         at = last_reading(rain, gauge_id)
         last.add_metric([gauge_id], at.timestamp() if at else math.nan)
-    return [totals, level, fresh, last]
+    pending = GaugeMetricFamily("station_edge_rain_archive_pending_mm",
+                                "Rain counted but not yet written to the archive (a crash "
+                                "leaves it to be recovered from the gauges' counters)",
+                                value=sum(rain.pending.minutes.values()))
+    writes = CounterMetricFamily("station_edge_rain_archive_writes",
+                                 "Transactions written to the rain archive",
+                                 value=rain.archive_writes)
+    return [totals, level, fresh, last, pending, writes]

@@ -40,6 +40,7 @@ class CounterOutcome(StrEnum):
     WRAP = "wrap"                # counter passed its top and started again; counted
     RESET = "reset"              # counter went back (power loss, replaced gauge): a gap
     IMPLAUSIBLE = "implausible"  # more than the instrument can count: a gap
+    UNTIMED = "untimed"          # the station's clock went back: the rain has no place in time
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class CounterStep:
 
     @property
     def is_gap(self) -> bool:
-        return self.outcome in (CounterOutcome.RESET, CounterOutcome.IMPLAUSIBLE)
+        return self.outcome is not CounterOutcome.RAIN and self.outcome is not CounterOutcome.WRAP
 
 
 def counter_step(

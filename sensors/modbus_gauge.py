@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from drivers.clock import Clock
 from drivers.modbus_bus import BusError, ModbusBus
-from sensors.counter import Plausibility, counter_step
+from sensors.counter import CounterOutcome, Plausibility, counter_step
 from sensors.gauge_events import (
     CounterReading,
     DataGap,
@@ -73,6 +73,7 @@ class ModbusRainGauge:
         self._on_event = on_event or (lambda event: None)
         self.last = last          # the last good reading: the reference for the next step
         self.missed = 0           # polls since ``last`` without a good reading
+        self.polled_at: datetime | None = None  # when the last poll ended, whatever it got
         self.status = GaugeStatus(GaugeState.UNKNOWN, clock.now(), "not read yet")
         self.closed = False
 
@@ -104,6 +105,12 @@ class ModbusRainGauge:
         """Read the gauge once; None if it did not answer or said it is broken."""
         if self.closed:
             raise RuntimeError(f"{self!r}: closed")
+        try:
+            return await self._poll()
+        finally:
+            self.polled_at = self._clock.now()
+
+    async def _poll(self) -> RainIncrement | DataGap | None:
         try:
             fault = await self._read_status_fault()
             raw = None if fault else await self._read_raw()
@@ -158,7 +165,14 @@ class ModbusRainGauge:
                       else f"answering again ({self.health.good} good replies in a row)")
         if previous is None:
             return self._emit(RainIncrement(self.gauge_id, at, 0.0, raw, None, None))
-        elapsed = max(0.0, (at - previous.at).total_seconds())
+        if at < previous.at:
+            # A board without a real-time clock can boot with a time older than the one
+            # stored: what the counter moved cannot be placed in time, so it is not booked.
+            detail = (f"the station's clock went back {(previous.at - at).total_seconds():.0f} s"
+                      f" since the last reading: counter {previous.raw} -> {raw}, nothing counted")
+            return self._emit(DataGap(self.gauge_id, at, CounterOutcome.UNTIMED, previous.raw,
+                                      raw, previous.at, detail))
+        elapsed = (at - previous.at).total_seconds()
         step = counter_step(
             previous.raw, raw, modulus=self.map.modulus, scale_mm=self.map.scale_mm,
             elapsed_s=elapsed, plausibility=self.plausibility, across_outage=missed > 0,

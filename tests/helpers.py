@@ -88,6 +88,26 @@ class StationRun:
         journal = self.station.journal
         return [e for e in journal.read(limit=1000) if kind is None or e["kind"] == kind]
 
+    async def polled(self, at: object = None) -> None:
+        """Wait (real time, bounded) until every Modbus gauge has polled at ``at`` (now).
+
+        A gauge's poll is real I/O on the simulated line: the manual clock wakes it, and
+        its reply arrives in real time.
+        """
+        import asyncio
+
+        from sensors.modbus_gauge import ModbusRainGauge
+
+        moment = at or self.clock.now()  # type: ignore[attr-defined]
+        rain = self.station.parts.rain
+        gauges = [g for g in (rain.gauges.values() if rain else [])
+                  if isinstance(g, ModbusRainGauge)]
+        for _ in range(5000):
+            if all(g.polled_at is not None and g.polled_at >= moment for g in gauges):
+                return
+            await asyncio.sleep(0.002)
+        raise AssertionError(f"gauges did not all poll at {moment}")
+
     async def settled_events(self, kind: str | None = None) -> list[dict[str, object]]:
         journal = self.station.journal
         last = journal.record("test.marker", "tests")

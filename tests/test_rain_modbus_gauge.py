@@ -223,6 +223,14 @@ async def test_restored_counter_counts_rain_of_the_downtime_once(
     assert step.mm == pytest.approx(4.0) and step.since == saved.at
     with pytest.raises(ValueError, match="does not fit"):
         ModbusRainGauge("rg-1", bus, 1, MAPS[1], clock, last=CounterReading(70000, clock.now()))
+    # a board without a real-time clock booted with a time before the stored reading
+    sim.command("rain 3 1.0")
+    future = CounterReading(restarted.last.raw if restarted.last else 0,
+                            clock.now() + timedelta(hours=1))
+    behind = ModbusRainGauge("rg-3", bus, 3, MAPS[3], clock, last=future)
+    gap = await behind.poll()
+    assert isinstance(gap, DataGap) and gap.kind is CounterOutcome.UNTIMED
+    assert "clock went back 3600 s" in gap.detail
 
 
 async def test_a_status_register_fault_holds_the_gauge_and_its_rain_comes_back(
