@@ -31,6 +31,7 @@ from drivers.tasks import cancel_and_wait
 from edge.gauge_catalogue import plausibility_for, register_map_for
 from edge.health import DeviceStatus
 from edge.rain_store import PendingRain, RainStore
+from edge.rain_view import rain_metrics
 from sensors.gauge_events import (
     CounterReading,
     DataGap,
@@ -114,8 +115,6 @@ class Rain:
                 station.health.report(cfg.id, "ok", "pulse input")
         station.lifecycle.on("ready", "rain", self._start)
         station.lifecycle.on("stopping", "rain", self._stop)
-        from edge.rain_view import rain_metrics
-
         station.metric_sources.append(lambda: rain_metrics(self))
 
     # -- building ------------------------------------------------------------------------
