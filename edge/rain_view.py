@@ -2,7 +2,7 @@
 
 A gauge that is stale, offline or in fault has no totals: each window's total is
 ``null`` in ``/api/v1/rain`` and NaN in ``/metrics``, with the time its data stopped
-(``stopped_at``; ``station_edge_rain_last_reading_timestamp_seconds``). A window held
+(``stopped_at``; ``station_edge_rain_last_reading_timestamp_seconds``, 0 for never). A window held
 after an outage (the outage's rain has not yet slid out of it) is ``null`` too: the
 alarm board does not see it either.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sensors.modbus_gauge import ModbusRainGauge
+from edge.exposition import unix_seconds
 from sensors.windows import WINDOWS
 
 if TYPE_CHECKING:
@@ -29,19 +29,12 @@ def held_totals(rain: Rain, gauge_id: str) -> dict[str, float | None]:
     return {w: (trusted.get(w) if trusted is not None else None) for w in WINDOWS}
 
 
-def last_reading(rain: Rain, gauge_id: str) -> datetime | None:
-    gauge = rain.gauges[gauge_id]
-    if isinstance(gauge, ModbusRainGauge):
-        return gauge.last.at if gauge.last is not None else None
-    return gauge.last_tip
-
-
 def gauge_json(rain: Rain, gauge_id: str, iso: Callable[[datetime], str]) -> dict[str, Any]:
     cfg = rain.configs[gauge_id]
     now = rain.clock.now()
     totals = held_totals(rain, gauge_id)
     fresh = rain.gauges[gauge_id].is_fresh(rain.stale_after_s(gauge_id))
-    last = last_reading(rain, gauge_id)
+    last = rain.last_reading(gauge_id)
     health = rain.station.health.get(gauge_id)
     stopped = None if fresh else rain.stopped_at(gauge_id) or health.since
     return {
@@ -78,15 +71,15 @@ def rain_metrics(rain: Rain) -> list[Metric]:
                               "1 if the gauge was read recently and is ok (0: stale or fault)",
                               labels=["gauge"])
     last = GaugeMetricFamily("station_edge_rain_last_reading_timestamp_seconds",
-                             "Unix time of the gauge's last good reading (NaN: never)",
+                             "When the gauge was last read (a tip, for a pulse gauge; "
+                             "0: never): when its data stopped, while it is stale",
                              labels=["gauge"])
     for gauge_id, gauge in rain.gauges.items():
         for window, mm in held_totals(rain, gauge_id).items():
             totals.add_metric([gauge_id, window], math.nan if mm is None else mm)
         level.add_metric([gauge_id], int(rain.board.level(gauge_id)))
         fresh.add_metric([gauge_id], 1 if gauge.is_fresh(rain.stale_after_s(gauge_id)) else 0)
-        at = last_reading(rain, gauge_id)
-        last.add_metric([gauge_id], at.timestamp() if at else math.nan)
+        last.add_metric([gauge_id], unix_seconds(rain.last_reading(gauge_id)))
     pending = GaugeMetricFamily("station_edge_rain_archive_pending_mm",
                                 "Rain counted but not yet written to the archive (a crash "
                                 "leaves it to be recovered from the gauges' counters)",

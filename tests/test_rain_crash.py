@@ -10,29 +10,22 @@ recovered and over which interval.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from gauge_sim_process import GaugeSim
 
-from tests.helpers import REPO, free_port
+from tests.helpers import SimStationProcess, wait_for
 
 pytestmark = pytest.mark.slow
-VIEWER = "crash-viewer"
+SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b6e"
+StartStation = Callable[..., SimStationProcess]
 
 
-def config_text(data_dir: Path, port: str, listen: str) -> str:
-    digest = hashlib.sha256(VIEWER.encode()).hexdigest()
-    return f'''
+def config_for(port: str) -> Callable[[Path, str], str]:
+    def text(data_dir: Path, listen: str) -> str:
+        return f'''
 [station]
 id = "SG-K9"
 name = "断电测试站"
@@ -41,9 +34,9 @@ data_dir = "{data_dir}"
 [api]
 listen = "{listen}"
 [[api.tokens]]
-name = "test"
+name = "sim-viewer"
 role = "viewer"
-sha256 = "{digest}"
+sha256 = "{SIM_VIEWER_SHA}"
 [gpio]
 backend = "mock"
 [self_test]
@@ -58,43 +51,17 @@ bus = "rs485"
 unit = 1
 model = "xm9505"
 '''
+    return text
 
 
-class Daemon:
-    def __init__(self, config: Path, log: Path) -> None:
-        self.base = ""
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
-                cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-
-    def get(self, path: str) -> Any:
-        reply = httpx.get(self.base + path, headers={"Authorization": f"Bearer {VIEWER}"},
-                          timeout=5)
-        return reply.json() if path.startswith("/api") else reply.text
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except httpx.HTTPError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def total_24h(daemon: Daemon) -> float | None:
-    gauge = daemon.get("/api/v1/rain")["gauges"][0]
+def total_24h(station: SimStationProcess) -> float | None:
+    gauge = station.get("/api/v1/rain").json()["gauges"][0]
     return gauge["totals"]["24h"] if gauge["status"] == "ok" else None
 
 
-def metric(daemon: Daemon, name: str) -> float:
-    line = next(x for x in daemon.get("/metrics").splitlines() if x.startswith(name + " "))
-    return float(line.split()[-1])
+def metric(station: SimStationProcess, name: str) -> float:
+    text = station.get("/metrics").text
+    return float(next(x for x in text.splitlines() if x.startswith(name + " ")).split()[-1])
 
 
 @pytest.fixture
@@ -103,42 +70,30 @@ def sim() -> Iterator[GaugeSim]:
         yield s
 
 
-def test_kill_9_loses_no_rain_the_gauge_counted(tmp_path: Path, sim: GaugeSim) -> None:
-    listen = f"127.0.0.1:{free_port()}"
-    config = tmp_path / "config.toml"
-    config.write_text(config_text(tmp_path / "data", sim.url, listen), encoding="utf-8")
-    log = tmp_path / "daemon.log"
-    daemon = Daemon(config, log)
-    daemon.base = f"http://{listen}"
-    try:
-        wait_for("the first reading", lambda: total_24h(daemon) == 0.0)
-        sim.command("rain 1 2.0")     # what a 0.1 mm bucket can tip in one poll, no more
-        wait_for("2 mm counted", lambda: total_24h(daemon) == 2.0)
-        daemon.process.send_signal(signal.SIGTERM)   # a clean stop writes what is pending
-        assert daemon.process.wait(timeout=30) == 0
+def test_kill_9_loses_no_rain_the_gauge_counted(sim_station: StartStation,
+                                                 sim: GaugeSim) -> None:
+    config = config_for(sim.url)
+    station = sim_station(config=config)
+    wait_for("the first reading", lambda: total_24h(station) == 0.0)
+    sim.command("rain 1 2.0")     # what a 0.1 mm bucket can tip in one poll, no more
+    wait_for("2 mm counted", lambda: total_24h(station) == 2.0)
+    assert station.stop() == 0    # a clean stop writes what is pending
 
-        daemon = Daemon(config, log)
-        daemon.base = f"http://{listen}"
-        wait_for("the 2 mm restored", lambda: total_24h(daemon) == 2.0)
-        sim.command("rain 1 1.5")
-        wait_for("1.5 mm more counted", lambda: total_24h(daemon) == 3.5)
-        assert metric(daemon, "station_edge_rain_archive_pending_mm") == pytest.approx(1.5), \
-            "the 1.5 mm are in memory only when the daemon dies"
-        os.kill(daemon.process.pid, signal.SIGKILL)
-        assert daemon.process.wait(timeout=10) == -signal.SIGKILL
-        sim.command("rain 1 1.2")                  # falls while nobody is looking
+    station = sim_station(config=config)
+    wait_for("the 2 mm restored", lambda: total_24h(station) == 2.0)
+    sim.command("rain 1 1.5")
+    wait_for("1.5 mm more counted", lambda: total_24h(station) == 3.5)
+    assert metric(station, "station_edge_rain_archive_pending_mm") == pytest.approx(1.5), \
+        "the 1.5 mm are in memory only when the daemon dies"
+    station.kill()                # kill -9
+    sim.command("rain 1 1.2")     # falls while nobody is looking
 
-        daemon = Daemon(config, log)
-        daemon.base = f"http://{listen}"
-        counted = wait_for("the rain of the crash counted",
-                           lambda: total_24h(daemon) not in (None, 2.0) and total_24h(daemon))
-        assert counted == pytest.approx(4.7), "each millimetre once: 2 kept, 2.7 recovered"
-        assert float(sim.status(1)["rain_mm"]) == pytest.approx(4.7)
-        events = daemon.get("/api/v1/events?limit=1000")["events"]
-        [recovered] = [e["data"] for e in events if e["kind"] == "rain.outage_increment"]
-        assert recovered["mm"] == pytest.approx(2.7) and recovered["missed_polls"] == 1
-        assert not [e for e in events if e["kind"] == "rain.data_gap"]
-    finally:
-        if daemon.process.poll() is None:
-            daemon.process.send_signal(signal.SIGTERM)
-            daemon.process.wait(timeout=30)
+    station = sim_station(config=config)
+    counted = wait_for("the rain of the crash counted",
+                       lambda: total_24h(station) not in (None, 2.0) and total_24h(station))
+    assert counted == pytest.approx(4.7), "each millimetre once: 2 kept, 2.7 recovered"
+    assert float(sim.status(1)["rain_mm"]) == pytest.approx(4.7)
+    events = station.events()
+    [recovered] = [e["data"] for e in events if e["kind"] == "rain.outage_increment"]
+    assert recovered["mm"] == pytest.approx(2.7) and recovered["missed_polls"] == 1
+    assert not [e for e in events if e["kind"] == "rain.data_gap"]
