@@ -259,6 +259,7 @@ class Alarms:
             "threshold_mm": t.threshold_mm, "at": iso_utc(self.station.clock.now()),
         }
         alarm.windows.append(record)
+        self.save(alarm)  # a window may cross without the alarm changing: kept all the same
         self.station.journal.record("rain.window", change.gauge_id, "system",
                                     alarm=alarm.id, **record)
 
