@@ -19,8 +19,8 @@ outage increments, health changes, window crossings through the alarms), never a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -89,7 +89,8 @@ class Rain:
     def __init__(self, station: Station, buses: dict[str, ModbusBus]) -> None:
         self.station = station
         self.clock = station.clock
-        self.store = RainStore(station.config.station.data_dir / "readings.db")
+        self.store = RainStore(station.config.station.data_dir / "readings.db", self.clock.now)
+        self.store.on_writable_change = self._archive_writable
         self.pending = PendingRain()
         self.archive_writes = 0
         self.thresholds = thresholds_for(station)
@@ -100,7 +101,7 @@ class Rain:
         self.listeners: list[Callable[[GaugeTransition], None]] = []
         self.gauges: dict[str, ModbusRainGauge | PulseRainGauge] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._archive_failing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         for cfg in station.config.rain_gauges:
             station.health.register(cfg.id, "rain_gauge", "not read yet")
             self._restore_windows(cfg.id)
@@ -154,6 +155,7 @@ class Rain:
     # -- running ---------------------------------------------------------------------------
 
     def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         for gauge_id, gauge in self.gauges.items():
             if isinstance(gauge, ModbusRainGauge):
                 self._tasks.append(asyncio.create_task(
@@ -180,31 +182,35 @@ class Rain:
             self.write_archive()
 
     def write_archive(self, *, force: bool = False) -> bool:
-        """Write what is pending if it is due (or ``force``); True if it wrote."""
+        """Hand what is pending to the archive's writer if it is due (or ``force``); True
+        if it did. The disk write follows on the writer's thread, never on the loop."""
         now_s = seconds(self.clock.now())
         if not (force or self.pending.due(now_s)):
             return False
         if not (self.pending.minutes or self.pending.counters):
             return False
-        minutes, counters = self.pending.take(now_s)
-        try:
-            self.store.write(minutes, counters)
-        except sqlite3.Error as exc:
-            # A full or read-only disk loses no warning (the windows are in memory) and
-            # never stops the polling: the rain waits here until the disk takes it.
-            if not self._archive_failing:
-                log.error("rain readings not archived (kept in memory): %s", exc)
-                self.station.journal.record("fault.rain_archive", "rain", "system",
-                                            error=str(exc))
-            self._archive_failing = True
-            for key, mm in minutes.items():
-                self.pending.minutes[key] = self.pending.minutes.get(key, 0.0) + mm
-            for gauge, reading in counters.items():
-                self.pending.counters.setdefault(gauge, reading)
-            return False
-        self._archive_failing = False
+        self.store.write(*self.pending.take(now_s))
         self.archive_writes += 1
         return True
+
+    def _archive_writable(self, writable: bool, error: str | None) -> None:
+        """The archive's writer thread says the disk refuses (or takes again) its writes.
+
+        A full or read-only disk loses no warning (the windows are in memory) and never
+        stops the polling: the rain waits in memory until the disk takes it. Journaled
+        both ways (on the loop: this is called from the writer's thread).
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if writable:
+            loop.call_soon_threadsafe(self.station.journal.record, "rain.archive_resumed",
+                                      "rain", "system")
+        else:
+            log.error("rain readings not archived (kept in memory): %s", error)
+            loop.call_soon_threadsafe(functools.partial(
+                self.station.journal.record, "fault.rain_archive", "rain", "system",
+                error=error))
 
     def _on_event(self, event: GaugeEvent) -> None:
         journal = self.station.journal
@@ -299,7 +305,7 @@ class Rain:
 
     def series_minutes(self, gauge_id: str, start: datetime,
                        end: datetime) -> list[tuple[int, float]]:
-        """Stored and not yet stored minutes of ``(start, end]``."""
+        """Stored, on their way and not yet handed over: the minutes of ``(start, end]``."""
         merged = dict(self.store.minutes(gauge_id, start, end))
         for minute, mm in self.pending.pending_minutes(gauge_id):
             merged[minute] = merged.get(minute, 0.0) + mm

@@ -83,8 +83,9 @@ def rain_metrics(rain: Rain) -> list[Metric]:
     pending = GaugeMetricFamily("station_edge_rain_archive_pending_mm",
                                 "Rain counted but not yet written to the archive (a crash "
                                 "leaves it to be recovered from the gauges' counters)",
-                                value=sum(rain.pending.minutes.values()))
+                                value=sum(rain.pending.minutes.values())
+                                + rain.store.unwritten_mm())
     writes = CounterMetricFamily("station_edge_rain_archive_writes",
-                                 "Transactions written to the rain archive",
+                                 "Transactions handed to the rain archive's writer",
                                  value=rain.archive_writes)
     return [totals, level, fresh, last, pending, writes]
