@@ -4,7 +4,8 @@ A gauge that is stale, offline or in fault has no totals: each window's total is
 ``null`` in ``/api/v1/rain`` and NaN in ``/metrics``, with the time its data stopped
 (``stopped_at``; ``station_edge_rain_last_reading_timestamp_seconds``, 0 for never). A window held
 after an outage (the outage's rain has not yet slid out of it) is ``null`` too: the
-alarm board does not see it either.
+alarm board does not see it either. A series' buckets after the data stopped are
+``null`` too (the chart draws a gap).
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ def held_totals(rain: Rain, gauge_id: str) -> dict[str, float | None]:
     return {w: (trusted.get(w) if trusted is not None else None) for w in WINDOWS}
 
 
+def stopped_at(rain: Rain, gauge_id: str) -> datetime | None:
+    """When the gauge's data stopped (never read: since its health said so); None while
+    it is fresh."""
+    if rain.gauges[gauge_id].is_fresh(rain.stale_after_s(gauge_id)):
+        return None
+    return rain.stopped_at(gauge_id) or rain.station.health.get(gauge_id).since
+
+
+def held_series(points: list[tuple[datetime, float]],
+                stopped: datetime | None) -> list[tuple[datetime, float | None]]:
+    """A series' buckets (each ``(end, mm)``) with those that end after the gauge's data
+    stopped held (None): not known, never a flat 0 across an outage."""
+    return [(t, None if stopped is not None and t > stopped else mm) for t, mm in points]
+
+
 def gauge_json(rain: Rain, gauge_id: str, iso: Callable[[datetime], str]) -> dict[str, Any]:
     cfg = rain.configs[gauge_id]
     now = rain.clock.now()
@@ -36,7 +52,7 @@ def gauge_json(rain: Rain, gauge_id: str, iso: Callable[[datetime], str]) -> dic
     fresh = rain.gauges[gauge_id].is_fresh(rain.stale_after_s(gauge_id))
     last = rain.last_reading(gauge_id)
     health = rain.station.health.get(gauge_id)
-    stopped = None if fresh else rain.stopped_at(gauge_id) or health.since
+    stopped = stopped_at(rain, gauge_id)
     return {
         "id": gauge_id,
         "name": cfg.name,

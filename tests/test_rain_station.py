@@ -114,6 +114,12 @@ async def test_a_faulty_gauge_is_held_never_alarms_and_its_rain_comes_back(
                           '{gauge="rg-1"}') == stopped.timestamp()
             for _ in range(4):                          # 8 mm fall while it is broken
                 await poll(run, sim, 30, 2.0)
+            url = (f"/api/v1/rain/rg-1/series?from={iso_utc(stopped - timedelta(seconds=120))}"
+                   f"&to={iso_utc(run.clock.now())}&step=60")
+            held = (await client.get(url, headers=SIM_VIEWER)).json()
+            assert held["stopped_at"] == iso_utc(stopped)
+            assert [p["mm"] is None for p in held["points"]] == [False, False, True, True]
+            assert held["points"][1]["mm"] > 0, "the rain read before the fault is shown"
             assert run.station.parts.alarms.list() == [], "a broken gauge never raises"
             sim.command("sensor 3 ok")
             await poll(run, sim, 30)
@@ -121,6 +127,9 @@ async def test_a_faulty_gauge_is_held_never_alarms_and_its_rain_comes_back(
             assert run.station.health.get("rg-1").status == "ok"
             gauge = (await client.get("/api/v1/rain", headers=SIM_VIEWER)).json()["gauges"][0]
             assert gauge["totals"]["1h"] == 12.0, "the fault's rain came back, in total"
+            back = (await client.get(url, headers=SIM_VIEWER)).json()
+            assert back["stopped_at"] is None
+            assert None not in [p["mm"] for p in back["points"]], "spread over the fault"
             [alarm] = run.station.parts.alarms.list()
             assert alarm.level == "evacuate"
             detail = (await client.get(f"/api/v1/alarms/{alarm.id}", headers=SIM_VIEWER)).json()

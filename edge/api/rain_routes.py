@@ -14,7 +14,7 @@ from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
 from edge.durability import on_disk
-from edge.rain_view import gauge_json
+from edge.rain_view import gauge_json, held_series, stopped_at
 from sensors.rain_minutes import series
 
 if TYPE_CHECKING:
@@ -70,7 +70,9 @@ async def rain_series(
 ) -> dict[str, Any] | PlainTextResponse:
     """Rain per ``step`` seconds (default the last 24 h); ``Accept: text/csv`` gives CSV.
 
-    Each reading's rain is spread over the interval it fell in (kept per minute).
+    Each reading's rain is spread over the interval it fell in (kept per minute). Each
+    point's ``t`` is its bucket's end; while the gauge is stale, offline or in fault, the
+    buckets that end after ``stopped_at`` are ``null`` (empty in CSV), never 0.
     """
     parts = _rain(request)
     if gauge_id not in parts.gauges:
@@ -82,11 +84,14 @@ async def rain_series(
         raise HTTPException(422, "'from' must be before 'to'")
     if (end - begin).total_seconds() / step > MAX_SERIES_POINTS:
         raise HTTPException(422, f"more than {MAX_SERIES_POINTS} points: use a larger step")
-    points = series(parts.series_minutes(gauge_id, begin, end), begin, end, step)
+    stopped = stopped_at(parts, gauge_id)
+    points = held_series(series(parts.series_minutes(gauge_id, begin, end), begin, end, step),
+                         stopped)
     if "text/csv" in request.headers.get("accept", ""):
-        lines = ["time,mm"] + [f"{iso_utc(t)},{mm}" for t, mm in points]
+        lines = ["time,mm"] + [f"{iso_utc(t)},{'' if mm is None else mm}" for t, mm in points]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/csv")
     return {"gauge": gauge_id, "step_s": step,
+            "stopped_at": iso_utc(stopped) if stopped else None,
             "points": [{"t": iso_utc(t), "mm": mm} for t, mm in points]}
 
 
