@@ -20,6 +20,7 @@ from edge.config import Config, parse
 SIM_VIEWER = {"Authorization": "Bearer sim-viewer"}
 SIM_OPERATOR = {"Authorization": "Bearer sim-operator"}
 SIM_ADMIN = {"Authorization": "Bearer sim-admin"}
+SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b6e"
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,35 @@ def sim_config(data_dir: Path, extra: str = "", *, with_simulators: bool = False
     """:func:`sim_config_text_for`, parsed (for in-process stations)."""
     return parse(sim_config_text_for(data_dir, extra, with_simulators=with_simulators,
                                      **replace))
+
+
+def gauge_line_config(data_dir: Path, port: str, poll_s: float, *, listen: str = "127.0.0.1:0",
+                      timeout_s: float = 0.5) -> str:
+    """A station with one RS-485 line of gauges at ``port`` and nothing else (TOML text, the
+    ``sim-viewer`` token included); the caller appends its gauges and thresholds."""
+    return f'''
+[station]
+id = "SG-RG"
+name = "雨量测试站"
+data_dir = "{data_dir}"
+[sim]
+[api]
+listen = "{listen}"
+[[api.tokens]]
+name = "sim-viewer"
+role = "viewer"
+sha256 = "{SIM_VIEWER_SHA}"
+[gpio]
+backend = "mock"
+[self_test]
+enabled = false
+[modbus.buses.rs485]
+port = "{port}"
+baudrate = 9600
+parity = "N"
+poll_interval_s = {poll_s}
+timeout_s = {timeout_s}
+'''
 
 
 class StationRun:

@@ -25,7 +25,7 @@ from sensors.counter import counter_step
 from sensors.gauge_models import CATALOGUE
 from sensors.levels import Thresholds, TransitionKind, WarningBoard, WarningLevel
 from sensors.windows import WINDOWS, RainfallWindows
-from tests.helpers import StationRun
+from tests.helpers import StationRun, gauge_line_config
 
 T0 = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
 BURST = {10: 12.0, 11: 20.0, 12: 31.0}          # minute -> mm
@@ -108,23 +108,7 @@ def station_config(data_dir: Path, port: str, poll_s: int) -> str:
     rules = "".join(
         f'\n[[rain_thresholds]]\nwindow = "{w}"\nprepare_mm = {t.prepare_mm}\n'
         f'evacuate_mm = {t.evacuate_mm}\n' for w, t in THRESHOLDS.items())
-    return f'''
-[station]
-id = "SG-CB"
-name = "暴雨测试站"
-data_dir = "{data_dir}"
-[sim]
-[gpio]
-backend = "mock"
-[self_test]
-enabled = false
-[modbus.buses.rs485]
-port = "{port}"
-baudrate = 9600
-parity = "N"
-poll_interval_s = {poll_s}
-timeout_s = 0.5
-{gauges}{rules}'''
+    return gauge_line_config(data_dir, port, poll_s) + gauges + rules
 
 
 @pytest.fixture

@@ -16,35 +16,15 @@ from pathlib import Path
 import pytest
 from gauge_sim_process import GaugeSim
 
-from tests.helpers import SimStationProcess, wait_for
+from tests.helpers import SimStationProcess, gauge_line_config, wait_for
 
 pytestmark = pytest.mark.slow
-SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b6e"
 StartStation = Callable[..., SimStationProcess]
 
 
 def config_for(port: str) -> Callable[[Path, str], str]:
     def text(data_dir: Path, listen: str) -> str:
-        return f'''
-[station]
-id = "SG-K9"
-name = "断电测试站"
-data_dir = "{data_dir}"
-[sim]
-[api]
-listen = "{listen}"
-[[api.tokens]]
-name = "sim-viewer"
-role = "viewer"
-sha256 = "{SIM_VIEWER_SHA}"
-[gpio]
-backend = "mock"
-[self_test]
-enabled = false
-[modbus.buses.rs485]
-port = "{port}"
-poll_interval_s = 1.0
-timeout_s = 0.3
+        return gauge_line_config(data_dir, port, 1.0, listen=listen, timeout_s=0.3) + '''
 [[rain_gauges]]
 id = "rg-1"
 bus = "rs485"

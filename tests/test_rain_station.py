@@ -19,32 +19,11 @@ from gauge_sim_process import GaugeSim
 from drivers.clock import ManualClock, iso_utc
 from edge.api.app import create_app
 from edge.config import parse
-from tests.helpers import SIM_VIEWER, StationRun
-
-SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b6e"
+from tests.helpers import SIM_VIEWER, StationRun, gauge_line_config
 
 
 def config_text(data_dir: Path, port: str, poll_s: float) -> str:
-    return f'''
-[station]
-id = "SG-RS"
-name = "雨量测试站"
-data_dir = "{data_dir}"
-[sim]
-[[api.tokens]]
-name = "sim-viewer"
-role = "viewer"
-sha256 = "{SIM_VIEWER_SHA}"
-[gpio]
-backend = "mock"
-[self_test]
-enabled = false
-[modbus.buses.rs485]
-port = "{port}"
-baudrate = 9600
-parity = "N"
-poll_interval_s = {poll_s}
-timeout_s = 0.5
+    return gauge_line_config(data_dir, port, poll_s) + '''
 [[rain_gauges]]
 id = "rg-1"
 name = "后山雨量站"
