@@ -16,7 +16,9 @@ written: the first reading after the restart counts from the stored counter. Wha
 crash loses is the timing of that rain inside (last write, first reading after the
 restart] -- it becomes one increment spread over that interval, and windows shorter
 than it are held until it has slid out of them -- and, if the gauge itself also lost
-power meanwhile, the rain between the last write and its reset (a journaled gap).
+power meanwhile, the rain between the last write and its reset (a journaled gap). A
+pulse gauge has no counter to ask: a crash loses its tips not yet written (at most
+``FLUSH_S`` of them).
 
 The event loop never waits for the disk (a siren must not wait for an SD card): like
 the journal and the state store, the archive is written by its own thread
