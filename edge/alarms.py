@@ -12,6 +12,10 @@ Every change of an alarm (and of the warning board behind a rain alarm) is hande
 state store before anyone hears of it, so a restarted station carries on with the same
 alarms under the same ids: :meth:`Alarms.carry_on` sounds an unacknowledged one again,
 an acknowledged one stays acknowledged (see :mod:`edge.restore_plan`).
+
+A rain alarm also keeps, per window, each crossing, change of level and clearing
+(``windows``: plain records, in order), each journaled as ``rain.window``: an auditor
+sees when the 3 h window crossed after the 1 h one did.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class Alarm:
     callout: dict[str, Any] | None = None
     wakeup: dict[str, Any] | None = None  # 叫醒 over SIP (edge.sip.wakeup)
     active_since: datetime | None = None  # when it last became active (raised or re-armed)
+    windows: list[dict[str, Any]] = field(default_factory=list)  # rain: window records
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,7 +100,7 @@ class Alarm:
             "raised": iso(self.raised), "escalated": iso(self.escalated),
             "acknowledged_by": self.acknowledged_by, "acknowledged_at": iso(self.acknowledged_at),
             "cleared_at": iso(self.cleared_at), "summary": self.summary_zh(),
-            "callout": self.callout, "wakeup": self.wakeup,
+            "callout": self.callout, "wakeup": self.wakeup, "windows": self.windows,
         }
 
 
@@ -222,8 +227,11 @@ class Alarms:
                 name = self.rain.configs[gauge].name or gauge
                 alarm = self._new("rain", gauge, name)
                 self._set_rain_level(alarm, change, level)
+                self._window_record(alarm, change)
                 self._announce("raised", alarm)
-            elif ALARM_LEVEL.get(level) != alarm.level:
+                return
+            self._window_record(alarm, change)
+            if ALARM_LEVEL.get(level) != alarm.level:
                 self._set_rain_level(alarm, change, level)
                 alarm.escalated = self.station.clock.now()
                 if alarm.state != "active":
@@ -231,6 +239,7 @@ class Alarms:
                     alarm.active_since = alarm.escalated
                 self._announce("escalated", alarm)
         elif t.kind is TransitionKind.CLEARED and alarm is not None:
+            self._window_record(alarm, change)
             if level is WarningLevel.NONE:
                 alarm.state = "cleared"
                 alarm.cleared_at = self.station.clock.now()
@@ -239,6 +248,20 @@ class Alarms:
             elif ALARM_LEVEL.get(level) != alarm.level:
                 alarm.level = ALARM_LEVEL.get(level)
                 self._announce("lowered", alarm)
+
+    def _window_record(self, alarm: Alarm, change: GaugeTransition) -> None:
+        """One window's crossing, level change or clearing: on the alarm, and journaled."""
+        t = change.transition
+        record = {
+            "window": change.window, "transition": t.kind.value,
+            "previous": t.previous.name.lower(), "level": t.level.name.lower(),
+            "total_mm": round(t.total_mm, 2) if t.total_mm is not None else None,
+            "threshold_mm": t.threshold_mm, "at": iso_utc(self.station.clock.now()),
+        }
+        alarm.windows.append(record)
+        self.save(alarm)  # a window may cross without the alarm changing: kept all the same
+        self.station.journal.record("rain.window", change.gauge_id, "system",
+                                    alarm=alarm.id, **record)
 
     @staticmethod
     def _set_rain_level(alarm: Alarm, change: GaugeTransition, level: WarningLevel) -> None:

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge.auth import placeholder_hash
 from edge.config_errors import pydantic_problems, toml_problem
+from edge.gauge_catalogue import register_map_for, with_model
+from sensors.gauge_models import CATALOGUE, ModelName
 
 DEFAULT_PATH = Path("/etc/station-edge/config.toml")
 SIM_TOKENS = {"viewer": "sim-viewer", "operator": "sim-operator", "admin": "sim-admin"}
@@ -289,15 +300,32 @@ class HandAlarmConfig(Section):
     hold_s: Annotated[float, _range(0.0, 10.0)] = 0.5
 
 
-class ClearCommand(Section):
+class StatusRegisterConfig(Section):
+    """Where a gauge reports its own faults; which bits or whole values mean "broken"."""
+
     register_address: Register = Field(alias="register")
-    value: Register
+    function: Literal["holding", "input"] = "input"
+    width: Literal[16, 32] = 16
+    fault_bits: Annotated[int, _range(0, 0xFFFFFFFF)] = 0
+    fault_values: list[Annotated[int, _range(0, 0xFFFFFFFF)]] = []
+
+
+CLEAR_REMOVED = ("removed: the station never zeroes a gauge's counter (the cumulative count "
+                 "is what rain is recovered from after a restart; wraps are counted); "
+                 "delete the key (see docs/gauges/README.md)")
 
 
 class RainGaugeConfig(Section):
+    """A gauge. ``model = …`` fills in the counter's map from the catalogue; keys given win.
+
+    ``register`` is the 0-based wire address; ``word_order`` orders 16-bit words (not
+    bytes) of a 32-bit counter; ``scale_mm`` is millimetres per count.
+    """
+
     id: Id
     name: str = ""
     kind: Literal["modbus", "pulse"] = "modbus"
+    model: ModelName | None = None
     bus: str | None = None
     unit: Unit | None = None
     function: Literal["holding", "input"] = "holding"
@@ -305,11 +333,29 @@ class RainGaugeConfig(Section):
     width: Literal[16, 32] = 16
     word_order: Literal["big", "little"] = "big"
     scale_mm: Annotated[float, _range(0.00001, 10.0)] = 0.1
-    clear: ClearCommand | None = None
+    rollover: Annotated[int, _range(2, 1 << 32)] | None = None
+    status_register: StatusRegisterConfig | None = None
+    error_values: list[Annotated[int, _range(-(1 << 31), (1 << 32) - 1)]] = []
+    bucket_mm: Annotated[float, _range(0.001, 10.0)] = 0.2
+    max_tips_per_s: Annotated[float, _range(0.1, 1000.0)] = 10.0
+    clear: Any = None
     pin: Pin | None = None
     mm_per_tip: Annotated[float, _range(0.01, 5.0)] = 0.2
     offline_after: Annotated[int, _range(1, 100)] = 3
+    online_after: Annotated[int, _range(1, 100)] = 2
     stale_after_s: Annotated[float, _range(1.0, 86400.0)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_catalogue(cls, data: Any) -> Any:
+        return with_model(data)
+
+    @field_validator("clear")
+    @classmethod
+    def _clear_removed(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(CLEAR_REMOVED)
+        return value
 
 
 class RainThresholdConfig(Section):
@@ -514,8 +560,14 @@ def _modbus_refs(config: Config) -> Iterator[str]:
                     yield f"{name}[{i}].unit: required with bus"
                 if getattr(item, address) is None:
                     yield f"{name}[{i}].{address}: required with bus"
+    seen: dict[tuple[str, int], str] = {}
     for i, gauge in enumerate(config.rain_gauges):
         if gauge.kind == "modbus":
+            if gauge.bus is not None and gauge.unit is not None:
+                other = seen.setdefault((gauge.bus, gauge.unit), gauge.id)
+                if other != gauge.id:
+                    yield (f"rain_gauges[{i}].unit: {gauge.unit} on {gauge.bus!r} is already "
+                           f"gauge {other!r}")
             if gauge.bus is None:
                 yield f"rain_gauges[{i}].bus: required for a modbus gauge"
             elif gauge.bus not in buses:
@@ -524,6 +576,51 @@ def _modbus_refs(config: Config) -> Iterator[str]:
                 yield f"rain_gauges[{i}].unit: required for a modbus gauge"
         elif gauge.pin is None:
             yield f"rain_gauges[{i}].pin: required for a pulse gauge"
+        if gauge.kind == "pulse" and gauge.model is not None:
+            yield f"rain_gauges[{i}].model: a catalogue model is a Modbus gauge (kind = 'modbus')"
+
+
+def _gauge_maps(config: Config) -> Iterator[str]:
+    for i, gauge in enumerate(config.rain_gauges):
+        if gauge.kind != "modbus":
+            continue
+        try:
+            register_map_for(gauge)
+        except ValueError as exc:
+            key, sep, reason = str(exc).partition(": ")
+            if sep and re.fullmatch(r"[a-z_.]+", key):
+                yield f"rain_gauges[{i}].{key}: {reason}"
+            else:
+                yield f"rain_gauges[{i}]: {exc}"
+
+
+LINE_KEYS = ("baudrate", "parity", "stopbits")
+
+
+def fill_line_settings(config: Config) -> tuple[Config, list[str]]:
+    """A line whose settings are not given takes its gauges' models' factory settings.
+
+    If gauge models on one line want different settings, the line must say which.
+    """
+    buses = dict(config.modbus.buses)
+    problems = []
+    for name, bus in config.modbus.buses.items():
+        models = {g.model for g in config.rain_gauges
+                  if g.kind == "modbus" and g.bus == name and g.model is not None}
+        update: dict[str, object] = {}
+        for key in LINE_KEYS:
+            if key in bus.model_fields_set or not models:
+                continue
+            wanted = {m: getattr(CATALOGUE[m], key) for m in sorted(models)}
+            if len(set(wanted.values())) > 1:
+                problems.append(f"modbus.buses.{name}.{key}: required: the gauge models on "
+                                f"this line differ ({wanted})")
+            else:
+                update[key] = next(iter(wanted.values()))
+        if update:
+            buses[name] = bus.model_copy(update=update)
+    modbus = config.modbus.model_copy(update={"buses": buses})
+    return config.model_copy(update={"modbus": modbus}), problems
 
 
 def _unique_ids(config: Config) -> Iterator[str]:
@@ -640,8 +737,8 @@ def _cap(config: Config) -> Iterator[str]:
                "files of the county's alert-signing certificates")
 
 
-CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _unique_ids, _thresholds, _zone_names, _messages,
-                _tokens, _sat_phone, _sip, _cap)
+CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _gauge_maps, _unique_ids, _thresholds, _zone_names,
+                _messages, _tokens, _sat_phone, _sip, _cap)
 
 
 def validate(raw: dict[str, Any] | str) -> Config:
@@ -657,7 +754,8 @@ def validate(raw: dict[str, Any] | str) -> Config:
             config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(pydantic_problems(Config, exc)) from None
-    problems = [p for check in CROSS_CHECKS for p in check(config)]
+    config, problems = fill_line_settings(config)
+    problems += [p for check in CROSS_CHECKS for p in check(config)]
     if problems:
         raise ConfigError(problems)
     return config

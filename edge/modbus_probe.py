@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from drivers.modbus_bus import BadReply, DeviceRefused, ModbusBus, NoReply, PortUnavailable
 from edge.config import Config, RainGaugeConfig
-from sensors.modbus_gauge import RegisterMap
+from edge.gauge_catalogue import register_map_for
 
 Function = Literal["holding", "input", "coils", "discrete"]
 FUNCTION_CODES: dict[str, int] = {"holding": 3, "input": 4, "coils": 1, "discrete": 2}
@@ -88,14 +88,9 @@ def gauge_on(config: Config, bus: str, unit: int) -> RainGaugeConfig | None:
                  if g.kind == "modbus" and g.bus == bus and g.unit == unit), None)
 
 
-def register_map(gauge: RainGaugeConfig) -> RegisterMap:
-    return RegisterMap(function=gauge.function, register=gauge.register_address,
-                       width=gauge.width, word_order=gauge.word_order, scale_mm=gauge.scale_mm)
-
-
 def decode_gauge(gauge: RainGaugeConfig, values: list[int]) -> tuple[int, float]:
     """The gauge's counter and the rain it stands for, as the daemon reads them."""
-    counter = register_map(gauge).decode(values)
+    counter = register_map_for(gauge).decode(values)
     return counter, round(counter * gauge.scale_mm, 6)
 
 

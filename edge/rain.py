@@ -1,56 +1,62 @@
 """The station's rain gauges, wired: polling, the archive, windows, warning levels, health.
 
-Each gauge's increments feed its rainfall windows; after every reading (and every
-second, as windows slide) the warning board is fed the totals, or ``None`` when the
-gauge is stale, so a silent gauge never raises and never clears an alarm. The board's
-transitions go to the listeners (the alarms).
+Each gauge's increments feed its rainfall windows, spread over the interval they fell
+in; after every reading (and every second, as windows slide) the warning board is fed
+the totals, or ``None`` when the gauge is stale, offline or in fault, so a silent or
+broken gauge never raises and never clears an alarm.
 
-An increment that spans an outage (a gauge back after minutes offline, or the station
-restarted) carries rain whose timing inside the outage is unknown. It is counted in the
-24 h and daily totals, but windows shorter than the outage are treated as stale until
-the lump has slid out of them: never guessed, never a false alarm, never a false clear.
+An increment that spans an outage (a gauge back after minutes offline or in fault, or
+the station restarted) carries rain whose timing inside the outage is unknown. It is
+spread over the outage and counted in every window longer than the outage, but windows
+shorter than the outage are treated as stale until it has slid out of them: never
+guessed, never a false alarm, never a false clear.
+
+Writes: see :mod:`edge.rain_store` (rain per minute and the last counters, at a bounded
+rate; a poll that changed nothing writes nothing). The journal gets events (data gaps,
+outage increments, health changes, window crossings through the alarms), never a poll.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from drivers.clock import Clock
 from drivers.modbus_bus import ModbusBus
 from drivers.tasks import cancel_and_wait
-from edge.exposition import unix_seconds
+from edge.gauge_catalogue import plausibility_for, register_map_for
 from edge.health import DeviceStatus
-from edge.rain_store import RainStore
-from sensors.levels import GaugeTransition, Thresholds, WarningBoard
-from sensors.modbus_gauge import (
-    CounterClear,
+from edge.rain_store import PendingRain, RainStore
+from edge.rain_view import rain_metrics
+from sensors.gauge_events import (
     CounterReading,
     DataGap,
     GaugeEvent,
     GaugeState,
-    ModbusRainGauge,
     RainIncrement,
-    RegisterMap,
     StatusChange,
 )
+from sensors.levels import GaugeTransition, Thresholds, WarningBoard
+from sensors.modbus_gauge import ModbusRainGauge
 from sensors.pulse_gauge import PulseRainGauge
-from sensors.windows import WINDOWS, RainfallWindows
+from sensors.rain_minutes import MINUTE_S
+from sensors.windows import WINDOWS, RainfallWindows, seconds
 
 if TYPE_CHECKING:
-    from prometheus_client.metrics_core import Metric
-
     from edge.config import RainGaugeConfig
     from edge.station import Station
 
 log = logging.getLogger(__name__)
 
 EVALUATE_INTERVAL_S = 1.0
+ARCHIVE_CHECK_S = 5.0
 HEALTH_STATE: dict[GaugeState, DeviceStatus] = {
     GaugeState.OK: "ok", GaugeState.OFFLINE: "offline", GaugeState.UNKNOWN: "unknown",
+    GaugeState.FAULT: "fault",
 }
 
 
@@ -66,26 +72,43 @@ def thresholds_for(station: Station) -> dict[str, dict[str, Thresholds]]:
     return out
 
 
+def modbus_gauge(cfg: RainGaugeConfig, bus: ModbusBus, clock: Clock,
+                 last: CounterReading | None,
+                 on_event: Callable[[GaugeEvent], None] | None = None) -> ModbusRainGauge:
+    """The gauge a ``[[rain_gauges]]`` entry describes (its model filled in by the config)."""
+    assert cfg.unit is not None
+    gauge = ModbusRainGauge(cfg.id, bus, cfg.unit, register_map_for(cfg), clock,
+                            plausibility=plausibility_for(cfg), offline_after=cfg.offline_after,
+                            online_after=cfg.online_after, last=last, on_event=on_event)
+    if last is not None:
+        gauge.missed = 1  # the station was not looking: a step back is a reset, never a wrap
+    return gauge
+
+
 class Rain:
     def __init__(self, station: Station, buses: dict[str, ModbusBus]) -> None:
         self.station = station
         self.clock = station.clock
-        self.store = RainStore(station.config.station.data_dir / "readings.db")
-        self.board = WarningBoard(thresholds_for(station))
+        self.store = RainStore(station.config.station.data_dir / "readings.db", self.clock.now)
+        self.store.on_writable_change = self._archive_writable
+        self.pending = PendingRain()
+        self.archive_writes = 0
         self.thresholds = thresholds_for(station)
+        self.board = WarningBoard(self.thresholds)
         self.configs = {g.id: g for g in station.config.rain_gauges}
         self.windows = {g.id: RainfallWindows() for g in station.config.rain_gauges}
         self.untrusted_until: dict[str, dict[str, datetime]] = {g: {} for g in self.configs}
         self.listeners: list[Callable[[GaugeTransition], None]] = []
         self.gauges: dict[str, ModbusRainGauge | PulseRainGauge] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._archive_failing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         for cfg in station.config.rain_gauges:
             station.health.register(cfg.id, "rain_gauge", "not read yet")
             self._restore_windows(cfg.id)
             if cfg.kind == "modbus":
-                assert cfg.bus is not None and cfg.unit is not None
-                self.gauges[cfg.id] = self._modbus_gauge(cfg, buses[cfg.bus])
+                assert cfg.bus is not None
+                self.gauges[cfg.id] = modbus_gauge(cfg, buses[cfg.bus], self.clock,
+                                                   self.store.counter(cfg.id), self._on_event)
             else:
                 self.gauges[cfg.id] = PulseRainGauge(cfg.id, cfg.mm_per_tip, self.clock.now(),
                                                      self._on_event)
@@ -93,27 +116,23 @@ class Rain:
                 station.health.report(cfg.id, "ok", "pulse input")
         station.lifecycle.on("ready", "rain", self._start)
         station.lifecycle.on("stopping", "rain", self._stop)
-        station.metric_sources.append(self._metrics)
+        station.metric_sources.append(lambda: rain_metrics(self))
 
     # -- building ------------------------------------------------------------------------
 
-    def _modbus_gauge(self, cfg: RainGaugeConfig, bus: ModbusBus) -> ModbusRainGauge:
-        clear = (CounterClear(cfg.clear.register_address, cfg.clear.value)
-                 if cfg.clear is not None else None)
-        register_map = RegisterMap(function=cfg.function, register=cfg.register_address,
-                                   width=cfg.width, word_order=cfg.word_order,
-                                   scale_mm=cfg.scale_mm, clear=clear)
-        stored = self.store.counter(cfg.id)
-        last = CounterReading(stored[0], stored[1]) if stored else None
-        assert cfg.unit is not None
-        return ModbusRainGauge(cfg.id, bus, cfg.unit, register_map, self.clock,
-                               offline_after=cfg.offline_after, last=last,
-                               on_event=self._on_event)
-
     def _restore_windows(self, gauge_id: str) -> None:
+        """The last 24 h from the archive's minutes, each spread over its minute.
+
+        A minute's rain fell before the counter stored with it was read: the minute
+        that holds that reading is spread only up to it, never into the future.
+        """
         now = self.clock.now()
-        for at, mm in self.store.increments(gauge_id, now - timedelta(hours=24), now):
-            self.windows[gauge_id].add(at, mm)
+        stored = self.store.counter(gauge_id)
+        limit = seconds(min(now, stored.at) if stored is not None else now)
+        for minute, mm in self.store.minutes(gauge_id, now - timedelta(hours=24), now):
+            start, end = float(minute), min(float(minute + MINUTE_S), max(limit, minute))
+            self.windows[gauge_id].add_spread(datetime.fromtimestamp(start, UTC),
+                                              datetime.fromtimestamp(end, UTC), mm)
 
     def _pulse_handler(self, gauge_id: str) -> Callable[[bool, float], None]:
         def on_level(active: bool, _began: float) -> None:
@@ -136,16 +155,19 @@ class Rain:
     # -- running ---------------------------------------------------------------------------
 
     def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         for gauge_id, gauge in self.gauges.items():
             if isinstance(gauge, ModbusRainGauge):
                 self._tasks.append(asyncio.create_task(
                     gauge.run(self.poll_interval_s(gauge_id)), name=f"gauge-{gauge_id}"))
         self._tasks.append(asyncio.create_task(self._evaluate_forever(), name="rain-levels"))
+        self._tasks.append(asyncio.create_task(self._archive_forever(), name="rain-archive"))
 
     async def _stop(self) -> None:
         await cancel_and_wait(self._tasks)
         for gauge in self.gauges.values():
             gauge.close()
+        self.write_archive(force=True)
         self.store.close()
 
     async def _evaluate_forever(self) -> None:
@@ -154,60 +176,91 @@ class Rain:
             for gauge_id in self.gauges:
                 self.evaluate(gauge_id)
 
+    async def _archive_forever(self) -> None:
+        while True:
+            await self.clock.sleep(ARCHIVE_CHECK_S)
+            self.write_archive()
+
+    def write_archive(self, *, force: bool = False) -> bool:
+        """Hand what is pending to the archive's writer if it is due (or ``force``); True
+        if it did. The disk write follows on the writer's thread, never on the loop."""
+        now_s = seconds(self.clock.now())
+        if not (force or self.pending.due(now_s)):
+            return False
+        if not (self.pending.minutes or self.pending.counters):
+            return False
+        self.store.write(*self.pending.take(now_s))
+        self.archive_writes += 1
+        return True
+
+    def _archive_writable(self, writable: bool, error: str | None) -> None:
+        """The archive's writer thread says the disk refuses (or takes again) its writes.
+
+        A full or read-only disk loses no warning (the windows are in memory) and never
+        stops the polling: the rain waits in memory until the disk takes it. Journaled
+        both ways (on the loop: this is called from the writer's thread).
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if writable:
+            loop.call_soon_threadsafe(self.station.journal.record, "rain.archive_resumed",
+                                      "rain", "system")
+        else:
+            log.error("rain readings not archived (kept in memory): %s", error)
+            loop.call_soon_threadsafe(functools.partial(
+                self.station.journal.record, "fault.rain_archive", "rain", "system",
+                error=error))
+
     def _on_event(self, event: GaugeEvent) -> None:
         journal = self.station.journal
         if isinstance(event, StatusChange):
             status = HEALTH_STATE[event.status.state]
             self.station.health.report(event.gauge_id, status, event.status.detail)
+            self.evaluate(event.gauge_id)
             return
         if isinstance(event, DataGap):
             journal.record("rain.data_gap", event.gauge_id, "system", kind=event.kind.value,
                            previous_raw=event.previous_raw, raw=event.raw, detail=event.detail,
                            since=event.since.isoformat())
-            self._keep(self.store.set_counter, event.gauge_id, event.raw, event.at)
+            self.pending.counter(event.gauge_id, CounterReading(event.raw, event.at),
+                                 urgent=True)
             self.evaluate(event.gauge_id)
             return
-        assert isinstance(event, RainIncrement)
+        gauge = self.gauges[event.gauge_id]
         if event.since is not None and event.mm > 0:
-            self.windows[event.gauge_id].add(event.at, event.mm)
-            if isinstance(self.gauges[event.gauge_id], ModbusRainGauge):
+            self.windows[event.gauge_id].add_spread(event.since, event.at, event.mm)
+            if isinstance(gauge, ModbusRainGauge):
                 self._mark_outage_lump(event)  # a tip is a tip; a counter can hide an outage
-            self._keep(self.store.add, event.gauge_id, event.at, event.mm, event.since)
-        if isinstance(self.gauges[event.gauge_id], ModbusRainGauge):
-            self._keep(self.store.set_counter, event.gauge_id, event.raw, event.at)
+            self.pending.book(event.gauge_id, event.since, event.at, event.mm)
+        if isinstance(gauge, ModbusRainGauge):
+            self.pending.counter(event.gauge_id, CounterReading(event.raw, event.at))
         self.evaluate(event.gauge_id)
 
-    def _keep(self, write: Callable[..., None], *args: Any) -> None:
-        """Archive a reading; a full or read-only disk loses the archive's copy, never the
-        warning (the windows are in memory), and never stops the gauge's polling."""
-        try:
-            write(*args)
-        except sqlite3.Error as exc:
-            if not self._archive_failing:
-                log.error("rain readings not archived: %s", exc)
-                self.station.journal.record("fault.rain_archive", "rain", "system",
-                                            error=str(exc))
-            self._archive_failing = True
-        else:
-            self._archive_failing = False
-
     def _mark_outage_lump(self, event: RainIncrement) -> None:
+        """Journal the rain of an outage (polls missed, a fault, a restart); hold short windows.
+
+        The lump is spread over the outage; a window shorter than the outage would see a
+        guess, so it is held until the lump has slid out of it.
+        """
         assert event.since is not None
         span = (event.at - event.since).total_seconds()
-        if span <= 2 * self.poll_interval_s(event.gauge_id) + 1.0:
-            return
-        poisoned = {}
-        for window, seconds in WINDOWS.items():
-            if seconds < span:
-                poisoned[window] = event.at + timedelta(seconds=seconds)
-        self.untrusted_until[event.gauge_id].update(poisoned)
-        self.station.journal.record("rain.outage_increment", event.gauge_id, "system",
-                                    mm=round(event.mm, 4), span_s=round(span, 1),
-                                    windows_held=sorted(poisoned))
+        held = {}
+        if span > 2 * self.poll_interval_s(event.gauge_id) + 1.0:
+            for window, window_s in WINDOWS.items():
+                if window_s < span:
+                    held[window] = event.at + timedelta(seconds=window_s)
+            self.untrusted_until[event.gauge_id].update(held)
+        if held or event.missed:
+            self.station.journal.record(
+                "rain.outage_increment", event.gauge_id, "system", mm=round(event.mm, 4),
+                span_s=round(span, 1), since=event.since.isoformat(),
+                missed_polls=event.missed, windows_held=sorted(held))
 
     # -- levels ----------------------------------------------------------------------------
 
     def trusted_totals(self, gauge_id: str) -> dict[str, float] | None:
+        """Every window's total, without those held; None while the gauge is not fresh."""
         gauge = self.gauges[gauge_id]
         if not gauge.is_fresh(self.stale_after_s(gauge_id)):
             return None
@@ -223,19 +276,25 @@ class Rain:
 
     def evaluate(self, gauge_id: str) -> list[GaugeTransition]:
         transitions = self.board.update(gauge_id, self.trusted_totals(gauge_id))
-        for transition in transitions:
-            for listener in self.listeners:
-                listener(transition)
+        self._tell(transitions)
         return transitions
 
     def acknowledge(self, gauge_id: str) -> list[GaugeTransition]:
         transitions = self.board.acknowledge(gauge_id)
+        self._tell(transitions)
+        return transitions
+
+    def _tell(self, transitions: list[GaugeTransition]) -> None:
         for transition in transitions:
             for listener in self.listeners:
                 listener(transition)
-        return transitions
 
-    # -- reading ---------------------------------------------------------------------------
+    def stopped_at(self, gauge_id: str) -> datetime | None:
+        """When the gauge's data stopped (its last good reading), or None while fresh."""
+        gauge = self.gauges[gauge_id]
+        if gauge.is_fresh(self.stale_after_s(gauge_id)):
+            return None
+        return self.last_reading(gauge_id)
 
     def last_reading(self, gauge_id: str) -> datetime | None:
         """The last counter read (Modbus) or tip (pulse); None before the first."""
@@ -244,48 +303,10 @@ class Rain:
             return gauge.last.at if gauge.last else None
         return gauge.last_tip
 
-    def gauge_json(self, gauge_id: str, iso: Callable[[datetime], str]) -> dict[str, Any]:
-        cfg, gauge = self.configs[gauge_id], self.gauges[gauge_id]
-        now = self.clock.now()
-        last = self.last_reading(gauge_id)
-        fresh = gauge.is_fresh(self.stale_after_s(gauge_id))
-        return {
-            "id": gauge_id,
-            "name": cfg.name,
-            "kind": cfg.kind,
-            "status": self.station.health.get(gauge_id).status,
-            "fresh": fresh,
-            "last_reading": iso(last) if last else None,
-            "totals": {w: round(v, 2) for w, v in self.windows[gauge_id].totals(now).items()},
-            "day_total": round(self.windows[gauge_id].day_total(now), 2),
-            "level": self.board.level(gauge_id).name.lower(),
-            "thresholds": [
-                {"window": w, "prepare_mm": t.prepare_mm, "evacuate_mm": t.evacuate_mm,
-                 "clear_fraction": t.clear_fraction}
-                for w, t in self.thresholds[gauge_id].items()
-            ],
-        }
-
-    def _metrics(self) -> list[Metric]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        totals = GaugeMetricFamily("station_edge_rain_window_mm",
-                                   "Rainfall over each window, per gauge",
-                                   labels=["gauge", "window"])
-        level = GaugeMetricFamily("station_edge_rain_warning_level",
-                                  "0 none, 1 准备转移 prepare, 2 立即转移 evacuate",
-                                  labels=["gauge"])
-        fresh = GaugeMetricFamily("station_edge_rain_sensor_fresh",
-                                  "1 if the gauge was read recently (0: stale)",
-                                  labels=["gauge"])
-        last = GaugeMetricFamily("station_edge_rain_last_reading_timestamp_seconds",
-                                 "When the gauge was last read (a tip, for a pulse gauge; "
-                                 "0: never)", labels=["gauge"])
-        now = self.clock.now()
-        for gauge_id, gauge in self.gauges.items():
-            for window, mm in self.windows[gauge_id].totals(now).items():
-                totals.add_metric([gauge_id, window], mm)
-            level.add_metric([gauge_id], int(self.board.level(gauge_id)))
-            fresh.add_metric([gauge_id], 1 if gauge.is_fresh(self.stale_after_s(gauge_id)) else 0)
-            last.add_metric([gauge_id], unix_seconds(self.last_reading(gauge_id)))
-        return [totals, level, fresh, last]
+    def series_minutes(self, gauge_id: str, start: datetime,
+                       end: datetime) -> list[tuple[int, float]]:
+        """Stored, on their way and not yet handed over: the minutes of ``(start, end]``."""
+        merged = dict(self.store.minutes(gauge_id, start, end))
+        for minute, mm in self.pending.pending_minutes(gauge_id):
+            merged[minute] = merged.get(minute, 0.0) + mm
+        return sorted(merged.items())

@@ -35,34 +35,48 @@ time plus 3.5 characters of silence, and the bus carries one frame at a time.
 * ``csv:PATH`` -- lines ``SECONDS,MM``: MM falls at SECONDS of simulated time.
 
 ``--unit ID[,key=value...]`` (repeatable) -- a device at address ID; keys:
-``function`` holding|input, ``register`` (counter address), ``width`` 16|32,
-``word_order`` big|little (32-bit: which word comes first), ``scale_mm`` (mm per
-count), ``clear`` REG:VALUE (an FC06 write of VALUE to REG zeroes the counter),
-``start`` (initial counter), ``rain`` (this unit's profile). Every unit also has 16
-coils (FC01/FC05) and 16 discrete inputs (FC02), and 64 holding and input registers
-(FC03/04/06); the counter shadows its registers on its function. Addresses without
-a unit stay silent, as on a real bus.
+``model`` xm9505|dfrobot-sen0575|lambrecht-rain-e (that gauge's register map; other
+keys given win), ``function`` holding|input, ``register`` (counter wire address,
+0..65535), ``width`` 16|32, ``word_order`` big|little (32-bit: which word comes
+first), ``scale_mm`` (mm per count), ``rollover`` (the count at which the counter
+starts again at 0; default 2^width), ``status_register`` (wire address of a status
+word, on the counter's function), ``error_value`` (what the counter registers read
+while the sensor is in error; negative = two's complement), ``clear`` REG:VALUE (an
+FC06 write of VALUE to REG zeroes the counter), ``start`` (initial counter), ``rain``
+(this unit's profile). Every unit also has 16 coils (FC01/FC05) and 16 discrete
+inputs (FC02), and holding and input registers 0..63 (FC03/04/06); the counter and
+the status word shadow their addresses on the counter's function; any other address
+is refused (exception 2). Addresses without a unit stay silent, as on a real bus.
 
 Control: one command per line on stdin and on the ``--control`` TCP port (127.0.0.1),
 one reply line each, ``OK ...`` or ``ERR <reason>``. UNIT may be ``*`` (every unit).
 
 * ``rain UNIT MM`` -- MM of rain falls now;
 * ``profile UNIT PROFILE`` -- replace the rain profile (its clock restarts now);
-* ``fault UNIT KIND [SECONDS] [COUNT]`` -- KIND: ``none``; ``silence`` (no reply);
-  ``slow``/``late`` (reply after SECONDS; late is meant to exceed the master's
+* ``fault UNIT KIND [SECONDS] [every N] [COUNT]`` -- KIND: ``none``; ``silence`` (no
+  reply); ``slow``/``late`` (reply after SECONDS; late is meant to exceed the master's
   timeout); ``garbage`` (the reply with a broken CRC); ``noise`` (random bytes
   instead of a reply); ``torn`` (the reply breaks off after its first 3 bytes, as
-  when a device browns out mid-frame). COUNT limits the fault to the next COUNT requests;
+  when a device browns out mid-frame). ``every N`` applies it to every Nth request
+  only (a gauge whose replies are sometimes late); COUNT limits it to COUNT requests;
 * ``reset UNIT`` -- the counter restarts at 0 (as after a power loss);
 * ``set UNIT RAW`` -- the counter jumps to RAW;
-* ``wrap UNIT [MARGIN]`` -- the counter jumps to 2^width - MARGIN (default 3), so the
-  next rain wraps it (the jump itself is seen by the master as a data gap);
+* ``wrap UNIT [MARGIN]`` -- the counter jumps to its rollover - MARGIN (default 3), so
+  the next rain wraps it (the jump itself is seen by the master as a data gap);
+* ``power UNIT off`` -- the gauge loses power: silent, and rain that falls is not
+  counted; ``power UNIT on [RAW]`` -- back, its counter starting at RAW (default 0):
+  with ``set`` near the top first, a power loss near the top of the counter;
+* ``sensor UNIT fault [WORD]`` / ``sensor UNIT ok`` -- the status register reads WORD
+  (default 0x0004) / 0;
+* ``error UNIT on|off`` -- the counter registers read the unit's error value (the
+  gauge keeps counting inside, and shows the count again after ``off``);
 * ``di UNIT ADDR 0|1`` -- set a discrete input;
 * ``coil UNIT ADDR 0|1`` -- set a coil from the module's side (a technician's manual
   switch, a power-on default of ON): the master finds out only by reading it;
 * ``status UNIT`` -- ``OK unit=ID rain_mm=F raw=N requests=N replies=N coils=BITS
-  discrete=BITS faults=KIND`` (rain_mm: all the rain that fell on it); for an
-  address without a unit ``OK unit=ID absent requests=N``;
+  discrete=BITS faults=KIND status_word=N error=on|off power=on|off`` (rain_mm: all
+  the rain that fell on it); for an address without a unit ``OK unit=ID absent
+  requests=N``;
 * ``disconnect`` -- drop the master's connection (socket mode);
 * ``time`` -- ``OK sim_s=F``; ``quit`` -- stop.
 """
@@ -184,17 +198,47 @@ class Fault:
     kind: str = "none"
     seconds: float = 0.0
     remaining: int | None = None  # None: until changed
+    every: int = 1                # applies to every Nth request only
+    seen: int = 0
 
     def take(self) -> Fault:
         """The fault that applies to this request (and count it down)."""
         if self.kind == "none":
             return self
+        self.seen += 1
+        if self.seen % self.every:
+            return Fault()
         current = Fault(self.kind, self.seconds)
         if self.remaining is not None:
             self.remaining -= 1
             if self.remaining <= 0:
                 self.kind, self.remaining = "none", None
         return current
+
+
+class ModelMap(TypedDict, total=False):
+    """A gauge model's register map, as this simulated device implements it."""
+
+    function: str
+    register: int
+    width: int
+    word_order: str
+    scale_mm: float
+    rollover: int
+    status_register: int
+    error_value: int
+
+
+# The three register maps the station's catalogue knows, written here from the makers'
+# documents independently of the station's code (docs/gauges/ gives the sources).
+MODELS: dict[str, ModelMap] = {
+    "xm9505": {"function": "holding", "register": 0, "width": 16, "scale_mm": 0.1},
+    "dfrobot-sen0575": {"function": "input", "register": 0x0008, "width": 32,
+                        "word_order": "little", "scale_mm": 0.0001},
+    "lambrecht-rain-e": {"function": "input", "register": 31101, "width": 32,
+                         "word_order": "big", "scale_mm": 0.001, "rollover": 3_000_000,
+                         "status_register": 34901, "error_value": 0xFF676981},
+}
 
 
 @dataclass
@@ -206,17 +250,23 @@ class Unit:
     width: int = 16
     word_order: str = "big"
     scale_mm: float = 0.1
+    rollover: int | None = None
+    status_register: int | None = None
+    error_value: int | None = None
     clear: tuple[int, int] | None = None
     start: int = 0
     profile: Profile = field(default_factory=Profile)
     profile_t0: float = 0.0
     added_mm: float = 0.0
     counts_offset: int = 0
-    holding: list[int] = field(default_factory=lambda: [0] * REGISTERS)
-    inputs: list[int] = field(default_factory=lambda: [0] * REGISTERS)
+    holding: dict[int, int] = field(default_factory=dict)
+    inputs: dict[int, int] = field(default_factory=dict)
     coils: list[bool] = field(default_factory=lambda: [False] * BITS)
     discrete: list[bool] = field(default_factory=lambda: [False] * BITS)
     fault: Fault = field(default_factory=Fault)
+    status_word: int = 0
+    error_on: bool = False
+    powered: bool = True
     replies: int = 0
 
     def __post_init__(self) -> None:
@@ -224,16 +274,22 @@ class Unit:
             raise ValueError(f"unit {self.address}: bad function or width")
         if self.word_order not in ("big", "little") or self.scale_mm <= 0:
             raise ValueError(f"unit {self.address}: bad word_order or scale_mm")
-        if not 0 <= self.register <= REGISTERS - self.width // 16:
-            raise ValueError(f"unit {self.address}: register outside 0..{REGISTERS - 1}")
+        if not 0 <= self.register <= 0x10000 - self.width // 16:
+            raise ValueError(f"unit {self.address}: register outside 0..65535")
+        if self.rollover is not None and not 2 <= self.rollover <= 1 << self.width:
+            raise ValueError(f"unit {self.address}: rollover outside 2..2^width")
         self.counts_offset = self.start
+
+    @property
+    def modulus(self) -> int:
+        return self.rollover if self.rollover is not None else 1 << self.width
 
     def rain_mm(self) -> float:
         return self.profile.cumulative(self.clock() - self.profile_t0) + self.added_mm
 
     def raw(self) -> int:
         counts = math.floor(self.rain_mm() / self.scale_mm + 1e-6)
-        return (counts + self.counts_offset) % (1 << self.width)
+        return (counts + self.counts_offset) % self.modulus
 
     def set_raw(self, raw: int) -> None:
         counts = math.floor(self.rain_mm() / self.scale_mm + 1e-6)
@@ -243,19 +299,41 @@ class Unit:
         self.added_mm = self.rain_mm()
         self.profile, self.profile_t0 = profile, self.clock()
 
+    def power(self, on: bool, raw: int = 0) -> None:
+        """Off: silent, and rain that falls is not counted; on: the counter starts at ``raw``."""
+        if on and not self.powered:
+            self.set_raw(raw)
+        self.powered = on
+
     def counter_words(self) -> list[int]:
-        raw = self.raw()
+        raw = self.error_value if self.error_on and self.error_value is not None else self.raw()
         if self.width == 16:
-            return [raw]
-        words = [raw >> 16, raw & 0xFFFF]
+            return [raw & 0xFFFF]
+        words = [raw >> 16 & 0xFFFF, raw & 0xFFFF]
         return words if self.word_order == "big" else words[::-1]
 
-    def registers(self, function: int) -> list[int]:
-        table = list(self.holding if function == 3 else self.inputs)
-        if function == (3 if self.function == "holding" else 4):
-            for i, word in enumerate(self.counter_words()):
-                table[self.register + i] = word
-        return table
+    def read_registers(self, function: int, address: int, count: int) -> list[int] | None:
+        """The words of ``count`` registers from ``address`` (None: an illegal address).
+
+        The counter and the status register shadow their addresses on the counter's
+        function; other addresses below 64 read what was written (0 by default).
+        """
+        table = self.holding if function == 3 else self.inputs
+        mine = function == (3 if self.function == "holding" else 4)
+        shadow: dict[int, int] = {}
+        if mine:
+            shadow = dict(enumerate(self.counter_words(), start=self.register))
+            if self.status_register is not None:
+                shadow[self.status_register] = self.status_word
+        words = []
+        for at in range(address, address + count):
+            if at in shadow:
+                words.append(shadow[at])
+            elif at < REGISTERS:
+                words.append(table.get(at, 0))
+            else:
+                return None
+        return words
 
     def handle(self, pdu: bytes) -> bytes:
         """The response PDU to a request PDU (function code first)."""
@@ -271,8 +349,8 @@ class Unit:
                     for i, bit in enumerate(bits):
                         packed[i // 8] |= bit << (i % 8)
                     return bytes([fc, len(packed)]) + bytes(packed)
-                words = self.registers(fc)[address:address + count]
-                if count == 0 or len(words) != count:
+                words = self.read_registers(fc, address, count) if 0 < count <= 125 else None
+                if words is None:
                     return bytes([fc | 0x80, 2])
                 return bytes([fc, 2 * count]) + b"".join(w.to_bytes(2, "big") for w in words)
             if fc == 5:
@@ -300,18 +378,14 @@ class Unit:
         return (
             f"unit={self.address} rain_mm={self.rain_mm():.4f} raw={self.raw()} "
             f"requests={requests} replies={self.replies} coils={bits} discrete={di} "
-            f"faults={self.fault.kind}"
+            f"faults={self.fault.kind} status_word={self.status_word} "
+            f"error={'on' if self.error_on else 'off'} power={'on' if self.powered else 'off'}"
         )
 
 
-class UnitOptions(TypedDict, total=False):
+class UnitOptions(ModelMap, total=False):
     """What a ``--unit`` spec may set beyond the address."""
 
-    function: str
-    register: int
-    width: int
-    word_order: str
-    scale_mm: float
     clear: tuple[int, int]
     start: int
     profile: Profile
@@ -321,9 +395,14 @@ def parse_unit(spec: str, clock: Callable[[], float], default: Profile) -> Unit:
     head, *pairs = spec.split(",")
     address = int(head)
     options: UnitOptions = {"profile": default}
+    model: ModelMap = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key == "function":
+        if key == "model":
+            if value not in MODELS:
+                raise ValueError(f"unknown model {value!r}; known: {sorted(MODELS)}")
+            model = MODELS[value]
+        elif key == "function":
             options["function"] = value
         elif key == "word_order":
             options["word_order"] = value
@@ -333,6 +412,12 @@ def parse_unit(spec: str, clock: Callable[[], float], default: Profile) -> Unit:
             options["width"] = int(value, 0)
         elif key == "start":
             options["start"] = int(value, 0)
+        elif key == "rollover":
+            options["rollover"] = int(value, 0)
+        elif key == "status_register":
+            options["status_register"] = int(value, 0)
+        elif key == "error_value":
+            options["error_value"] = int(value, 0)
         elif key == "scale_mm":
             options["scale_mm"] = float(value)
         elif key == "clear":
@@ -344,7 +429,11 @@ def parse_unit(spec: str, clock: Callable[[], float], default: Profile) -> Unit:
             raise ValueError(f"unknown unit key {key!r} in {spec!r}")
     if not 1 <= address <= 247:
         raise ValueError(f"unit address must be 1..247, got {address}")
-    return Unit(address, clock, **options)
+    merged: UnitOptions = {**model, **options}  # keys given win over the model's
+    error = merged.get("error_value")
+    if error is not None and error < 0:
+        merged["error_value"] = error % (1 << merged.get("width", 16))
+    return Unit(address, clock, **merged)
 
 
 # ---------------------------------------------------------------- the bus
@@ -398,7 +487,7 @@ class Bus:
         if unit is None:
             return
         fault = unit.fault.take()
-        if fault.kind == "silence":
+        if fault.kind == "silence" or not unit.powered:
             return
         if fault.kind == "noise":
             reply = bytes(random.getrandbits(8) for _ in range(7))
@@ -526,19 +615,38 @@ class Control:
             timed = kind in ("slow", "late")
             seconds = float(args[2]) if timed else 0.0
             rest = args[3:] if timed else args[2:]
+            every = 1
+            if rest and rest[0] == "every":
+                every, rest = int(rest[1]), rest[2:]
+                if every < 1:
+                    raise ValueError("every N needs N >= 1")
             count = int(rest[0]) if rest else None
             for unit in self.targets(args[0]):
-                unit.fault = Fault(kind, seconds, count)
+                unit.fault = Fault(kind, seconds, count, every)
         elif verb == "reset":
             for unit in self.targets(args[0]):
                 unit.set_raw(0)
         elif verb == "set":
             for unit in self.targets(args[0]):
-                unit.set_raw(int(args[1], 0) % (1 << unit.width))
+                unit.set_raw(int(args[1], 0) % unit.modulus)
         elif verb == "wrap":
             margin = int(args[1]) if len(args) > 1 else 3
             for unit in self.targets(args[0]):
-                unit.set_raw((1 << unit.width) - margin)
+                unit.set_raw(unit.modulus - margin)
+        elif verb == "sensor":
+            for unit in self.targets(args[0]):
+                if unit.status_register is None:
+                    raise ValueError(f"unit {unit.address} has no status register")
+                unit.status_word = 0 if args[1] == "ok" else int(args[2], 0) if len(args) > 2 \
+                    else 0x0004
+        elif verb == "error":
+            for unit in self.targets(args[0]):
+                if unit.error_value is None:
+                    raise ValueError(f"unit {unit.address} has no error value")
+                unit.error_on = args[1] == "on"
+        elif verb == "power":
+            for unit in self.targets(args[0]):
+                unit.power(args[1] == "on", int(args[2], 0) if len(args) > 2 else 0)
         elif verb in ("di", "coil"):
             for unit in self.targets(args[0]):
                 bits = unit.discrete if verb == "di" else unit.coils

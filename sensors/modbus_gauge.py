@@ -1,132 +1,45 @@
 """A tipping-bucket rain gauge on an RS-485 Modbus line.
 
 The gauge reports its cumulative counter; this class reads it through the shared
-:class:`drivers.modbus_bus.ModbusBus`, turns consecutive readings into rain or
-data gaps (:mod:`sensors.counter`), and keeps the gauge's health. It journals
-nothing and decides nothing about warnings: it hands every event to ``on_event``
-and the daemon journals, archives and feeds the windows.
+:class:`drivers.modbus_bus.ModbusBus`, turns consecutive good readings into rain or
+data gaps (:mod:`sensors.counter`), and keeps the gauge's health with hysteresis
+(:mod:`sensors.gauge_health`). It journals nothing and decides nothing about warnings:
+it hands every event to ``on_event`` and the daemon journals, archives and feeds the
+windows.
 
-Restart: the daemon persists the last reading (``last``, raw counter and time)
-and passes it back to the constructor, so rain that fell while the station was
-down is counted once and only once.
+A gauge that says it is broken -- a fault in its status register, or an error value
+in place of its counter -- is ``fault``: its reading is not used, and the last good
+reading stays the reference. What is knowable about the rain during a fault: if the
+gauge's counter kept counting, the first good reading after it carries the fault's
+rain, in total (its timing inside the fault is not known); if the counter went back,
+it is a reset (a gap); if it stood still, nothing is counted, and nothing can be.
+The same holds for an outage (polls without a reply).
+
+Restart: the daemon persists the last reading (``last``, raw counter and time) and
+passes it back to the constructor, so rain that fell while the station was down is
+counted once and only once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from drivers.clock import Clock
 from drivers.modbus_bus import BusError, ModbusBus
-from sensors.counter import CounterOutcome, counter_step
-
-
-@dataclass(frozen=True)
-class CounterClear:
-    """How to zero the counter: write ``value`` to holding register ``register`` (FC06)."""
-
-    register: int
-    value: int
-
-
-@dataclass(frozen=True)
-class RegisterMap:
-    """Where and how a gauge model keeps its cumulative counter."""
-
-    function: str = "holding"   # "holding" (FC03) or "input" (FC04)
-    register: int = 0
-    width: int = 16             # 16 or 32 bits
-    word_order: str = "big"     # 32-bit: "big" = high word first, "little" = low word first
-    scale_mm: float = 0.1       # mm per count
-    clear: CounterClear | None = None
-
-    def __post_init__(self) -> None:
-        if self.function not in ("holding", "input"):
-            raise ValueError(f"function must be holding or input, got {self.function!r}")
-        if self.width not in (16, 32):
-            raise ValueError(f"width must be 16 or 32, got {self.width}")
-        if self.word_order not in ("big", "little"):
-            raise ValueError(f"word_order must be big or little, got {self.word_order!r}")
-        if not 0 <= self.register <= 0xFFFF - (self.width // 16 - 1):
-            raise ValueError(f"register must be 0..65535, got {self.register}")
-        if self.scale_mm <= 0:
-            raise ValueError(f"scale_mm must be > 0, got {self.scale_mm}")
-
-    @property
-    def registers(self) -> int:
-        return self.width // 16
-
-    def decode(self, words: list[int]) -> int:
-        if self.width == 16:
-            return words[0]
-        high, low = words if self.word_order == "big" else words[::-1]
-        return (high << 16) | low
-
-
-class GaugeState(StrEnum):
-    UNKNOWN = "unknown"
-    OK = "ok"
-    OFFLINE = "offline"
-
-
-@dataclass(frozen=True)
-class GaugeStatus:
-    state: GaugeState
-    since: datetime
-    detail: str
-
-
-@dataclass(frozen=True)
-class CounterReading:
-    """A raw counter value and when it was read (what the daemon persists)."""
-
-    raw: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RainIncrement:
-    """A good reading: ``mm`` fell between ``since`` and ``at`` (0 is a valid amount).
-
-    ``outcome`` is RAIN or WRAP, or None for the first reading with nothing to
-    compare to (the baseline: ``mm`` is 0 and ``since`` is None).
-    """
-
-    gauge_id: str
-    at: datetime
-    mm: float
-    raw: int
-    since: datetime | None
-    outcome: CounterOutcome | None
-
-
-@dataclass(frozen=True)
-class DataGap:
-    """A reading that cannot be turned into rain (a reset or an implausible jump).
-
-    The rain between ``since`` and ``at`` is unknown; nothing is counted. ``raw``
-    becomes the new reference.
-    """
-
-    gauge_id: str
-    at: datetime
-    kind: CounterOutcome
-    previous_raw: int
-    raw: int
-    since: datetime
-    detail: str
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    gauge_id: str
-    previous: GaugeStatus
-    status: GaugeStatus
-
-
-GaugeEvent = RainIncrement | DataGap | StatusChange
+from sensors.counter import CounterOutcome, Plausibility, counter_step
+from sensors.gauge_events import (
+    CounterReading,
+    DataGap,
+    GaugeEvent,
+    GaugeState,
+    GaugeStatus,
+    RainIncrement,
+    StatusChange,
+)
+from sensors.gauge_health import HealthHysteresis
+from sensors.gauge_models import GENERIC_PLAUSIBILITY
+from sensors.register_map import RegisterMap, decode_words
 
 
 class ModbusRainGauge:
@@ -140,25 +53,27 @@ class ModbusRainGauge:
         register_map: RegisterMap,
         clock: Clock,
         *,
+        plausibility: Plausibility = GENERIC_PLAUSIBILITY,
         offline_after: int = 3,
+        online_after: int = 2,
         last: CounterReading | None = None,
         on_event: Callable[[GaugeEvent], None] | None = None,
     ) -> None:
         if not 1 <= unit <= 247:
             raise ValueError(f"unit must be 1..247, got {unit}")
-        if offline_after < 1:
-            raise ValueError(f"offline_after must be >= 1, got {offline_after}")
-        if last is not None and not 0 <= last.raw < 1 << register_map.width:
-            raise ValueError(f"last counter {last.raw} does not fit {register_map.width} bits")
+        if last is not None and not 0 <= last.raw < register_map.modulus:
+            raise ValueError(f"last counter {last.raw} does not fit the counter's range")
         self.gauge_id = gauge_id
         self.bus = bus
         self.unit = unit
         self.map = register_map
-        self.offline_after = offline_after
+        self.plausibility = plausibility
+        self.health = HealthHysteresis(offline_after, online_after)
         self._clock = clock
         self._on_event = on_event or (lambda event: None)
-        self.last = last
-        self.failures = 0
+        self.last = last          # the last good reading: the reference for the next step
+        self.missed = 0           # polls since ``last`` without a good reading
+        self.polled_at: datetime | None = None  # when the last poll ended, whatever it got
         self.status = GaugeStatus(GaugeState.UNKNOWN, clock.now(), "not read yet")
         self.closed = False
 
@@ -168,7 +83,11 @@ class ModbusRainGauge:
             return f"<ModbusRainGauge {where} closed>"
         counter = self.last.raw if self.last is not None else None
         return (f"<ModbusRainGauge {where} {self.status.state.value}"
-                f" counter={counter} failures={self.failures}>")
+                f" counter={counter} failures={self.health.failures}>")
+
+    @property
+    def failures(self) -> int:
+        return self.health.failures
 
     def close(self) -> None:
         """No more polls (the bus is its owner's to close); closing again does nothing."""
@@ -183,13 +102,28 @@ class ModbusRainGauge:
         )
 
     async def poll(self) -> RainIncrement | DataGap | None:
-        """Read the counter once; None if the gauge did not answer."""
+        """Read the gauge once; None if it did not answer or said it is broken."""
         if self.closed:
             raise RuntimeError(f"{self!r}: closed")
         try:
-            raw = await self._read_raw()
+            return await self._poll()
+        finally:
+            self.polled_at = self._clock.now()
+
+    async def _poll(self) -> RainIncrement | DataGap | None:
+        try:
+            fault = await self._read_status_fault()
+            raw = None if fault else await self._read_raw()
         except BusError as exc:
-            self._failed(str(exc))
+            self.missed += 1
+            self._changed(self.health.failed(),
+                          f"no reply for {self.health.failures} polls: {exc}")
+            return None
+        if raw is not None:
+            fault = self.map.counter_fault(raw)
+        if fault or raw is None:
+            self.missed += 1
+            self._changed(self.health.faulty(), f"sensor fault: {fault}")
             return None
         return self._take(raw, self._clock.now())
 
@@ -206,21 +140,14 @@ class ModbusRainGauge:
                 next_at = now + interval_s - (now - next_at) % interval_s
             await self._clock.sleep(next_at - now)
 
-    async def clear_counter(self) -> RainIncrement | DataGap | None:
-        """Credit what the counter holds, then zero it (needs ``register_map.clear``).
-
-        Rain tipped between the final read and the write (milliseconds) is lost.
-        Raises BusError if the gauge does not answer; the counter is then unchanged
-        or zero, and the next reading tells which.
-        """
-        if self.map.clear is None:
-            raise ValueError(f"gauge {self.gauge_id} has no clear command")
-        event = await self.poll()
-        if event is None:
-            raise BusError(f"gauge {self.gauge_id}: no reply before clearing", self.unit)
-        await self.bus.write_register(self.unit, self.map.clear.register, self.map.clear.value)
-        self.last = CounterReading(0, self._clock.now())
-        return event
+    async def _read_status_fault(self) -> str | None:
+        status = self.map.status
+        if status is None:
+            return None
+        read = (self.bus.read_holding_registers if status.function == "holding"
+                else self.bus.read_input_registers)
+        words = await read(self.unit, status.register, status.registers)
+        return status.fault(decode_words(words, status.width, self.map.word_order))
 
     async def _read_raw(self) -> int:
         read = (
@@ -232,31 +159,36 @@ class ModbusRainGauge:
 
     def _take(self, raw: int, at: datetime) -> RainIncrement | DataGap:
         previous, self.last = self.last, CounterReading(raw, at)
-        self.failures = 0
-        self._set_status(GaugeState.OK, "answering")
+        missed, self.missed = self.missed, 0
+        state = self.health.answered()
+        self._changed(state, "answering" if previous is None
+                      else f"answering again ({self.health.good} good replies in a row)")
         if previous is None:
             return self._emit(RainIncrement(self.gauge_id, at, 0.0, raw, None, None))
-        elapsed = max(0.0, (at - previous.at).total_seconds())
+        if at < previous.at:
+            # A board without a real-time clock can boot with a time older than the one
+            # stored: what the counter moved cannot be placed in time, so it is not booked.
+            detail = (f"the station's clock went back {(previous.at - at).total_seconds():.0f} s"
+                      f" since the last reading: counter {previous.raw} -> {raw}, nothing counted")
+            return self._emit(DataGap(self.gauge_id, at, CounterOutcome.UNTIMED, previous.raw,
+                                      raw, previous.at, detail))
+        elapsed = (at - previous.at).total_seconds()
         step = counter_step(
-            previous.raw, raw, width=self.map.width, scale_mm=self.map.scale_mm, elapsed_s=elapsed
+            previous.raw, raw, modulus=self.map.modulus, scale_mm=self.map.scale_mm,
+            elapsed_s=elapsed, plausibility=self.plausibility, across_outage=missed > 0,
         )
         if step.is_gap:
-            detail = (
-                f"counter {previous.raw} -> {raw} in {elapsed:.1f} s"
-                f" ({step.outcome.value}, nothing counted)"
-            )
+            across = f" across {missed} missed polls" if missed else ""
+            detail = (f"counter {previous.raw} -> {raw} in {elapsed:.1f} s{across}"
+                      f" ({step.outcome.value}, nothing counted)")
             return self._emit(
                 DataGap(self.gauge_id, at, step.outcome, previous.raw, raw, previous.at, detail)
             )
-        return self._emit(RainIncrement(self.gauge_id, at, step.mm, raw, previous.at, step.outcome))
+        return self._emit(RainIncrement(self.gauge_id, at, step.mm, raw, previous.at,
+                                        step.outcome, missed))
 
-    def _failed(self, detail: str) -> None:
-        self.failures += 1
-        if self.failures >= self.offline_after and self.status.state is not GaugeState.OFFLINE:
-            self._set_status(GaugeState.OFFLINE, f"no reply for {self.failures} polls: {detail}")
-
-    def _set_status(self, state: GaugeState, detail: str) -> None:
-        if self.status.state is state:
+    def _changed(self, state: GaugeState | None, detail: str) -> None:
+        if state is None or state is self.status.state:
             return
         previous = self.status
         self.status = GaugeStatus(state, self._clock.now(), detail)

@@ -1,8 +1,10 @@
 """A tipping-bucket gauge wired to a GPIO input: each (debounced) tip is ``mm_per_tip``.
 
 It reports the same events as a Modbus gauge, so windows and warning levels do not
-care how a gauge is wired. A pulse gauge cannot tell "no rain" from "cable cut", so it
-is always ``ok`` once wired; the station can only watch its silence against the others.
+care how a gauge is wired. A tip is known at an instant: its increment's interval is
+that instant (``since == at``). A pulse gauge cannot tell "no rain" from "cable cut",
+so it is always ``ok`` once wired; the station can only watch its silence against the
+others.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sensors.counter import CounterOutcome
-from sensors.modbus_gauge import GaugeEvent, GaugeState, GaugeStatus, RainIncrement
+from sensors.gauge_events import GaugeEvent, GaugeState, GaugeStatus, RainIncrement
 
 
 class PulseRainGauge:
@@ -43,8 +45,8 @@ class PulseRainGauge:
         if self.closed:
             raise RuntimeError(f"{self!r}: closed")
         self.tips += 1
-        event = RainIncrement(self.gauge_id, at, self.mm_per_tip, self.tips,
-                              self.last_tip or self.started, CounterOutcome.RAIN)
+        event = RainIncrement(self.gauge_id, at, self.mm_per_tip, self.tips, at,
+                              CounterOutcome.RAIN)
         self.last_tip = at
         self.on_event(event)
         return event

@@ -2,31 +2,32 @@
 
 Semantics, exactly:
 
-* An increment is the rain a gauge reported at the instant ``at`` of the reading
-  (what fell since the previous reading is credited to the reading's time).
-* The total of window ``W`` at instant ``now`` is the sum of the increments with
-  ``now - W < at <= now`` -- a half-open interval closed at ``now``, so a reading
-  taken exactly ``W`` ago has left the window and one taken at ``now`` is in it.
+* Rain is booked over the interval it fell in: a reading of a counter says that ``mm``
+  fell between the previous reading and this one, ``(start, end]``, and it is spread
+  evenly over that interval (the best knowledge there is: a poll's rain near an hour
+  boundary goes to both hours in proportion, not all to the later one). A rain known
+  at an instant (a tip of a pulse gauge: ``start == end``) is booked at that instant.
+* The total of window ``W`` at instant ``now`` is the rain booked in
+  ``(now - W, now]``: the part of each interval that lies inside it, and each instant
+  with ``now - W < at <= now`` -- half-open, closed at ``now``, so a tip exactly ``W``
+  ago has left the window and one at ``now`` is in it. A reading taken at ``now``
+  counts in full in every window at least as long as its interval.
 * The hydrological day of date D (SL 21 降水量观测规范: 以 8 时为日分界) runs from
   D 08:00 to D+1 08:00 Beijing time (UTC+8), i.e. exactly the UTC calendar day D;
-  with the same convention, ``start < at <= end``: a reading at 08:00:00 still
-  belongs to the day that ends then.
+  with the same convention, ``start < at <= end``: rain at 08:00:00 still belongs to
+  the day that ends then.
 
-Structure: 5-minute bins aligned on the epoch (so also on Beijing and UTC hours),
-as rain-alarm firmware keeps them, each with its total. A window's start never
-falls on a bin boundary by itself (``now`` moves through the current bin, and every
-window is a whole number of bins, so ``now - W`` sits at the same offset inside an
-old bin), so a bin total alone cannot say how much of the trailing bin is inside
-the window. Each bin therefore also keeps its non-zero increments (time, amount):
-whole bins inside the window are summed from their totals, and the two edge bins
--- the current one and the one holding ``now - W`` -- from their increments. The
-result is the exact sum above at any instant. Memory is bounded: bins older than
-the longest window plus one bin are dropped, and a bin holds at most one entry
-per reading (16 bytes each; a gauge polled every second in continuous rain keeps
-about 1.4 MB).
+Structure: the cumulative rain C(t) as a piecewise-linear curve (breakpoints ``t``,
+``C``), right-continuous at instants (two breakpoints at the same ``t``). A window's
+total is C(now) - C(now - W): two binary searches, exact at any instant. Readings
+arrive in time order and append; an interval that overlaps earlier ones (rain restored
+from the archive's minute bins, then the first live reading) is merged in exactly, at
+the cost of a copy. Memory is bounded: breakpoints older than the longest window are
+dropped (two doubles per rainy reading: a gauge polled every second in a whole day of
+rain keeps about 1.4 MB).
 
-Amounts are floats in mm; a total is summed in a different order than a naive
-left-to-right sum, so the two may differ in the last bits (~1e-12 mm).
+Amounts are floats in mm; a total is a difference of two running sums, so it may
+differ from a naive sum in the last bits (~1e-12 mm).
 """
 
 from __future__ import annotations
@@ -34,12 +35,10 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from drivers.clock import BEIJING
 
-BIN_S = 300
 WINDOWS: dict[str, int] = {
     "10min": 600,
     "30min": 1800,
@@ -50,9 +49,10 @@ WINDOWS: dict[str, int] = {
     "24h": 24 * 3600,
 }
 _DAY_START_HOUR_BEIJING = 8
+_PRUNE_EVERY = 512
 
 
-def _seconds(at: datetime) -> float:
+def seconds(at: datetime) -> float:
     if at.tzinfo is None:
         raise ValueError("rainfall timestamps must be timezone-aware")
     return at.timestamp()
@@ -74,7 +74,7 @@ def hydrological_day_start(day: date) -> datetime:
 
 
 def daily_totals(increments: Iterable[tuple[datetime, float]]) -> dict[date, float]:
-    """Rain per hydrological day, for the days that had any increment."""
+    """Rain per hydrological day, for the days that had any increment (instants)."""
     totals: dict[date, float] = {}
     for at, mm in increments:
         day = hydrological_day(at)
@@ -82,61 +82,58 @@ def daily_totals(increments: Iterable[tuple[datetime, float]]) -> dict[date, flo
     return totals
 
 
-@dataclass
-class _Bin:
-    times: array[float] = field(default_factory=lambda: array("d"))
-    amounts: array[float] = field(default_factory=lambda: array("d"))
-    total: float = 0.0
-
-    def add(self, t: float, mm: float) -> None:
-        if not self.times or t >= self.times[-1]:
-            self.times.append(t)
-            self.amounts.append(mm)
-        else:
-            i = bisect.bisect_right(self.times, t)
-            self.times.insert(i, t)
-            self.amounts.insert(i, mm)
-        self.total += mm
-
-    def sum_between(self, start: float, end: float) -> float:
-        """Sum of the increments with start < t <= end."""
-        lo = bisect.bisect_right(self.times, start)
-        hi = bisect.bisect_right(self.times, end)
-        return sum(self.amounts[lo:hi])
-
-
 class RainfallWindows:
     """The recent rain of one gauge, answering any window's total at any instant.
 
-    Keeps ``retention_s`` (the longest window by default) plus one bin. Asking for
-    an instant earlier than the newest increment works as long as the window's
-    start is still retained; rain older than that is forgotten.
+    Keeps ``retention_s`` (the longest window by default). Asking for an instant
+    earlier than the newest rain works as long as the window's start is still
+    retained; rain older than that is forgotten.
     """
 
     def __init__(self, retention_s: int = max(WINDOWS.values())) -> None:
-        if retention_s <= 0 or retention_s % BIN_S:
-            raise ValueError(f"retention_s must be a positive multiple of {BIN_S}")
+        if retention_s <= 0:
+            raise ValueError("retention_s must be positive")
         self._retention_s = retention_s
-        self._bins: dict[int, _Bin] = {}
-        self._newest = float("-inf")
+        self._t: array[float] = array("d")
+        self._c: array[float] = array("d")
+        self._appended = 0
+
+    def __len__(self) -> int:
+        """Breakpoints kept (for memory checks)."""
+        return len(self._t)
 
     def add(self, at: datetime, mm: float) -> None:
-        """Credit ``mm`` of rain to the instant ``at``. Zero adds nothing."""
+        """Book ``mm`` of rain at the instant ``at``. Zero adds nothing."""
+        self.add_spread(at, at, mm)
+
+    def add_spread(self, start: datetime, end: datetime, mm: float) -> None:
+        """Book ``mm`` of rain spread evenly over ``(start, end]``. Zero adds nothing."""
         if mm < 0:
             raise ValueError(f"rain cannot be negative, got {mm}")
-        t = _seconds(at)
-        self._newest = max(self._newest, t)
-        self._prune(self._newest)
-        index = int(t // BIN_S)
-        if mm == 0 or index < self._oldest_kept(self._newest):
+        s, e = seconds(start), seconds(end)
+        if e < s:
+            raise ValueError("an interval cannot end before it starts")
+        if mm == 0:
             return
-        self._bins.setdefault(index, _Bin()).add(t, mm)
+        t, c = self._t, self._c
+        if not t or s >= t[-1]:
+            last = c[-1] if c else 0.0
+            if not t or s > t[-1]:
+                t.append(s)
+                c.append(last)
+            t.append(e)
+            c.append(last + mm)
+        else:
+            self._merge(s, e, mm)
+        self._appended += 1
+        if self._appended % _PRUNE_EVERY == 0:
+            self._prune()
 
     def total(self, window: str | int, now: datetime) -> float:
-        """Rain with ``now - window < at <= now``; ``window`` a name or seconds."""
-        seconds = WINDOWS[window] if isinstance(window, str) else window
-        end = _seconds(now)
-        return self._sum_between(end - seconds, end)
+        """Rain in ``(now - window, now]``; ``window`` a name or seconds."""
+        span = WINDOWS[window] if isinstance(window, str) else window
+        end = seconds(now)
+        return max(0.0, self._cumulative(end) - self._cumulative(end - span))
 
     def totals(self, now: datetime) -> dict[str, float]:
         """Every window's total at ``now``, keyed by window name."""
@@ -145,26 +142,49 @@ class RainfallWindows:
     def day_total(self, now: datetime) -> float:
         """Rain of the hydrological day that ``now`` is in, up to ``now``."""
         start = hydrological_day_start(hydrological_day(now))
-        return self._sum_between(_seconds(start), _seconds(now))
+        return max(0.0, self._cumulative(seconds(now)) - self._cumulative(seconds(start)))
 
-    def _oldest_kept(self, newest: float) -> int:
-        return int(newest // BIN_S) - self._retention_s // BIN_S - 1
+    def _cumulative(self, at: float) -> float:
+        """C(at): all rain booked up to and including ``at`` (right-continuous)."""
+        t, c = self._t, self._c
+        i = bisect.bisect_right(t, at) - 1
+        if i < 0:
+            return c[0] if c else 0.0
+        if i == len(t) - 1:
+            return c[i]
+        return c[i] + (c[i + 1] - c[i]) * (at - t[i]) / (t[i + 1] - t[i])
 
-    def _prune(self, newest: float) -> None:
-        oldest = self._oldest_kept(newest)
-        for index in [i for i in self._bins if i < oldest]:
-            del self._bins[index]
+    def _merge(self, s: float, e: float, mm: float) -> None:
+        """Add an interval that does not lie after every breakpoint (rare: a copy).
 
-    def _sum_between(self, start: float, end: float) -> float:
-        if end <= start:
-            return 0.0
-        first, last = int(start // BIN_S), int(end // BIN_S)
-        total = 0.0
-        for index, b in self._bins.items():
-            if index < first or index > last:
-                continue
-            if first < index < last:
-                total += b.total
-            else:
-                total += b.sum_between(start, end)
-        return total
+        Old breakpoints after the interval rise by ``mm``, those inside it by the
+        share of the ramp; the interval's own ends become breakpoints. An instant's
+        step comes after the old breakpoints at its time (the curve is right-continuous).
+        """
+        old_t, old_c = list(self._t), list(self._c)
+        at_s, at_e = self._cumulative(s), self._cumulative(e)
+
+        def added(x: float) -> float:
+            if x > e or (x == e and e > s):
+                return mm
+            if x <= s:
+                return 0.0
+            return mm * (x - s) / (e - s)
+
+        points = [(x, y + added(x)) for x, y in zip(old_t, old_c, strict=True)]
+        ends = [(s, at_s), (e, at_e + mm)]
+        index = bisect.bisect_right(old_t, s)
+        points.insert(index, ends[0])
+        points.insert(bisect.bisect_right(old_t, e) + 1, ends[1])
+        self._t = array("d", (x for x, _ in points))
+        self._c = array("d", (y for _, y in points))
+
+    def _prune(self) -> None:
+        t = self._t
+        if not t:
+            return
+        cut = bisect.bisect_right(t, t[-1] - self._retention_s) - 1
+        if cut > 0:
+            base = self._c[cut]
+            self._t = t[cut:]
+            self._c = array("d", (y - base for y in self._c[cut:]))

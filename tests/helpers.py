@@ -20,6 +20,7 @@ from edge.config import Config, parse
 SIM_VIEWER = {"Authorization": "Bearer sim-viewer"}
 SIM_OPERATOR = {"Authorization": "Bearer sim-operator"}
 SIM_ADMIN = {"Authorization": "Bearer sim-admin"}
+SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b6e"
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,35 @@ def sim_config(data_dir: Path, extra: str = "", *, with_simulators: bool = False
                                      **replace))
 
 
+def gauge_line_config(data_dir: Path, port: str, poll_s: float, *, listen: str = "127.0.0.1:0",
+                      timeout_s: float = 0.5) -> str:
+    """A station with one RS-485 line of gauges at ``port`` and nothing else (TOML text, the
+    ``sim-viewer`` token included); the caller appends its gauges and thresholds."""
+    return f'''
+[station]
+id = "SG-RG"
+name = "雨量测试站"
+data_dir = "{data_dir}"
+[sim]
+[api]
+listen = "{listen}"
+[[api.tokens]]
+name = "sim-viewer"
+role = "viewer"
+sha256 = "{SIM_VIEWER_SHA}"
+[gpio]
+backend = "mock"
+[self_test]
+enabled = false
+[modbus.buses.rs485]
+port = "{port}"
+baudrate = 9600
+parity = "N"
+poll_interval_s = {poll_s}
+timeout_s = {timeout_s}
+'''
+
+
 class StationRun:
     """A station started in-process on a manual clock (async context manager)."""
 
@@ -87,6 +117,26 @@ class StationRun:
     def events(self, kind: str | None = None) -> list[dict[str, object]]:
         journal = self.station.journal
         return [e for e in journal.read(limit=1000) if kind is None or e["kind"] == kind]
+
+    async def polled(self, at: object = None) -> None:
+        """Wait (real time, bounded) until every Modbus gauge has polled at ``at`` (now).
+
+        A gauge's poll is real I/O on the simulated line: the manual clock wakes it, and
+        its reply arrives in real time.
+        """
+        import asyncio
+
+        from sensors.modbus_gauge import ModbusRainGauge
+
+        moment = at or self.clock.now()  # type: ignore[attr-defined]
+        rain = self.station.parts.rain
+        gauges = [g for g in (rain.gauges.values() if rain else [])
+                  if isinstance(g, ModbusRainGauge)]
+        for _ in range(5000):
+            if all(g.polled_at is not None and g.polled_at >= moment for g in gauges):
+                return
+            await asyncio.sleep(0.002)
+        raise AssertionError(f"gauges did not all poll at {moment}")
 
     async def settled_events(self, kind: str | None = None) -> list[dict[str, object]]:
         journal = self.station.journal

@@ -29,9 +29,9 @@ def test_the_documented_example_config_is_valid() -> None:
     config = load(REPO / "docs" / "config.example.toml")
     assert config.station.id == "SG-001"
     assert {s.id for s in config.sirens} == {"siren-1", "siren-2"}
-    assert config.rain_gauges[0].register_address == 0
-    assert config.rain_gauges[0].clear is not None
-    assert config.rain_gauges[0].clear.value == 0x5A
+    gauge = config.rain_gauges[0]
+    assert (gauge.model, gauge.function, gauge.register_address, gauge.scale_mm) == (
+        "xm9505", "holding", 0, 0.1)
 
 
 def test_minimal_config_is_valid() -> None:

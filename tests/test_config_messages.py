@@ -107,7 +107,8 @@ def test_a_real_hash_is_not_a_placeholder() -> None:
 def test_the_key_path_walk_finds_nested_models() -> None:
     assert model_at(Config, ("modbus", "buses", "rs485")).__name__ == "ModbusBusConfig"
     assert model_at(Config, ("sat_phone", "callout", 0)).__name__ == "CalloutTierConfig"
-    assert model_at(Config, ("rain_gauges", 1, "clear")).__name__ == "ClearCommand"
+    assert model_at(Config, ("rain_gauges", 1, "status_register")).__name__ == \
+        "StatusRegisterConfig"
     assert model_at(Config, ("station", "id")) is None
 
 

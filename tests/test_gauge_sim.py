@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gauge_sim_process import SIM, GaugeSim
 
-from drivers.modbus_bus import ModbusBus, NoReply
+from drivers.modbus_bus import DeviceRefused, ModbusBus, NoReply
 
 
 def test_a_storm_delivers_its_total_on_the_fast_clock() -> None:
@@ -61,6 +61,35 @@ async def test_an_8e1_line_goes_over_socket() -> None:
             await bus.close()
 
 
+async def test_the_three_gauge_models_register_maps() -> None:
+    with GaugeSim("--unit", "1,model=xm9505", "--unit", "2,model=dfrobot-sen0575",
+                  "--unit", "3,model=lambrecht-rain-e,start=2999000") as sim:
+        sim.command("rain * 6.5536")
+        bus = ModbusBus(sim.url, timeout_s=0.3)
+        try:
+            assert await bus.read_holding_registers(1, 0, 1) == [65]
+            # 65536 counts of 0.0001 mm, low word first at 0x0008
+            assert await bus.read_input_registers(2, 8, 2) == [0x0000, 0x0001]
+            # high word first at wire address 31101, rolling over at 3 000 000 counts
+            assert await bus.read_input_registers(3, 31101, 2) == [0, 5553]
+            sim.command("error 3 on")
+            sim.command("sensor 3 fault 0x20")
+            assert await bus.read_input_registers(3, 31101, 2) == [0xFF67, 0x6981]
+            assert await bus.read_input_registers(3, 34901, 1) == [0x20]
+            with pytest.raises(DeviceRefused):
+                await bus.read_input_registers(3, 31000, 1)
+            sim.command("power 1 off")
+            with pytest.raises(NoReply):
+                await bus.read_holding_registers(1, 0, 1)
+            sim.command("power 1 on 7")
+            assert await bus.read_holding_registers(1, 0, 1) == [7]
+        finally:
+            await bus.close()
+        assert sim.status(3)["error"] == "on"
+        with pytest.raises(RuntimeError, match="no status register"):
+            sim.command("sensor 1 fault")
+
+
 def test_tcp_control_channel() -> None:
     with GaugeSim("--unit", "1", "--control") as sim:
         host, port = sim.extra["control"].split(":")
@@ -81,6 +110,7 @@ def test_tcp_control_channel() -> None:
         (["--listen", "socket://127.0.0.1:0", "--unit", "1,width=24"], "bad function or width"),
         (["--listen", "socket://127.0.0.1:0", "--unit", "0"], "1..247"),
         (["--listen", "socket://127.0.0.1:0", "--rain", "drizzle"], "bad rain profile"),
+        (["--listen", "socket://127.0.0.1:0", "--unit", "1,model=bucket9"], "unknown model"),
     ],
 )
 def test_bad_start_up_arguments_fail_with_a_reason(args: list[str], message: str) -> None:

@@ -20,6 +20,13 @@ from tests.test_alarms_station import PULSE_GAUGE, rain, sirens_on
 
 HAND_ALARM_PIN = 6
 BROADCAST = {"message": "test", "type": "drill"}
+HALF_HOUR = """
+[[rain_thresholds]]
+gauge = "*"
+window = "30min"
+prepare_mm = 20.0
+evacuate_mm = 500.0
+"""
 
 
 async def started(config: Config, clock: ManualClock) -> StationRun:
@@ -50,7 +57,7 @@ async def restored_event(run: StationRun) -> dict[str, Any]:
 async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
     tmp_path: Path,
 ) -> None:
-    run = await started(sim_config(tmp_path, PULSE_GAUGE), ManualClock())
+    run = await started(sim_config(tmp_path, PULSE_GAUGE + HALF_HOUR), ManualClock())
     try:
         await rain(run, 50.0, over_s=1500)  # 2 mm/min: prepare, then evacuate in the hour
         [rain_alarm] = run.station.parts.alarms.list(open_only=True)
@@ -58,6 +65,9 @@ async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
         async with client(run) as api:
             ack = await api.post(f"/api/v1/alarms/{rain_alarm.id}/ack", headers=SIM_OPERATOR)
             assert ack.status_code == 200 and ack.json()["state"] == "acknowledged"
+        await run.clock.advance(1800)  # the 30 min window clears; the 1 h one holds evacuate
+        assert [(w["window"], w["level"]) for w in rain_alarm.windows] == [
+            ("30min", "prepare"), ("1h", "prepare"), ("1h", "evacuate"), ("30min", "none")]
         run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)  # a villager holds the button
         await run.clock.advance(2)
         hand = run.station.parts.alarms.open_for("ha-1")
@@ -69,6 +79,7 @@ async def test_alarms_carry_on_under_their_ids_acknowledged_or_sounding(
         assert set(carried) == {rain_alarm.id, hand.id}
         assert carried[rain_alarm.id].state == "acknowledged"
         assert carried[rain_alarm.id].acknowledged_by == "sim-operator"
+        assert carried[rain_alarm.id].windows == rain_alarm.windows, "every window's record"
         assert carried[hand.id].state == "active"
         restored = await restored_event(run)
         assert restored["ids"]["alarms"] == sorted([rain_alarm.id, hand.id])

@@ -92,8 +92,8 @@ def create_app(station: Station) -> FastAPI:
     app.include_router(bringup_routes.router)
     if station.parts.broadcasting is not None:
         app.include_router(broadcast_routes.router)
+    app.include_router(cap_routes.router)   # /alarms/{id}.cap before rain's /alarms/{id}
     app.include_router(rain_routes.router)
-    app.include_router(cap_routes.router)
     app.include_router(checkin_routes.router)
     app.include_router(duty_routes.router)
     if station.parts.satphone is not None:

@@ -14,7 +14,8 @@ from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
 from edge.durability import on_disk
-from edge.rain_store import series
+from edge.rain_view import gauge_json, held_series, stopped_at
+from sensors.rain_minutes import series
 
 if TYPE_CHECKING:
     from edge.rain import Rain
@@ -48,10 +49,14 @@ def _parse_time(value: str | None, default: datetime) -> datetime:
 
 @router.get("/rain", dependencies=[Viewer])
 async def rain(request: Request) -> dict[str, Any]:
-    """Every gauge: status, last reading, each window's total, warning level."""
+    """Every gauge: status, last reading, each window's total, warning level.
+
+    A stale, offline or faulty gauge's totals are ``null`` (held, never 0), with
+    ``stopped_at``, the time its data stopped.
+    """
     station = station_of(request)
     parts = station.parts.rain
-    gauges = [parts.gauge_json(g, iso_utc) for g in parts.gauges] if parts else []
+    gauges = [gauge_json(parts, g, iso_utc) for g in parts.gauges] if parts else []
     return {"time": iso_utc(station.clock.now()), "gauges": gauges}
 
 
@@ -63,7 +68,12 @@ async def rain_series(
     to: str | None = None,
     step: Annotated[int, Query(ge=60, le=86400)] = 300,
 ) -> dict[str, Any] | PlainTextResponse:
-    """Rain per ``step`` seconds (default the last 24 h); ``Accept: text/csv`` gives CSV."""
+    """Rain per ``step`` seconds (default the last 24 h); ``Accept: text/csv`` gives CSV.
+
+    Each reading's rain is spread over the interval it fell in (kept per minute). Each
+    point's ``t`` is its bucket's end; while the gauge is stale, offline or in fault, the
+    buckets that end after ``stopped_at`` are ``null`` (empty in CSV), never 0.
+    """
     parts = _rain(request)
     if gauge_id not in parts.gauges:
         raise HTTPException(404, f"no gauge {gauge_id!r}")
@@ -74,11 +84,14 @@ async def rain_series(
         raise HTTPException(422, "'from' must be before 'to'")
     if (end - begin).total_seconds() / step > MAX_SERIES_POINTS:
         raise HTTPException(422, f"more than {MAX_SERIES_POINTS} points: use a larger step")
-    points = series(parts.store.increments(gauge_id, begin, end), begin, end, step)
+    stopped = stopped_at(parts, gauge_id)
+    points = held_series(series(parts.series_minutes(gauge_id, begin, end), begin, end, step),
+                         stopped)
     if "text/csv" in request.headers.get("accept", ""):
-        lines = ["time,mm"] + [f"{iso_utc(t)},{mm}" for t, mm in points]
+        lines = ["time,mm"] + [f"{iso_utc(t)},{'' if mm is None else mm}" for t, mm in points]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/csv")
     return {"gauge": gauge_id, "step_s": step,
+            "stopped_at": iso_utc(stopped) if stopped else None,
             "points": [{"t": iso_utc(t), "mm": mm} for t, mm in points]}
 
 
@@ -88,6 +101,15 @@ async def alarms(
 ) -> Any:
     registry = station_of(request).parts.alarms
     return {"alarms": [a.as_json() for a in registry.list(open_only=not all)]}
+
+
+@router.get("/alarms/{alarm_id}", dependencies=[Viewer])
+async def alarm(request: Request, alarm_id: str) -> dict[str, Any]:
+    """One alarm, cleared or not, with each window's crossings, levels and clearing."""
+    try:
+        return station_of(request).parts.alarms.get(alarm_id).as_json()
+    except KeyError:
+        raise HTTPException(404, f"no alarm {alarm_id!r}") from None
 
 
 @router.post("/alarms/{alarm_id}/ack")
