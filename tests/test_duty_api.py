@@ -181,6 +181,9 @@ async def test_the_duty_day_with_handover_notes_as_json_and_csv(tmp_path: Path) 
         shift = await client.get("/api/v1/duty-log?from=2026-07-01T00:00:00Z"
                                  "&to=2026-07-04T00:00:00Z", headers=SIM_VIEWER)
         assert shift.status_code == 422, "a shift is at most two days"
+        for odd in ("day=0372-01-06&format=csv", "from=0001-01-01T00:00:00&to=0001-01-02T00:00:00"):
+            answer = await client.get(f"/api/v1/duty-log?{odd}", headers=SIM_VIEWER)
+            assert answer.status_code == 422, odd  # found by the schema fuzz run: it was a 500
 
 
 async def test_the_stream_carries_the_station_clock_state_and_words(tmp_path: Path) -> None:

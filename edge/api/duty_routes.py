@@ -148,8 +148,17 @@ async def recent_journal(
             "last_seq": events[-1]["seq"] if events else 0}
 
 
+#: Days a station's journal can hold: outside them a date is a typo (or a fuzzer), answered
+#: 422 rather than carried into time arithmetic and ISO strings made for four-digit years.
+JOURNAL_YEARS = range(2000, 2200)
+
+
 def _span(day: date | None, start: datetime | None, end: datetime | None,
           now: datetime) -> tuple[datetime, datetime]:
+    asked = [d for d in (day, start, end) if d is not None]
+    if any(d.year not in JOURNAL_YEARS for d in asked):
+        raise HTTPException(422, f"a day between {JOURNAL_YEARS.start} and "
+                                 f"{JOURNAL_YEARS.stop - 1}")
     if start is not None or end is not None:
         if start is None or end is None:
             raise HTTPException(422, "give both 'from' and 'to', or 'day'")
