@@ -22,13 +22,15 @@ export function seriesSpan(gauge) {
   return DAY_S + longest;
 }
 
+/** Rolling totals; a bucket the station holds as unknown (null: the gauge was stale or
+ *  faulty) is unknown in the total too, never a zero that looks like a dry spell. */
 export function rollingTotals(points, windowSteps) {
   const out = [];
   let sum = 0;
   points.forEach((p, i) => {
     sum += p.mm || 0;
     if (i >= windowSteps) sum -= points[i - windowSteps].mm || 0;
-    out.push({ t: p.t, mm: Math.max(0, sum) });
+    out.push({ t: p.t, mm: Math.max(0, sum), held: p.mm === null });
   });
   return out;
 }
@@ -118,7 +120,7 @@ export function drawRainChart(gauge, series, width, gaps = []) {
   let pen = false;
   for (const p of rolling) {
     const ms = Date.parse(p.t);
-    if (inGap(ms, stepMs, spans)) {
+    if (p.held || inGap(ms, stepMs, spans)) {
       pen = false;
       continue;
     }
