@@ -13,6 +13,11 @@ failed -- :meth:`Outputs.watch` drives it to what is wanted, unconditionally, re
 with backoff. A failure is a fault in health (the fault LED lights) and is journaled
 once when it begins and once when it ends, with the number of failed attempts, never
 once per attempt. Timing rules (chatter guard, backoff) are in :mod:`edge.output_rules`.
+
+The watch sleeps until something falls due (a maximum on-time, a retry, the end of a
+chatter guard) and is woken when an output is asked to switch or loses its confirmation,
+so an idle station with every output confirmed OFF wakes for it only every
+``WATCH_IDLE_S`` (a safety net), not four times a second, and a cut comes at its deadline.
 """
 
 from __future__ import annotations
@@ -24,13 +29,19 @@ from dataclasses import dataclass, field
 
 from drivers.clock import Clock
 from drivers.gpio import Switch
+from drivers.tasks import cancel_and_wait
 from edge.health import Health
 from edge.journal import Journal
 from edge.output_rules import ChatterGuard, retry_delay_s
 
 log = logging.getLogger(__name__)
 
+#: How soon the watch looks again when it cannot tell when something falls due (a switch
+#: in progress) or a pass left something overdue (it is not retried in a tight loop).
 WATCH_INTERVAL_S = 0.25
+#: The longest the watch sleeps with nothing due: a safety net for a change of an output's
+#: state that did not come through this registry.
+WATCH_IDLE_S = 5.0
 
 
 def state_word(state: bool | None) -> str:
@@ -108,6 +119,7 @@ class Outputs:
         self.journal = journal
         self.health = health
         self._outputs: dict[str, Output] = {}
+        self._changed = asyncio.Event()  # wakes the watch
 
     def add(self, output: Output) -> Output:
         if output.id in self._outputs:
@@ -137,6 +149,7 @@ class Outputs:
         """
         output = self._outputs[output_id]
         request = output.request(on, self.clock.monotonic())
+        self._changed.set()
         while (wait := output.guard.wait_s(on, self.clock.monotonic())) > 0:
             await self.clock.sleep(wait)
             if output.superseded(request):
@@ -202,6 +215,7 @@ class Outputs:
         output.switch.forget()
         output.recheck_reason = reason
         output.retry_at = 0.0
+        self._changed.set()
         if output.health_id and self.health.get(output.health_id).status == "ok":
             self.health.report(output.health_id, "unknown", f"not confirmed: {reason}")
 
@@ -295,12 +309,39 @@ class Outputs:
                 except OutputFailed:
                     output.recheck_reason = "retry"
 
+    def next_due(self, now: float) -> float:
+        """When the watch has something to do next: the first maximum on-time, retry or end
+        of a chatter guard; ``now + WATCH_IDLE_S`` at the latest."""
+        due = now + WATCH_IDLE_S
+        for output in self._outputs.values():
+            if output.on_since is not None and output.max_on_s is not None:
+                due = min(due, output.on_since + output.max_on_s)
+            if output.switch.state != output.wanted:
+                if output.lock.locked():
+                    due = min(due, now + WATCH_INTERVAL_S)
+                else:
+                    due = min(due, max(output.retry_at,
+                                       now + output.guard.wait_s(output.wanted, now)))
+        return due
+
     async def watch(self) -> None:
-        """Forever: confirm what is not confirmed, cut what outlives its maximum on-time."""
+        """Forever: confirm what is not confirmed, cut what outlives its maximum on-time,
+        then sleep until the next of these falls due or an output changes."""
         while True:
             try:
                 await self.confirm_due()
                 await self.cut_overdue()
             except Exception:
                 log.exception("output watchdog failed")
-            await self.clock.sleep(WATCH_INTERVAL_S)
+            now = self.clock.monotonic()
+            due = self.next_due(now)
+            await self._sleep_until(due if due > now else now + WATCH_INTERVAL_S)
+
+    async def _sleep_until(self, due: float) -> None:
+        self._changed.clear()
+        waits = [asyncio.create_task(self._changed.wait()),
+                 asyncio.create_task(self.clock.sleep(due - self.clock.monotonic()))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_and_wait(waits)

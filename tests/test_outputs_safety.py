@@ -40,6 +40,32 @@ async def test_an_output_past_its_maximum_on_time_is_cut_and_reported(tmp_path: 
         assert outputs["siren-1"].cut_count == 1
 
 
+async def test_the_watchdog_that_sleeps_until_due_cuts_a_later_nearer_deadline_on_time(
+    tmp_path: Path,
+) -> None:
+    """The watchdog sleeps until the next deadline (the amplifier's, 1800 s away); a siren
+    switched ON later with a nearer one wakes it, and is cut at 60 s, not a tick later."""
+    config = sim_config(tmp_path, **{'relay = 16': 'relay = 16\nmax_on_s = 60'})
+    async with StationRun(config) as run:
+        outputs = run.station.outputs
+        await run.clock.advance(500)
+        await outputs.set("amplifier.power", True, actor="test", reason="test")
+        await run.clock.advance(100.1)
+        await outputs.set("siren-1", True, actor="test", reason="test")
+        await run.clock.advance(59.9)
+        assert outputs["siren-1"].switch.is_on
+        await run.clock.advance(0.2)
+        assert not outputs["siren-1"].switch.is_on
+        assert outputs["amplifier.power"].switch.is_on
+        cut = [e for e in await run.settled_events("fault.max_on_time")]
+        assert [(e["source"], e["data"]["on_for_s"]) for e in cut] == [("siren-1", 60.0)]
+        await run.clock.advance(1800 - 160.2)
+        assert not outputs["amplifier.power"].switch.is_on
+        cut = [e for e in await run.settled_events("fault.max_on_time")]
+        assert [(e["source"], e["data"]["on_for_s"]) for e in cut][-1] == ("amplifier.power",
+                                                                            1800.0)
+
+
 async def test_stop_drives_outputs_off_and_journals_what_was_interrupted(tmp_path: Path) -> None:
     run = StationRun(sim_config(tmp_path))
     await run.__aenter__()
