@@ -6,7 +6,7 @@
 # apt-get line is printed and the script stops, so nothing half-works later.
 set -eu
 
-DEBIAN_PACKAGES="${STATION_EDGE_DEBIAN_PACKAGES:-libportaudio2 libasound2 espeak-ng systemd prometheus prometheus-alertmanager chromium fonts-wqy-microhei baresip-core sip-tester kamailio python3-venv git sudo}"
+DEBIAN_PACKAGES="${STATION_EDGE_DEBIAN_PACKAGES:-libportaudio2 libasound2 espeak-ng systemd prometheus prometheus-alertmanager chromium fonts-wqy-microhei baresip-core sip-tester kamailio stress-ng python3-venv git sudo}"
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
