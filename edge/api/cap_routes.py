@@ -1,19 +1,26 @@
-"""CAP 1.2: alerts in from the county, the station's own alarms out as CAP."""
+"""CAP 1.2: alerts in from the county, the station's own alarms out as CAP.
+
+The CAP stack (lxml, the OASIS schema, signxml and cryptography: some 35 MB resident) is
+imported when an alert or an alarm's CAP is first asked for, not with the API: a station
+without ``[cap]`` may never need it.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from broadcast.cap import CapRejected, Severity, Urgency, station_alarm_as_cap
-from broadcast.record import BroadcastLevel
 from edge.api.errors import ERRORS
 from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
+
+if TYPE_CHECKING:
+    from broadcast.cap import Severity, Urgency
+    from broadcast.record import BroadcastLevel
 
 router = APIRouter(prefix="/api/v1", tags=["CAP"], responses=ERRORS)
 CAP_MEDIA_TYPE = "application/cap+xml"
@@ -35,6 +42,8 @@ async def receive_cap(request: Request, principal: Annotated[Principal, Operator
     if int(request.headers.get("content-length") or 0) > limit:
         raise HTTPException(413, f"alert larger than {limit} bytes")
     body = await request.body()
+    from broadcast.cap import CapRejected  # loaded already: the intake uses it
+
     try:
         return await intake.receive(body, actor=principal.name)
     except CapRejected as exc:
@@ -50,6 +59,8 @@ async def alarm_as_cap(request: Request, alarm_id: str) -> Response:
         alarm = station.parts.alarms.get(alarm_id)
     except KeyError:
         raise HTTPException(404, f"no alarm {alarm_id!r}") from None
+    from broadcast.cap import station_alarm_as_cap
+
     severity, urgency, level = RAIN_CAP.get(alarm.level or "", ("Severe", "Immediate", "II"))
     cap_cfg = station.config.cap
     codes = [("GB/T 2260", code) for code in (cap_cfg.area_codes if cap_cfg else [])]

@@ -1,8 +1,12 @@
-"""The satellite phone over HTTP: its state and outbox, SMS, calls."""
+"""The satellite phone over HTTP: its state and outbox, SMS, calls.
+
+The satellite stack (AT channel, calls, DTMF, their numpy) is imported by a station that
+has a ``[sat_phone]``, when it builds the phone; these routes only name it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,8 +16,9 @@ from edge.api.security import Operator, Viewer
 from edge.api.state import station_of
 from edge.auth import Principal
 from edge.durability import on_disk
-from edge.satphone.calls import CallInError
-from edge.satphone.phone import SatPhone, outgoing_json
+
+if TYPE_CHECKING:
+    from edge.satphone.phone import SatPhone
 
 router = APIRouter(prefix="/api/v1", tags=["satellite phone"], responses=ERRORS)
 
@@ -60,6 +65,8 @@ async def send_sms(
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     await _durable(request)
+    from edge.satphone.phone import outgoing_json
+
     return outgoing_json(phone.outbox.get(message_id))
 
 
@@ -67,6 +74,8 @@ async def send_sms(
 async def messages(request: Request) -> dict[str, Any]:
     """Messages received (oldest first, since start; the journal keeps them all) and sent."""
     phone = _phone(request)
+    from edge.satphone.phone import outgoing_json
+
     return {"received": list(phone.received),
             "sent": [outgoing_json(m) for m in phone.outbox.messages(limit=100)]}
 
@@ -75,8 +84,11 @@ async def messages(request: Request) -> dict[str, Any]:
 async def place_call(
     request: Request, body: CallRequest, principal: Annotated[Principal, Operator]
 ) -> dict[str, Any]:
+    phone = _phone(request)
+    from edge.satphone.calls import CallInError
+
     try:
-        call = await _phone(request).calls.place(body.to, actor=principal.name)
+        call = await phone.calls.place(body.to, actor=principal.name)
     except CallInError as exc:
         raise HTTPException(409, str(exc)) from None
     return call.as_json()
@@ -84,8 +96,11 @@ async def place_call(
 
 @router.delete("/satphone/call")
 async def hang_up(request: Request, principal: Annotated[Principal, Operator]) -> dict[str, Any]:
+    phone = _phone(request)
+    from edge.satphone.calls import CallInError
+
     try:
-        call = await _phone(request).calls.hang_up(actor=principal.name)
+        call = await phone.calls.hang_up(actor=principal.name)
     except CallInError as exc:
         raise HTTPException(409, str(exc)) from None
     return call.as_json()
