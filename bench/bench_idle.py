@@ -1,0 +1,168 @@
+"""Memory and idle CPU of a quiet station, beside the same station at an earlier commit.
+
+Run: ``python bench/bench_idle.py [--minutes 1] [--base COMMIT]``.
+
+Two stations, each measured at this tree and at ``--base`` (default: the commit before
+issue 14's idle-CPU and memory work) side by side, at the same time, so both see the
+same load on a shared machine:
+
+* minimal: three Modbus gauges at 1 s polls on the gauge simulator (``hw-sim``), one
+  siren relay, one threshold, mock GPIO, no amplifier, satellite phone or CAP;
+* full: ``station-edge run --sim`` (its simulators are child processes, not counted).
+
+The base commit is checked out with ``git worktree add`` into a temporary directory and
+run with this virtualenv (its ``edge`` package is imported from the checkout). Prints the
+daemon's RSS after start and after ``--minutes``, its CPU over the run (% of one core),
+and the ratios this/base. Figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.bench_startup import cpu_seconds, free_port, rss_kib  # noqa: E402
+
+#: main when the work on issue 14 parts 2-3 began.
+BEFORE = "ebb122d"
+SETTLE_S = 5.0
+
+MINIMAL = """
+[station]
+id = "SG-MIN"
+name = "最小站"
+data_dir = "{data_dir}"
+[sim]
+time_scale = 1.0
+[api]
+listen = "127.0.0.1:{port}"
+[gpio]
+backend = "mock"
+[[sirens]]
+id = "siren-1"
+relay = 16
+[[rain_thresholds]]
+gauge = "*"
+window = "1h"
+prepare_mm = 30.0
+evacuate_mm = 50.0
+[modbus.buses.rs485]
+port = "{gauge_port}"
+baudrate = 9600
+poll_interval_s = 1.0
+""" + "".join(f"""
+[[rain_gauges]]
+id = "rg-{n}"
+kind = "modbus"
+bus = "rs485"
+unit = {n}
+scale_mm = 0.1
+""" for n in (1, 2, 3))
+
+
+@dataclass
+class Figures:
+    rss_start_kib: int
+    rss_end_kib: int
+    cpu_share: float
+
+
+class Run:
+    """One daemon started from ``tree``, measured from ready to stop."""
+
+    def __init__(self, tree: Path, argv: list[str], stack: ExitStack) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", *argv], cwd=tree,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        stack.callback(self.stop)
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if " ready: " in line:
+                break
+        else:
+            raise RuntimeError(f"station in {tree} did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=60)
+
+
+def gauge_simulator(stack: ExitStack) -> str:
+    sim = subprocess.Popen(
+        [sys.executable, str(REPO / "hw-sim" / "modbus_gauge_sim.py"), "--listen",
+         "socket://127.0.0.1:0", "--stdin", "ignore", "--unit", "1", "--unit", "2",
+         "--unit", "3"], stdout=subprocess.PIPE, text=True)
+    stack.callback(sim.wait, timeout=30)
+    stack.callback(sim.terminate)
+    assert sim.stdout is not None
+    return sim.stdout.readline().split()[1]
+
+
+def start(kind: str, tree: Path, tmp: Path, stack: ExitStack) -> Run:
+    data_dir = tmp / f"{kind}-{tree.name}"
+    port = free_port()
+    if kind == "full":
+        return Run(tree, ["run", "--sim", "--listen", f"127.0.0.1:{port}", "--data-dir",
+                          str(data_dir)], stack)
+    config = tmp / f"{kind}-{tree.name}.toml"
+    config.write_text(MINIMAL.format(data_dir=data_dir, port=port,
+                                     gauge_port=gauge_simulator(stack)))
+    return Run(tree, ["run", "--config", str(config)], stack)
+
+
+def measure(kind: str, trees: list[Path], tmp: Path, minutes: float) -> list[Figures]:
+    with ExitStack() as stack:
+        runs = [start(kind, tree, tmp, stack) for tree in trees]
+        time.sleep(SETTLE_S)
+        pids = [run.proc.pid for run in runs]
+        rss0 = [rss_kib(pid) for pid in pids]
+        cpu0 = [cpu_seconds(pid) for pid in pids]
+        t0 = time.monotonic()
+        time.sleep(60 * minutes)
+        elapsed = time.monotonic() - t0
+        return [Figures(rss0[i], rss_kib(pid), (cpu_seconds(pid) - cpu0[i]) / elapsed)
+                for i, pid in enumerate(pids)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=1.0)
+    parser.add_argument("--base", default=BEFORE)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        base = tmp / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(base), args.base],
+                       cwd=REPO, check=True)
+        try:
+            for kind in ("minimal", "full"):
+                this, before = measure(kind, [REPO, base], tmp, args.minutes)
+                print(f"{kind} station ({args.minutes:g} min idle; this tree vs {args.base}):")
+                for label, a, b in (
+                    ("RSS after start", this.rss_start_kib, before.rss_start_kib),
+                    (f"RSS after {args.minutes:g} min", this.rss_end_kib, before.rss_end_kib),
+                ):
+                    print(f"  {label:22} {a / 1024:6.1f} MiB vs {b / 1024:6.1f} MiB, "
+                          f"ratio {a / b:.2f}")
+                print(f"  {'idle CPU':22} {100 * this.cpu_share:6.3f} %  vs "
+                      f"{100 * before.cpu_share:6.3f} %  of one core, ratio "
+                      f"{this.cpu_share / max(before.cpu_share, 1e-9):.2f}", flush=True)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=REPO,
+                           check=False)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
