@@ -55,6 +55,12 @@ def ratio(statistic: Callable[[list[float]], float], a: list[float], b: list[flo
     return f"{statistic(a) / max(statistic(b), 1e-9):.2f}"
 
 
+def described(samples: list[float]) -> str:
+    """The summary, and which sample was the slowest (the first: a cold start)."""
+    slowest = max(range(len(samples)), key=samples.__getitem__)
+    return f"{summary(samples)}, slowest #{slowest + 1}"
+
+
 @contextmanager
 def cpu_hog(cores: int) -> Iterator[None]:
     """``stress-ng`` spinning every core at normal priority, stopped on the way out."""
@@ -143,9 +149,9 @@ def main() -> None:
                 with niceness(args.nice):
                     favoured = run()
             if is_latency:
-                print(f"{name}:\n  quiet          {summary(quiet)}\n"
-                      f"  hog            {summary(hogged)}\n"
-                      f"  hog, nice {args.nice:<4} {summary(favoured)}\n"
+                print(f"{name}:\n  quiet          {described(quiet)}\n"
+                      f"  hog            {described(hogged)}\n"
+                      f"  hog, nice {args.nice:<4} {described(favoured)}\n"
                       f"  ratio hog/quiet p50 {ratio(median, hogged, quiet)}, p99 "
                       f"{ratio(p99, hogged, quiet)}; hog at nice {args.nice}/quiet p50 "
                       f"{ratio(median, favoured, quiet)}, p99 {ratio(p99, favoured, quiet)}",
