@@ -14,6 +14,10 @@ The base commit is checked out with ``git worktree add`` into a temporary direct
 run with this virtualenv (its ``edge`` package is imported from the checkout). Prints the
 daemon's RSS after start and after ``--minutes``, its CPU over the run (% of one core),
 and the ratios this/base. Figures only.
+
+``--profile``: py-spy (the dev extra; needs ptrace rights, e.g. root) samples this tree's
+minimal station over the run, and the shares of the event loop's busy samples are printed
+by what ran (the task or callback under ``Handle._run``, or the loop's own overhead).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +126,23 @@ def start(kind: str, tree: Path, tmp: Path, stack: ExitStack) -> Run:
     return Run(tree, ["run", "--config", str(config)], stack)
 
 
-def measure(kind: str, trees: list[Path], tmp: Path, minutes: float) -> list[Figures]:
+def loop_shares(raw: Path) -> list[tuple[str, float]]:
+    """py-spy's raw stacks of the event loop's thread, by what the loop was running."""
+    busy: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [frame.split(" (")[0] for frame in stack.split(";")]
+        if "Handle._run" in frames:
+            busy[frames[frames.index("Handle._run") + 1] if frames[-1] != "Handle._run"
+                 else "Handle._run"] += int(count)
+        elif "BaseEventLoop._run_once" in frames and "EpollSelector.select" not in frames:
+            busy["(the loop: timers, ready queue)"] += int(count)
+    total = sum(busy.values()) or 1
+    return [(what, n / total) for what, n in busy.most_common(8)]
+
+
+def measure(kind: str, trees: list[Path], tmp: Path, minutes: float,
+            profile: bool = False) -> list[Figures]:
     with ExitStack() as stack:
         runs = [start(kind, tree, tmp, stack) for tree in trees]
         time.sleep(SETTLE_S)
@@ -129,8 +150,19 @@ def measure(kind: str, trees: list[Path], tmp: Path, minutes: float) -> list[Fig
         rss0 = [rss_kib(pid) for pid in pids]
         cpu0 = [cpu_seconds(pid) for pid in pids]
         t0 = time.monotonic()
+        raw = tmp / f"{kind}.pyspy"
+        spy = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pids[0]),
+             "--duration", str(int(60 * minutes)), "--rate", "200", "--format", "raw",
+             "-o", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ) if profile else None
         time.sleep(60 * minutes)
         elapsed = time.monotonic() - t0
+        if spy is not None:
+            spy.wait(timeout=60)
+            print(f"profile of this tree's {kind} station (event loop's busy samples):")
+            for what, share in loop_shares(raw):
+                print(f"  {100 * share:5.1f} %  {what}")
         return [Figures(rss0[i], rss_kib(pid), (cpu_seconds(pid) - cpu0[i]) / elapsed)
                 for i, pid in enumerate(pids)]
 
@@ -139,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--base", default=BEFORE)
+    parser.add_argument("--profile", action="store_true", help="py-spy the minimal station")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -147,7 +180,8 @@ def main() -> None:
                        cwd=REPO, check=True)
         try:
             for kind in ("minimal", "full"):
-                this, before = measure(kind, [REPO, base], tmp, args.minutes)
+                this, before = measure(kind, [REPO, base], tmp, args.minutes,
+                                       args.profile and kind == "minimal")
                 print(f"{kind} station ({args.minutes:g} min idle; this tree vs {args.base}):")
                 for label, a, b in (
                     ("RSS after start", this.rss_start_kib, before.rss_start_kib),
