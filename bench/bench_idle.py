@@ -15,8 +15,9 @@ run with this virtualenv (its ``edge`` package is imported from the checkout). P
 daemon's RSS after start and after ``--minutes``, its CPU over the run (% of one core),
 and the ratios this/base. Figures only.
 
-``--profile``: py-spy (the dev extra; needs ptrace rights, e.g. root) samples this tree's
-minimal station over the run, and the shares of the event loop's busy samples are printed
+``--profile``: py-spy (the dev extra; needs ptrace rights, e.g. root) samples a third
+minimal station of this tree over the run (sampling costs the sampled process CPU, so it
+is not one of the two measured), and prints the shares of the event loop's busy samples
 by what ran (the task or callback under ``Handle._run``, or the loop's own overhead).
 """
 
@@ -114,13 +115,13 @@ def gauge_simulator(stack: ExitStack) -> str:
     return sim.stdout.readline().split()[1]
 
 
-def start(kind: str, tree: Path, tmp: Path, stack: ExitStack) -> Run:
-    data_dir = tmp / f"{kind}-{tree.name}"
+def start(kind: str, tree: Path, tmp: Path, stack: ExitStack, n: int) -> Run:
+    data_dir = tmp / f"{kind}-{n}"
     port = free_port()
     if kind == "full":
         return Run(tree, ["run", "--sim", "--listen", f"127.0.0.1:{port}", "--data-dir",
                           str(data_dir)], stack)
-    config = tmp / f"{kind}-{tree.name}.toml"
+    config = tmp / f"{kind}-{n}.toml"
     config.write_text(MINIMAL.format(data_dir=data_dir, port=port,
                                      gauge_port=gauge_simulator(stack)))
     return Run(tree, ["run", "--config", str(config)], stack)
@@ -144,15 +145,17 @@ def loop_shares(raw: Path) -> list[tuple[str, float]]:
 def measure(kind: str, trees: list[Path], tmp: Path, minutes: float,
             profile: bool = False) -> list[Figures]:
     with ExitStack() as stack:
-        runs = [start(kind, tree, tmp, stack) for tree in trees]
+        profiled = trees[:1] if profile else []  # a third station: sampling costs its CPU
+        runs = [start(kind, tree, tmp, stack, n) for n, tree in enumerate(trees + profiled)]
         time.sleep(SETTLE_S)
-        pids = [run.proc.pid for run in runs]
+        pids = [run.proc.pid for run in runs[:len(trees)]]
         rss0 = [rss_kib(pid) for pid in pids]
         cpu0 = [cpu_seconds(pid) for pid in pids]
         t0 = time.monotonic()
         raw = tmp / f"{kind}.pyspy"
         spy = subprocess.Popen(
-            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pids[0]),
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+             str(runs[-1].proc.pid),
              "--duration", str(int(60 * minutes)), "--rate", "200", "--format", "raw",
              "-o", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ) if profile else None
