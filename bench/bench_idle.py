@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.bench_startup import cpu_seconds, free_port, rss_kib  # noqa: E402
 
-#: main when the work on issue 14 parts 2-3 began.
-BEFORE = "ebb122d"
+#: The commit that issue 14's idle-CPU and memory work (branch light) was built on.
+BEFORE = "aee8301"
 SETTLE_S = 5.0
 
 MINIMAL = """
