@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from bench.bench_startup import cpu_seconds, free_port, rss_kib  # noqa: E402
 
 #: The commit that issue 14's idle-CPU and memory work (branch light) was built on.
-BEFORE = "aee8301"
+BEFORE = "a6adb22"
 SETTLE_S = 5.0
 
 MINIMAL = """
