@@ -185,8 +185,12 @@ class Engine:
         else:
             account.regConfig.registerOnAdd = False
         if s.username is not None:
+            if s.password_ha1 is not None:  # PJSIP takes the HA1 as the digest's secret
+                secret = (pj.PJSIP_CRED_DATA_DIGEST, s.password_ha1.lower())
+            else:
+                secret = (pj.PJSIP_CRED_DATA_PLAIN_PASSWD, s.password or "")
             account.sipConfig.authCreds.append(
-                pj.AuthCredInfo("digest", s.realm, s.username, 0, s.password or ""))
+                pj.AuthCredInfo("digest", s.realm, s.username, *secret))
         self.account = _Account(self)
         self.account.create(account)
 

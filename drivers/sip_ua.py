@@ -69,6 +69,7 @@ class SipSettings:
     registrar_transport: Literal["udp", "tcp"] = "udp"
     username: str | None = None  # digest auth
     password: str | None = None
+    password_ha1: str | None = None  # MD5 of username:realm:password (hex), instead of password
     realm: str = "*"
     register_every_s: int = 300
     retry_after_s: int = 30

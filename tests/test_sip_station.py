@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -333,7 +334,8 @@ async def test_registration_with_digest_auth_and_again_after_the_registrar_resta
 registrar = "127.0.0.1:{registrar.port}"
 registrar_transport = "tcp"
 username = "station"
-password = "s3cret"
+realm = "127.0.0.1"
+password_ha1 = "{hashlib.md5(b"station:127.0.0.1:s3cret").hexdigest()}"
 register_every_s = 60
 retry_after_s = 1'''))
         async with started(config) as (run, watch):
