@@ -1,0 +1,91 @@
+"""``station-edge run --sim`` with its simulated county PBX (hw-sim/sip_pbx_sim.py:
+kamailio and a baresip phone per 叫应 number): a hand alarm rings the first tier's phone
+through the PBX, the phone hears the message and presses 1, and the alarm says so.
+
+The station is another process: the test polls its API; the phones are told how to
+behave through the PBX simulator's control channel (its port is in ``sim-devices.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_rain_sim_station import wait_for
+
+from drivers.sip_ua import unavailable as sip_unavailable
+from edge.config import parse
+from edge.sim import station as sim_station
+from tests.helpers import SimStationProcess
+from tests.sip_peers import BARESIP, KAMAILIO
+
+needs_pbx = pytest.mark.skipif(BARESIP is None or KAMAILIO is None,
+                               reason="baresip and kamailio (Debian) are needed")
+FIRST_TIER = "+8613800000002"  # the first [[sat_phone.callout]] tier of the sim config
+
+
+def pbx(station: SimStationProcess, cmd: str, **params: Any) -> dict[str, Any]:
+    devices = json.loads((station.data_dir / "sim-devices.json").read_text(encoding="utf-8"))
+    with socket.create_connection(("127.0.0.1", int(devices["sip_control"])), timeout=10) as s:
+        s.sendall(json.dumps({"cmd": cmd, **params}).encode() + b"\n")
+        reply = json.loads(s.makefile(encoding="utf-8").readline())
+    assert reply["ok"], reply
+    return reply
+
+
+def alarms(station: SimStationProcess) -> list[dict[str, Any]]:
+    return station.get("/api/v1/alarms").json()["alarms"]
+
+
+@needs_pbx
+def test_run_sim_rings_a_phone_of_the_simulated_pbx_that_answers_the_wake_up(
+    tmp_path: Path,
+) -> None:
+    station = SimStationProcess(tmp_path / "data")
+    try:
+        station.wait_ready()
+        assert "County PBX simulator" in station.log()
+        wait_for("registered with the PBX",
+                 lambda: station.get("/api/v1/sip").json()["registered"])
+        pbx(station, "phone", number=FIRST_TIER, listen_s=1.0)  # presses 1 after a second
+        station.post("/api/v1/sim/gpio/6", {"level": 0})  # the village's hand alarm, held …
+        [alarm] = wait_for("the hand alarm raised", lambda: alarms(station))
+        station.post("/api/v1/sim/gpio/6", {"level": 1})  # … and let go
+        try:
+            wakeup = wait_for("the wake-up answered", lambda: next(
+                (a["wakeup"] for a in alarms(station)
+                 if a["wakeup"] and a["wakeup"]["state"] == "answered"), None))
+        except AssertionError:
+            raise AssertionError(f"not answered: {alarms(station)}; the phones: "
+                                 f"{pbx(station, 'phones')}") from None
+        assert wakeup["answered_by"] == FIRST_TIER and wakeup["tier"] == 1
+        assert wakeup["calls"][0]["outcome"] == "answered" and wakeup["answered_at"]
+        [phone] = [p for p in pbx(station, "phones")["phones"] if p["number"] == FIRST_TIER]
+        [call] = phone["calls"]
+        assert call["pressed"] == "1" and call["heard_s"] >= 1.0, "it heard the message"
+        events = station.get("/api/v1/events?limit=1000").json()["events"]
+        [answered] = [e for e in events if e["kind"] == "sip.wakeup_answered"]
+        assert (answered["source"], answered["actor"]) == (alarm["id"], FIRST_TIER)
+        assert station.get("/api/v1/sip").json()["wakeups"][0]["state"] == "answered"
+    finally:
+        station.signal(15)
+        assert station.wait() == 0
+
+
+@pytest.mark.skipif(sip_unavailable() is not None, reason="the 'sip' extra is needed")
+def test_without_baresip_the_sim_station_has_no_pbx_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no baresip (nor kamailio) on it
+    with ExitStack() as stack:
+        devices = sim_station.start_pbx(stack, tmp_path)()
+    assert devices["sip_registrar"] == sim_station.NO_PBX
+    assert "baresip not installed" in devices["sip_unavailable"]
+    config = parse(sim_station.sim_config_text(tmp_path, "127.0.0.1:0", 1.0, devices))
+    assert config.sip is not None and config.sip.registrar == sim_station.NO_PBX
+    (tmp_path / "sim-devices.json").write_text(json.dumps(devices))
+    assert "No simulated county PBX (baresip not installed" in sim_station.banner(tmp_path)
