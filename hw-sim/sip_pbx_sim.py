@@ -47,7 +47,6 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,8 @@ import wave
 from array import array
 from pathlib import Path
 from typing import Any
+
+from sim_process import serve_json_lines, stop_event
 
 READY_TIMEOUT_S = 15.0
 FRAME = 160  # 20 ms at 8000 Hz
@@ -402,41 +403,18 @@ def main(argv: list[str] | None = None) -> int:
 async def serve(registrar: str, phones: dict[str, Phone], control_port: int) -> int:
     """Follow the phones, answer the control channel; until told to stop."""
     tasks = [asyncio.create_task(phone.run()) for phone in phones.values()]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
 
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                try:
-                    reply = control(phones, json.loads(line))
-                except (ValueError, KeyError, TypeError) as exc:
-                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-                writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
+    async def handle(request: dict[str, Any]) -> dict[str, Any]:
+        return control(phones, request)
 
     try:
         await asyncio.wait_for(asyncio.gather(*(p.registered.wait() for p in phones.values())),
                                READY_TIMEOUT_S)
-        server = await asyncio.start_server(client, "127.0.0.1", control_port)
-        port = server.sockets[0].getsockname()[1]
-        print(f"READY registrar={registrar} control={port}", flush=True)
-        if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
-            stdin = asyncio.StreamReader()
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-
-            async def until_eof() -> None:
-                while await stdin.read(4096):
-                    pass
-                stop.set()
-
-            tasks.append(asyncio.create_task(until_eof()))
+        stop, eof = await stop_event()
+        tasks += [eof] if eof is not None else []
+        server = await serve_json_lines(handle, control_port)
+        print(f"READY registrar={registrar} control={server.sockets[0].getsockname()[1]}",
+              flush=True)
         await stop.wait()
         server.close()
     except TimeoutError:

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import socket
 import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
@@ -27,6 +28,8 @@ from tests.helpers import REPO, free_port
 def _load_pbx_sim() -> Any:
     """hw-sim/sip_pbx_sim.py, for its configuration builders (one kamailio and baresip
     set-up for the simulated station and the tests)."""
+    if str(REPO / "hw-sim") not in sys.path:  # as when it runs: its neighbours importable
+        sys.path.append(str(REPO / "hw-sim"))
     spec = importlib.util.spec_from_file_location("sip_pbx_sim",
                                                   REPO / "hw-sim" / "sip_pbx_sim.py")
     assert spec is not None and spec.loader is not None

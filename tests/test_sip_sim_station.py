@@ -9,7 +9,6 @@ behave through the PBX simulator's control channel (its port is in ``sim-devices
 from __future__ import annotations
 
 import json
-import socket
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from test_rain_sim_station import wait_for
 from drivers.sip_ua import unavailable as sip_unavailable
 from edge.config import parse
 from edge.sim import station as sim_station
-from tests.helpers import SimStationProcess
+from tests.helpers import SimStationProcess, sim_control
 from tests.sip_peers import BARESIP, KAMAILIO
 
 needs_pbx = pytest.mark.skipif(BARESIP is None or KAMAILIO is None,
@@ -29,12 +28,7 @@ FIRST_TIER = "+8613800000002"  # the first [[sat_phone.callout]] tier of the sim
 
 
 def pbx(station: SimStationProcess, cmd: str, **params: Any) -> dict[str, Any]:
-    devices = json.loads((station.data_dir / "sim-devices.json").read_text(encoding="utf-8"))
-    with socket.create_connection(("127.0.0.1", int(devices["sip_control"])), timeout=10) as s:
-        s.sendall(json.dumps({"cmd": cmd, **params}).encode() + b"\n")
-        reply = json.loads(s.makefile(encoding="utf-8").readline())
-    assert reply["ok"], reply
-    return reply
+    return sim_control(station.data_dir, "sip_control", cmd, **params)
 
 
 def alarms(station: SimStationProcess) -> list[dict[str, Any]]:
