@@ -25,8 +25,8 @@ up. What it heard is the decoded far-end audio baresip records (its ``sndfile`` 
 Control channel: TCP on 127.0.0.1, one JSON object per line in, one per line out:
 
 * ``{"cmd": "phones"}``: every phone: ``number``, ``registered``, how it behaves
-  (``answer``, ``listen_s``, ``key``) and its ``calls`` (``answered``, ``heard_s``,
-  ``pressed``, ``ended_by``).
+  (``answer``, ``listen_s``, ``key``) and its ``calls`` (``answered``, ``received_s`` of
+  audio, ``heard_s`` of sound in it, ``pressed``, ``ended_by``).
 * ``{"cmd": "phone", "number": "+8613800000002", "answer": false}``: change how a phone
   behaves (``answer``: pick up or let it ring; ``listen_s``: a number, or null for the
   whole message; ``key``: what to press, null for nothing).
@@ -192,22 +192,32 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def heard(path: Path) -> tuple[float, float]:
-    """Seconds of sound in a recording, and seconds of silence at its end."""
-    try:
-        data = path.read_bytes()[44:]
-    except OSError:
-        return 0.0, 0.0
-    samples = array("h", data[: len(data) // (2 * FRAME) * 2 * FRAME])
-    sound = quiet = 0
-    for start in range(0, len(samples), FRAME):
-        frame = samples[start:start + FRAME]
-        power = sum(v * v for v in frame) / FRAME / 32768.0**2
-        if 10 * math.log10(power + 1e-12) > SOUND_DB:
-            sound, quiet = sound + 1, 0
-        else:
-            quiet += 1
-    return sound * 0.02, quiet * 0.02
+class Ear:
+    """What a phone heard so far, read from its growing recording of the far end."""
+
+    def __init__(self) -> None:
+        self.read = 44  # bytes of the file taken (past its WAV header)
+        self.frames = 0  # 20 ms frames heard, sound or not
+        self.sound = 0  # of which sound
+        self.quiet = 0  # of which silent, at the end
+
+    def listen(self, path: Path) -> None:
+        try:
+            with open(path, "rb") as recording:
+                recording.seek(self.read)
+                data = recording.read()
+        except OSError:
+            return
+        whole = len(data) // (2 * FRAME) * 2 * FRAME
+        self.read += whole
+        samples = array("h", data[:whole])
+        for start in range(0, len(samples), FRAME):
+            power = sum(v * v for v in samples[start:start + FRAME]) / FRAME / 32768.0**2
+            self.frames += 1
+            if 10 * math.log10(power + 1e-12) > SOUND_DB:
+                self.sound, self.quiet = self.sound + 1, 0
+            else:
+                self.quiet += 1
 
 
 class Phone:
@@ -285,8 +295,8 @@ class Phone:
         elif kind == "CALL_INCOMING" and self.answer:
             self._call = asyncio.create_task(self._pick_up())
         elif kind == "CALL_ESTABLISHED":
-            self.calls.append({"answered": True, "heard_s": 0.0, "pressed": None,
-                               "ended_by": None})
+            self.calls.append({"answered": True, "received_s": 0.0, "heard_s": 0.0,
+                               "pressed": None, "ended_by": None})
             self._call = asyncio.create_task(self._listen())  # picked up: accept was sent
         elif kind == "CALL_CLOSED":
             if self._call is not None:
@@ -301,15 +311,15 @@ class Phone:
         self.command("accept")
 
     async def _listen(self) -> None:
-        call = self.calls[-1]
+        call, ear = self.calls[-1], Ear()
         while True:
             await asyncio.sleep(0.1)
             dumps = sorted(self.records.glob("dump-*-dec.wav"))
-            sound_s, quiet_s = heard(dumps[-1]) if dumps else (0.0, 0.0)
-            call["heard_s"] = round(sound_s, 2)
-            done = (sound_s >= self.listen_s if self.listen_s is not None
-                    else sound_s >= 1.0 and quiet_s >= 0.9)
-            if done:
+            if dumps:
+                ear.listen(dumps[-1])
+            call["received_s"], call["heard_s"] = ear.frames * 0.02, ear.sound * 0.02
+            if (ear.sound * 0.02 >= self.listen_s if self.listen_s is not None
+                    else ear.sound >= 50 and ear.quiet >= 45):  # 1 s of sound, then 0.9 s quiet
                 if self.key is not None:
                     self.command("sndcode", self.key)
                     call["pressed"] = self.key

@@ -41,7 +41,7 @@ def test_run_sim_rings_a_phone_of_the_simulated_pbx_that_answers_the_wake_up(
 ) -> None:
     station = SimStationProcess(tmp_path / "data")
     try:
-        station.wait_ready()
+        station.wait_ready(60.0)  # it starts kamailio and two baresip: slow on a loaded machine
         assert "County PBX simulator" in station.log()
         wait_for("registered with the PBX",
                  lambda: station.get("/api/v1/sip").json()["registered"])
@@ -54,20 +54,24 @@ def test_run_sim_rings_a_phone_of_the_simulated_pbx_that_answers_the_wake_up(
                 (a["wakeup"] for a in alarms(station)
                  if a["wakeup"] and a["wakeup"]["state"] == "answered"), None))
         except AssertionError:
+            said = [(e["kind"], e["data"]) for e in station.get(
+                "/api/v1/events?limit=1000").json()["events"] if e["kind"].startswith("sip.")]
             raise AssertionError(f"not answered: {alarms(station)}; the phones: "
-                                 f"{pbx(station, 'phones')}") from None
+                                 f"{pbx(station, 'phones')}; the station: {said}") from None
         assert wakeup["answered_by"] == FIRST_TIER and wakeup["tier"] == 1
         assert wakeup["calls"][0]["outcome"] == "answered" and wakeup["answered_at"]
         [phone] = [p for p in pbx(station, "phones")["phones"] if p["number"] == FIRST_TIER]
         [call] = phone["calls"]
         assert call["pressed"] == "1" and call["heard_s"] >= 1.0, "it heard the message"
-        events = station.get("/api/v1/events?limit=1000").json()["events"]
-        [answered] = [e for e in events if e["kind"] == "sip.wakeup_answered"]
+        [answered] = wait_for("the answer in the journal", lambda: [
+            e for e in station.get("/api/v1/events?limit=1000").json()["events"]
+            if e["kind"] == "sip.wakeup_answered"])
         assert (answered["source"], answered["actor"]) == (alarm["id"], FIRST_TIER)
         assert station.get("/api/v1/sip").json()["wakeups"][0]["state"] == "answered"
-    finally:
         station.signal(15)
         assert station.wait() == 0
+    finally:
+        station.kill()  # (already stopped, unless the test failed)
 
 
 @pytest.mark.skipif(sip_unavailable() is not None, reason="the 'sip' extra is needed")
