@@ -317,7 +317,8 @@ class Phone:
             dumps = sorted(self.records.glob("dump-*-dec.wav"))
             if dumps:
                 ear.listen(dumps[-1])
-            call["received_s"], call["heard_s"] = ear.frames * 0.02, ear.sound * 0.02
+            call["received_s"] = round(ear.frames * 0.02, 2)
+            call["heard_s"] = round(ear.sound * 0.02, 2)
             if (ear.sound * 0.02 >= self.listen_s if self.listen_s is not None
                     else ear.sound >= 50 and ear.quiet >= 45):  # 1 s of sound, then 0.9 s quiet
                 if self.key is not None:
