@@ -172,6 +172,9 @@ class Engine:
         account.idUri = s.account_uri
         account.mediaConfig.transportConfig.boundAddress = s.bind
         account.mediaConfig.transportConfig.publicAddress = s.public_address or s.bind
+        account.mediaConfig.transportConfig.port = s.rtp_ports[0]
+        account.mediaConfig.transportConfig.portRange = s.rtp_ports[1] - s.rtp_ports[0]
+        account.mediaConfig.transportConfig.randomizePort = True
         if s.registrar is not None:
             route = f"sip:{s.registrar};transport={s.registrar_transport}"
             account.regConfig.registrarUri = route

@@ -74,6 +74,10 @@ class SipSettings:
     realm: str = "*"
     register_every_s: int = 300
     retry_after_s: int = 30
+    #: RTP/RTCP ports, [low, high): each call's taken at random, so RTP still flowing to a
+    #: port from an earlier call (a far end that missed its BYE, another UA on this host)
+    #: does not land in the next call there, where PJSIP would switch to its sender.
+    rtp_ports: tuple[int, int] = (10000, 20000)
     log_level: int = 1  # PJSIP's own log (stderr): 0 silent .. 5 verbose
 
     @property

@@ -428,6 +428,9 @@ class SipConfig(Section):
     password_ha1: str | None = Field(None, pattern=r"^[0-9a-fA-F]{32}$")
     realm: str = Field("*", min_length=1, max_length=128)
     register_every_s: Annotated[int, _range(5, 3600)] = 300
+    #: RTP and RTCP ports, [low, high) (for the firewall); each call's are taken at random.
+    rtp_ports: Annotated[list[Annotated[int, _range(1024, 65535)]],
+                         Field(min_length=2, max_length=2)] = [10000, 20000]
     retry_after_s: Annotated[int, _range(1, 3600)] = 30
     wakeup: list[SipWakeTierConfig] = []
     wakeup_plays: Annotated[int, _range(1, 10)] = 3
@@ -721,6 +724,9 @@ def _sip(config: Config) -> Iterator[str]:
     if numbers and sip.domain is None and sip.registrar is None:
         yield ("sip.domain: required to dial numbers (wake-up tiers, or the satellite "
                "callout tiers they default to): the PBX's domain, or give a registrar")
+    if sip.rtp_ports[1] - sip.rtp_ports[0] < 100:
+        yield (f"sip.rtp_ports: must be [low, high] with room for 50 calls (100 ports), got "
+               f"{sip.rtp_ports}")
     if sip.callin_whitelist and sip.pin is None:
         yield "sip.pin: required with a callin_whitelist (a caller keys it before going on air)"
     yield from _sip_credentials(sip)

@@ -102,6 +102,7 @@ def test_every_problem_is_reported_at_once() -> None:
         ('[sip]\nusername = "s"\npassword = "p"\nrealm = "r"\npassword_ha1 = "' + HA1 + '"',
          "sip.password: give password_ha1 or password, not both"),
         ('[sip]\nusername = "s"', "sip.password_ha1: required with username"),
+        ('[sip]\nrtp_ports = [20000, 10000]', "sip.rtp_ports: must be [low, high]"),
         ('[sip]\npassword = "p"', "sip.username: required with password"),
         ('[sip]\nusername = "s"\npassword_ha1 = "' + HA1 + '"',
          "sip.realm: required with password_ha1"),

@@ -80,7 +80,8 @@ def settings_of(config: SipConfig) -> SipSettings:
         registrar=config.registrar, registrar_transport=config.registrar_transport,
         username=config.username, password=config.password,
         password_ha1=config.password_ha1, realm=config.realm,
-        register_every_s=config.register_every_s, retry_after_s=config.retry_after_s)
+        register_every_s=config.register_every_s, retry_after_s=config.retry_after_s,
+        rtp_ports=(config.rtp_ports[0], config.rtp_ports[1]))
 
 
 class SipPhone:
