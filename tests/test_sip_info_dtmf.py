@@ -22,7 +22,8 @@ from tests.test_sip_station import PULSE_GAUGE, raise_rain, sip_section, started
 
 SIPP = shutil.which("sipp")
 SCENARIO = Path(__file__).parent / "sipp" / "wakeup_info.xml"
-pytestmark = pytest.mark.skipif(SIPP is None, reason="SIPp (Debian's sip-tester) is needed")
+pytestmark = [pytest.mark.slow,  # SIPp as a process, a real-time call
+              pytest.mark.skipif(SIPP is None, reason="SIPp (Debian's sip-tester) is needed")]
 EVENTS = {str(d): d for d in range(10)} | {"*": 10, "#": 11}
 
 
