@@ -279,7 +279,7 @@ class SipUa:
         try:
             engine = Engine(self.settings, self._emit, self._audio)
         except Exception as exc:
-            self._ready.set_exception(exc)
+            self._ready.set_exception(bare(exc))
             return
         self._ready.set_result(None)
         try:
@@ -301,4 +301,17 @@ class SipUa:
             try:
                 future.set_result(job(engine))
             except Exception as exc:
-                future.set_exception(exc)
+                future.set_exception(bare(exc))
+
+
+def bare(exc: BaseException) -> BaseException:
+    """``exc`` without its traceback and chained errors, to send to another thread.
+
+    The frames of an error raised in the engine hold the engine and its pjsua2 calls:
+    carried to the event loop they would be freed there, by whichever thread drops the
+    error last, perhaps after the library is gone (see :mod:`drivers.sip_engine`).
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    exc.__cause__ = None
+    return exc
