@@ -45,7 +45,7 @@ def test_run_sim_rings_a_phone_of_the_simulated_pbx_that_answers_the_wake_up(
 ) -> None:
     station = sim_station("data", ready=False)
     station.wait_ready(60.0)  # it starts kamailio and two baresip too: slow on a busy machine
-    assert "County PBX simulator" in station.log()
+    wait_for("the banner naming the PBX", lambda: "County PBX simulator" in station.log())
     wait_for("registered with the PBX", lambda: station.get("/api/v1/sip").json()["registered"])
     pbx(station, "phone", number=FIRST_TIER, listen_s=1.0)  # presses 1 after a second of sound
     station.post("/api/v1/sim/gpio/6", {"level": 0})  # the village's hand alarm, held …
