@@ -127,6 +127,16 @@ request_route {{
 """
 
 
+def records_folder() -> Path:
+    """A new, short folder for a phone's recordings (the caller removes it).
+
+    baresip's sndfile module builds ``<snd_path>/dump-<time>-<enc|dec>.wav`` in 128 bytes
+    and cuts the name silently: under a deep folder (a test's temporary directory) both
+    directions went into one file named ``dump-<time>-``, and the phone heard nothing.
+    """
+    return Path(tempfile.mkdtemp(prefix="baresip-rec-"))
+
+
 def baresip_config(sip_port: int, ctrl_port: int, source: Path, records: Path) -> str:
     """One phone: G.711, its microphone a WAV file, the far end's audio recorded as
     ``records/dump-…-dec.wav``, driven over ``ctrl_tcp`` on ``ctrl_port``."""
@@ -233,8 +243,8 @@ class Phone:
         self.key: str | None = "1"
         self.registered = asyncio.Event()
         self.calls: list[dict[str, Any]] = []
-        self.records = folder / "rec"
-        self.records.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.records = records_folder()
         source = folder / "mic.wav"
         with wave.open(str(source), "wb") as w:  # the villager's microphone: a quiet room
             w.setnchannels(1)
@@ -333,6 +343,7 @@ class Phone:
 
     def stop(self) -> None:
         _stop(self.process)
+        shutil.rmtree(self.records, ignore_errors=True)
 
 
 class Pbx:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,8 +101,7 @@ class Baresip:
         self.folder = folder
         self.user = user
         self.port, self.ctrl_port = sip_and_control_ports()
-        self.records = folder / "rec"
-        self.records.mkdir(exist_ok=True)
+        self.records = PBX_SIM.records_folder()
         source = tone_wav(folder / "voice.wav", tone_hz, lead_s=lead_s)
         (folder / "config").write_text(
             PBX_SIM.baresip_config(self.port, self.ctrl_port, source, self.records))
@@ -189,6 +189,7 @@ class Baresip:
             self.process.kill()
             self.process.wait()
         self.log.close()
+        shutil.rmtree(self.records, ignore_errors=True)
 
 
 class Kamailio:
