@@ -151,7 +151,6 @@ class Engine:
         self.calls: dict[int, _Call] = {}
         self._gone: list[_Call] = []
         self._handles = itertools.count(1)
-        self.disposed = 0  # calls whose pjsua2 objects were freed here (tests count them)
         self.endpoint = pj.Endpoint()
         self.endpoint.libCreate()
         try:
@@ -294,7 +293,6 @@ class Engine:
             call.port.free()
             call.port = None
         pj.Call.__swig_destroy__(call)
-        self.disposed += 1
 
     def close(self, wait_s: float) -> None:
         """Hang up every call and unregister (briefly waiting for both), then destroy."""
