@@ -264,6 +264,7 @@ class BroadcastService:
                       {"from_repeat": broadcast.resume_from})
         began = self.clock.monotonic()
         await self.output.open(broadcast.id)
+        live = isinstance(broadcast.program.content, LiveContent)
         try:
             previous_part = None
             async for block in self.repertoire.blocks(broadcast.program,
@@ -274,8 +275,8 @@ class BroadcastService:
                 if self.clock.monotonic() - began > self.max_on_s:
                     run.reason = "max_on"
                     run.cancel.set()
-                if run.cancel.is_set() or not await self.output.play(block.pcm,
-                                                                      cancel=run.cancel):
+                if run.cancel.is_set() or not await self.output.play(
+                        block.pcm, cancel=run.cancel, live=live and block.part == "content"):
                     return
             if not await self.output.drain(cancel=run.cancel):
                 return

@@ -47,6 +47,10 @@ class AudioSettings:
     block_s: float = 0.02  # one PortAudio callback / one file write
     latency_s: float = 0.1  # PortAudio suggested output latency
     queue_s: float = 0.25  # how far play() may run ahead of the device
+    #: The same for live audio (``play(live=True)``): a speaker is heard this much later.
+    #: Live audio arrives paced in real time, so a short queue starves only when a block
+    #: comes late — an underrun, counted like any other.
+    live_queue_s: float = 0.06
     fade_s: float = 0.03  # fade-out of a stop
     stall_s: float = 2.0  # clock seconds without the device taking audio: it is dead
     out_dir: Path | None = None  # file backend: where session WAVs go
@@ -60,6 +64,8 @@ class AudioSettings:
             raise ValueError(f"fade_s must be > 0 and <= 0.15, got {self.fade_s}")
         if self.queue_s < self.block_s:
             raise ValueError(f"queue_s must be >= block_s, got {self.queue_s}")
+        if not self.block_s <= self.live_queue_s <= self.queue_s:
+            raise ValueError(f"live_queue_s must be block_s..queue_s, got {self.live_queue_s}")
         if self.backend == "file" and self.out_dir is None:
             raise ValueError("the file backend needs out_dir")
 
@@ -101,9 +107,11 @@ class AudioOutput(Protocol):
     async def open(self, label: str) -> None:
         """Start a session: the device is running and plays silence until fed."""
 
-    async def play(self, frames: np.ndarray, *, cancel: asyncio.Event | None = None) -> bool:
+    async def play(self, frames: np.ndarray, *, cancel: asyncio.Event | None = None,
+                   live: bool = False) -> bool:
         """Queue ``frames``; return when the queue is short again (True), or on cancel
-        after fading out (False)."""
+        after fading out (False). ``live``: audio as it is spoken (a call-in), kept
+        within ``live_queue_s`` of the device instead of ``queue_s``."""
 
     async def drain(self, *, cancel: asyncio.Event | None = None) -> bool:
         """Wait until every queued frame is handed to the device (False: cancelled)."""
@@ -161,11 +169,17 @@ class _FeedOutput:
     def is_open(self) -> bool:
         return self._session is not None
 
-    async def play(self, frames: np.ndarray, *, cancel: asyncio.Event | None = None) -> bool:
+    async def play(self, frames: np.ndarray, *, cancel: asyncio.Event | None = None,
+                   live: bool = False) -> bool:
         self._require_open()
+        self._before_push()
         self._feed.push(np.asarray(frames, dtype=np.float32).reshape(-1))
-        high_water = round(self.settings.queue_s * self.rate)
+        ahead = self.settings.live_queue_s if live else self.settings.queue_s
+        high_water = round(ahead * self.rate)
         return await self._until(lambda: self._feed.pending <= high_water, cancel)
+
+    def _before_push(self) -> None:
+        """Audio is about to be queued (a device that pulls by itself needs nothing)."""
 
     async def drain(self, *, cancel: asyncio.Event | None = None) -> bool:
         self._require_open()
@@ -274,18 +288,32 @@ class FileOutput(_FeedOutput):
         while self._feed.stopping:
             self._write(self._feed.take(min(self.settings.block_frames, self._feed.pending)))
 
-    async def _progress(self, cancel: asyncio.Event | None) -> None:
+    def _before_push(self) -> None:
+        self._catch_up()  # what was queued before has played up to now: new audio goes after
+
+    def _catch_up(self) -> bool:
+        """Write what the device has played by now (running one block ahead); True if it
+        wrote anything. Where the queue ran dry before now, the device idled: nothing is
+        written for that stretch, and it is an underrun if audio was promised (live
+        audio arriving late)."""
         now = self._clock.monotonic()
-        self._written_until = max(self._written_until, now)  # the device idled meanwhile
         lead = self.settings.block_s
         block = self.settings.block_frames
         wrote = False
         while self._feed.pending and self._written_until <= now + lead:
             self._write(self._feed.take(min(block, self._feed.pending)))
             wrote = True
-        if not wrote:
+        if self._written_until < now:
+            self._feed.ran_dry()
+            self._written_until = now
+        return wrote
+
+    async def _progress(self, cancel: asyncio.Event | None) -> None:
+        if not self._catch_up():
+            now = self._clock.monotonic()
             await _sleep_or_cancel(
-                self._clock, max(self._written_until - lead - now, 1.0 / self.rate), cancel
+                self._clock, max(self._written_until - self.settings.block_s - now,
+                                 1.0 / self.rate), cancel
             )
 
     def _write(self, frames: np.ndarray) -> None:

@@ -65,6 +65,14 @@ class Feed:
         with self._lock:
             self._expecting = False
 
+    def ran_dry(self) -> None:
+        """The device played on without audio (a device paced by the clock that does not
+        pull silence through :meth:`take`): an underrun if more audio was promised."""
+        with self._lock:
+            if self._expecting and not self._starved:
+                self.starvations += 1
+            self._starved = self._expecting
+
     def stop(self, fade_frames: int) -> None:
         """Fade the next ``fade_frames`` of queued audio to silence and drop the rest."""
         with self._lock:

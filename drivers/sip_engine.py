@@ -13,8 +13,17 @@ pjsua2 quirks this module works around:
 * ``libDestroy`` sleeps a second "for unregistrations" unless told not to receive:
   :meth:`Engine.close` unregisters and hangs up itself first, then destroys with
   ``PJSUA_DESTROY_NO_RX_MSG``;
-* a ``Call`` object must outlive PJSIP's use of it: it is dropped one poll after its
-  DISCONNECTED state, never inside the callback.
+* a pjsua2 object must never be freed by Python's garbage collection: when its Python
+  side dies, SWIG deletes the C++ side *during* the deallocation, with the GIL released,
+  and PJSIP's media clock can still call the port's frame callbacks on that half-freed
+  Python object (its attributes gone, then freed twice: a segfault). So every ``Call``
+  and audio port is freed explicitly here, on this thread, while its Python object is
+  whole (:meth:`Engine.dispose`): a call one poll after its DISCONNECTED state (never
+  inside the callback, PJSIP still uses it), its port first; at close every call left,
+  then the account, then ``libDestroy`` once, then the endpoint — nothing of PJSIP's
+  outlives the library;
+* nothing pjsua2 leaves this thread, not even inside an exception: a traceback's frames
+  hold the engine and its calls (the user agent sends errors on without them).
 """
 
 from __future__ import annotations
@@ -61,6 +70,11 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]  # pjsua2 has no types
         fmt.bitsPerSample = 16
         fmt.frameTimeUsec = FRAME_MS * 1000
         self.createPort(f"call-{call}", fmt)
+
+    def free(self) -> None:
+        """Leave the conference bridge and free the C++ port now, while this object is
+        whole: a frame callback the media clock is in meanwhile still finds everything."""
+        pj.AudioMediaPort.__swig_destroy__(self)
 
     def onFrameRequested(self, frame: Any) -> None:
         pcm = to_int16(self.media.outgoing.take(FRAME)).astype("<i2").tobytes()
@@ -142,7 +156,12 @@ class Engine:
         try:
             self._init()
         except Exception:
+            account = getattr(self, "account", None)
+            if account is not None:
+                pj.Account.__swig_destroy__(account)
+                del self.account
             self.endpoint.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
+            del self.endpoint
             raise
 
     def _init(self) -> None:
@@ -172,6 +191,9 @@ class Engine:
         account.idUri = s.account_uri
         account.mediaConfig.transportConfig.boundAddress = s.bind
         account.mediaConfig.transportConfig.publicAddress = s.public_address or s.bind
+        account.mediaConfig.transportConfig.port = s.rtp_ports[0]
+        account.mediaConfig.transportConfig.portRange = s.rtp_ports[1] - s.rtp_ports[0]
+        account.mediaConfig.transportConfig.randomizePort = True
         if s.registrar is not None:
             route = f"sip:{s.registrar};transport={s.registrar_transport}"
             account.regConfig.registrarUri = route
@@ -185,8 +207,12 @@ class Engine:
         else:
             account.regConfig.registerOnAdd = False
         if s.username is not None:
+            if s.password_ha1 is not None:  # PJSIP takes the HA1 as the digest's secret
+                secret = (pj.PJSIP_CRED_DATA_DIGEST, s.password_ha1.lower())
+            else:
+                secret = (pj.PJSIP_CRED_DATA_PLAIN_PASSWD, s.password or "")
             account.sipConfig.authCreds.append(
-                pj.AuthCredInfo("digest", s.realm, s.username, 0, s.password or ""))
+                pj.AuthCredInfo("digest", s.realm, s.username, *secret))
         self.account = _Account(self)
         self.account.create(account)
 
@@ -199,7 +225,9 @@ class Engine:
         try:
             call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            raise SipCallError(f"cannot call {uri}: {exc.info()}") from None
+            why = exc.info()
+            self.dispose(call)
+            raise SipCallError(f"cannot call {uri}: {why}") from None
         self.calls[handle] = call
         return handle
 
@@ -253,7 +281,18 @@ class Engine:
 
     def poll(self, ms: int) -> None:
         self.endpoint.libHandleEvents(ms)
-        self._gone.clear()
+        while self._gone:
+            self.dispose(self._gone.pop())
+
+    def dispose(self, call: _Call) -> None:
+        """Free a call's pjsua2 objects now, its port first (see the module's notes).
+
+        After DISCONNECTED PJSIP no longer knows the call; before it (at close), freeing
+        the ``Call`` hangs it up."""
+        if call.port is not None:
+            call.port.free()
+            call.port = None
+        pj.Call.__swig_destroy__(call)
 
     def close(self, wait_s: float) -> None:
         """Hang up every call and unregister (briefly waiting for both), then destroy."""
@@ -269,8 +308,12 @@ class Engine:
                     self.calls or (registered and self.account.getInfo().regIsActive)):
                 self.poll(20)
         finally:
+            for call in [*self._gone, *self.calls.values()]:  # still up: hung up as freed
+                self.dispose(call)
             self.calls.clear()
             self._gone.clear()
             self.account.shutdown()
+            pj.Account.__swig_destroy__(self.account)
             del self.account
             self.endpoint.libDestroy(pj.PJSUA_DESTROY_NO_RX_MSG)
+            del self.endpoint  # its destructor (a no-op now) runs here, not elsewhere later

@@ -23,6 +23,7 @@ import concurrent.futures
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -69,9 +70,14 @@ class SipSettings:
     registrar_transport: Literal["udp", "tcp"] = "udp"
     username: str | None = None  # digest auth
     password: str | None = None
+    password_ha1: str | None = None  # MD5 of username:realm:password (hex), instead of password
     realm: str = "*"
     register_every_s: int = 300
     retry_after_s: int = 30
+    #: RTP/RTCP ports, [low, high): each call's taken at random, so RTP still flowing to a
+    #: port from an earlier call (a far end that missed its BYE, another UA on this host)
+    #: does not land in the next call there, where PJSIP would switch to its sender.
+    rtp_ports: tuple[int, int] = (10000, 20000)
     log_level: int = 1  # PJSIP's own log (stderr): 0 silent .. 5 verbose
 
     @property
@@ -113,6 +119,35 @@ class Digit:
 
 SipEvent = Registration | Incoming | CallState | Digit
 
+#: How far apart the two reports of one key (RFC 4733 and SIP INFO) may arrive: they are
+#: sent together, but an INFO lost once comes again 0.5 s later (SIP timer T1), twice 1.5 s.
+ECHO_WINDOW_S = 2.0
+
+
+class KeyPresses:
+    """One call's DTMF keys, each counted once even when the phone sends it both ways.
+
+    Many phones send a key as RFC 4733 telephone-events *and* as SIP INFO, and PJSIP
+    reports both: counted twice, a PIN ``2468`` would arrive as ``22446688``. A report
+    is the echo of an earlier one when that one came by the other method, with the same
+    digit, less than ``window_s`` before, and was not paired yet (the oldest such).
+    Two presses of a key by one method are always two presses.
+    """
+
+    def __init__(self, window_s: float = ECHO_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._unpaired: deque[tuple[float, str, str]] = deque()  # (at, digit, method)
+
+    def is_new(self, digit: str, method: str, at: float) -> bool:
+        while self._unpaired and at - self._unpaired[0][0] >= self.window_s:
+            self._unpaired.popleft()
+        for report in self._unpaired:
+            if report[1] == digit and report[2] != method:
+                self._unpaired.remove(report)
+                return False
+        self._unpaired.append((at, digit, method))
+        return True
+
 
 @dataclass
 class CallMedia:
@@ -149,6 +184,7 @@ class SipUa:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = threading.Event()
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._keys: dict[int, KeyPresses] = {}  # the endpoint's thread only
 
     @property
     def running(self) -> bool:
@@ -211,6 +247,12 @@ class SipUa:
     # -- the endpoint's thread -------------------------------------------------------------
 
     def _emit(self, event: SipEvent) -> None:
+        if isinstance(event, Digit):
+            keys = self._keys.setdefault(event.call, KeyPresses(ECHO_WINDOW_S))
+            if not keys.is_new(event.digit, event.method, time.monotonic()):
+                return  # the same key again by the other method
+        elif isinstance(event, CallState) and event.state == "ended":
+            self._keys.pop(event.call, None)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             if isinstance(event, CallState) and event.state == "ended":
@@ -237,7 +279,7 @@ class SipUa:
         try:
             engine = Engine(self.settings, self._emit, self._audio)
         except Exception as exc:
-            self._ready.set_exception(exc)
+            self._ready.set_exception(bare(exc))
             return
         self._ready.set_result(None)
         try:
@@ -259,4 +301,17 @@ class SipUa:
             try:
                 future.set_result(job(engine))
             except Exception as exc:
-                future.set_exception(exc)
+                future.set_exception(bare(exc))
+
+
+def bare(exc: BaseException) -> BaseException:
+    """``exc`` without its traceback and chained errors, to send to another thread.
+
+    The frames of an error raised in the engine hold the engine and its pjsua2 calls:
+    carried to the event loop they would be freed there, by whichever thread drops the
+    error last, perhaps after the library is gone (see :mod:`drivers.sip_engine`).
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    exc.__cause__ = None
+    return exc

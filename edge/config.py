@@ -423,8 +423,14 @@ class SipConfig(Section):
     registrar_transport: Literal["udp", "tcp"] = "udp"
     username: str | None = Field(None, min_length=1, max_length=64)
     password: str | None = Field(None, min_length=1, max_length=128)
+    #: The digest secret as the PBX keeps it: MD5 of ``username:realm:password`` (hex), so
+    #: the config file holds no password in clear. Needs the PBX's ``realm``.
+    password_ha1: str | None = Field(None, pattern=r"^[0-9a-fA-F]{32}$")
     realm: str = Field("*", min_length=1, max_length=128)
     register_every_s: Annotated[int, _range(5, 3600)] = 300
+    #: RTP and RTCP ports, [low, high) (for the firewall); each call's are taken at random.
+    rtp_ports: Annotated[list[Annotated[int, _range(1024, 65535)]],
+                         Field(min_length=2, max_length=2)] = [10000, 20000]
     retry_after_s: Annotated[int, _range(1, 3600)] = 30
     wakeup: list[SipWakeTierConfig] = []
     wakeup_plays: Annotated[int, _range(1, 10)] = 3
@@ -718,10 +724,12 @@ def _sip(config: Config) -> Iterator[str]:
     if numbers and sip.domain is None and sip.registrar is None:
         yield ("sip.domain: required to dial numbers (wake-up tiers, or the satellite "
                "callout tiers they default to): the PBX's domain, or give a registrar")
+    if sip.rtp_ports[1] - sip.rtp_ports[0] < 100:
+        yield (f"sip.rtp_ports: must be [low, high] with room for 50 calls (100 ports), got "
+               f"{sip.rtp_ports}")
     if sip.callin_whitelist and sip.pin is None:
         yield "sip.pin: required with a callin_whitelist (a caller keys it before going on air)"
-    if (sip.username is None) != (sip.password is None):
-        yield "sip.password: username and password go together (digest authentication)"
+    yield from _sip_credentials(sip)
     if sip.callin_zones is not None and config.amplifier is not None:
         for zone in sip.callin_zones:
             if zone not in config.amplifier.zones:
@@ -735,6 +743,19 @@ def _cap(config: Config) -> Iterator[str]:
     if cap is not None and cap.require_signature and not cap.trusted_certificates:
         yield ("cap.trusted_certificates: required with require_signature = true: the PEM "
                "files of the county's alert-signing certificates")
+
+
+def _sip_credentials(sip: SipConfig) -> Iterator[str]:
+    secrets = [key for key in ("password_ha1", "password") if getattr(sip, key) is not None]
+    if len(secrets) > 1:
+        yield "sip.password: give password_ha1 or password, not both"
+    if sip.username is None and secrets:
+        yield f"sip.username: required with {secrets[0]} (digest authentication)"
+    if sip.username is not None and not secrets:
+        yield ("sip.password_ha1: required with username (digest authentication): the MD5 of "
+               "username:realm:password (or password in clear)")
+    if sip.password_ha1 is not None and sip.realm == "*":
+        yield "sip.realm: required with password_ha1 (the HA1 is computed with the PBX's realm)"
 
 
 CROSS_CHECKS = (_pin_conflicts, _modbus_refs, _gauge_maps, _unique_ids, _thresholds, _zone_names,

@@ -120,19 +120,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import random
-import signal
-import stat
 import struct
-import sys
 import tty
 import wave
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from sim_process import serve_json_lines, stop_event
 
 # --- PDU: this device's own reading of 3GPP 23.040 / 23.038 -------------------
 
@@ -1065,41 +1063,15 @@ async def main(argv: list[str] | None = None) -> None:
                         args.sim_capacity, args.submit_delay)
     terminal.appear()
     await terminal.audio.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                try:
-                    reply = await terminal.control(json.loads(line))
-                except (ValueError, KeyError, TypeError) as exc:
-                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-                writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(client, "127.0.0.1", args.control_port)
+    stop, eof = await stop_event()
+    server = await serve_json_lines(terminal.control, args.control_port)
     port = server.sockets[0].getsockname()[1]
     print(f"CONTROL {port}", flush=True)
     print(f"READY {terminal.path} control={port}", flush=True)
 
     tasks = [asyncio.create_task(terminal.serve()), asyncio.create_task(terminal.audio.serve())]
-    if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
-        stdin = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-
-        async def until_eof() -> None:
-            while await stdin.read(4096):
-                pass
-            stop.set()
-
-        tasks.append(asyncio.create_task(until_eof()))
+    if eof is not None:
+        tasks.append(eof)
     await stop.wait()
     for task in tasks:
         task.cancel()

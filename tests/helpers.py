@@ -96,6 +96,19 @@ timeout_s = {timeout_s}
 '''
 
 
+def sim_control(data_dir: Path, device: str, cmd: str, **params: object) -> dict[str, Any]:
+    """One command to a simulator of a ``run --sim`` station through its control channel
+    (``device``: its port's key in ``sim-devices.json``, e.g. ``modem_control``)."""
+    import json
+
+    devices = json.loads((data_dir / "sim-devices.json").read_text(encoding="utf-8"))
+    with socket.create_connection(("127.0.0.1", int(devices[device])), timeout=10) as s:
+        s.sendall(json.dumps({"cmd": cmd, **params}).encode() + b"\n")
+        reply: dict[str, Any] = json.loads(s.makefile(encoding="utf-8").readline())
+    assert reply["ok"], reply
+    return reply
+
+
 class StationRun:
     """A station started in-process on a manual clock (async context manager)."""
 

@@ -10,10 +10,12 @@ recording (the ``sndfile`` module dumps the decoded far-end audio as
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
@@ -21,11 +23,25 @@ from typing import Any
 
 import numpy as np
 
-from tests.helpers import free_port
+from tests.helpers import REPO, free_port
 
-BARESIP = shutil.which("baresip")
-KAMAILIO = shutil.which("kamailio") or ("/usr/sbin/kamailio"
-                                        if Path("/usr/sbin/kamailio").exists() else None)
+
+def _load_pbx_sim() -> Any:
+    """hw-sim/sip_pbx_sim.py, for its configuration builders (one kamailio and baresip
+    set-up for the simulated station and the tests)."""
+    if str(REPO / "hw-sim") not in sys.path:  # as when it runs: its neighbours importable
+        sys.path.append(str(REPO / "hw-sim"))
+    spec = importlib.util.spec_from_file_location("sip_pbx_sim",
+                                                  REPO / "hw-sim" / "sip_pbx_sim.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PBX_SIM = _load_pbx_sim()
+BARESIP = PBX_SIM.find_baresip()
+KAMAILIO = PBX_SIM.find_kamailio()
 
 
 def sip_and_control_ports() -> tuple[int, int]:
@@ -85,41 +101,18 @@ class Baresip:
         self.folder = folder
         self.user = user
         self.port, self.ctrl_port = sip_and_control_ports()
-        self.records = folder / "rec"
-        self.records.mkdir(exist_ok=True)
+        self.records = PBX_SIM.records_folder()
         source = tone_wav(folder / "voice.wav", tone_hz, lead_s=lead_s)
-        (folder / "config").write_text(f"""poll_method epoll
-net_interface 127.0.0.1
-sip_listen 127.0.0.1:{self.port}
-audio_player alsa,null
-audio_source aufile,{source}
-ausrc_srate 8000
-ausrc_channels 1
-auplay_srate 8000
-auplay_channels 1
-rtp_ports 20000-40000
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module alsa.so
-module sndfile.so
-module_app account.so
-module_app menu.so
-module_app ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}
-snd_path {self.records}
-""")
-        mode = "auto" if auto_answer else "manual"
-        if registrar is None:
-            aor = f"<sip:{user}@127.0.0.1:{self.port}>;regint=0;answermode={mode}"
-        else:
-            aor = (f"<sip:{user}@127.0.0.1;transport=udp>;auth_pass={password};"
-                   f"outbound=\"sip:{registrar};transport=udp\";regint=60;answermode={mode}")
-        (folder / "accounts").write_text(aor + "\n")
+        (folder / "config").write_text(
+            PBX_SIM.baresip_config(self.port, self.ctrl_port, source, self.records))
+        account = PBX_SIM.baresip_account(user, port=self.port, registrar=registrar,
+                                          password=password, auto_answer=auto_answer)
+        (folder / "accounts").write_text(account + "\n")
         self.uri = f"sip:{user}@127.0.0.1:{self.port}"
         self.log = open(folder / "baresip.log", "wb")
         self.process = subprocess.Popen([BARESIP, "-f", str(folder)], stdin=subprocess.DEVNULL,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        preexec_fn=PBX_SIM.die_with_parent)
         self.events: list[dict[str, Any]] = []
         self._buffer = b""
         self.sock = self._connect()
@@ -196,51 +189,7 @@ snd_path {self.records}
             self.process.kill()
             self.process.wait()
         self.log.close()
-
-
-KAMAILIO_CFG = """#!KAMAILIO
-debug=1
-log_stderror=yes
-fork=no
-children=1
-tcp_children=1
-auto_aliases=no
-listen=udp:127.0.0.1:{port}
-listen=tcp:127.0.0.1:{port}
-alias="127.0.0.1"
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-loadmodule "kex.so"
-loadmodule "ctl.so"
-modparam("ctl", "binrpc", "unix:{ctl}")
-modparam("registrar", "min_expires", 1)
-modparam("usrloc", "db_mode", 0)
-
-request_route {{
-    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-    if (is_method("REGISTER")) {{
-        if (!pv_auth_check("$fd", "{password}", "0", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-        save("location");
-        exit;
-    }}
-    if (has_totag()) {{
-        if (loose_route() || is_method("ACK|BYE|CANCEL|INFO")) {{ t_relay(); exit; }}
-        sl_send_reply("404", "Not here"); exit;
-    }}
-    if (is_method("INVITE")) {{ record_route(); }}
-    if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
-    t_relay();
-}}
-"""
+        shutil.rmtree(self.records, ignore_errors=True)
 
 
 class Kamailio:
@@ -253,8 +202,7 @@ class Kamailio:
         self.folder = folder
         self.port = port or free_port()
         self.config = folder / "kamailio.cfg"
-        self.config.write_text(KAMAILIO_CFG.format(port=self.port, password=password,
-                                                   ctl=folder / "ctl.sock"))
+        self.config.write_text(PBX_SIM.kamailio_config(self.port, password, folder / "ctl.sock"))
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -264,7 +212,8 @@ class Kamailio:
         self.process = subprocess.Popen(
             [KAMAILIO, "-f", str(self.config), "-DD", "-E", "-Y", str(self.folder),
              "-m", "32", "-M", "4"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=PBX_SIM.die_with_parent)
         deadline = time.monotonic() + 10
         while True:
             try:

@@ -123,6 +123,29 @@ async def test_cancel_event_stops_play_and_reports_it(
     assert 1.0 <= heard_s <= 1.2
 
 
+async def test_live_audio_keeps_a_short_queue_and_a_late_block_is_an_underrun(
+    output: FileOutput, clock: ManualClock, sessions: Sessions
+) -> None:
+    await output.open("live")
+    backlog = asyncio.ensure_future(output.play(tone(1000, 0.5), live=True))
+    await clock.advance(0.38)
+    assert not backlog.done()  # more than live_queue_s (0.06 s) still ahead of the device
+    await clock.advance(0.08)
+    assert backlog.done() and backlog.result()
+    await clock.advance(0.02)
+    assert await output.play(tone(1000, 0.02), live=True)  # the next block, on time
+    assert output.underruns == 0
+    await clock.advance(0.2)  # the speaker's next block comes 0.2 s late
+    assert await output.play(tone(1000, 0.02), live=True)
+    assert output.underruns == 1
+    drained = asyncio.ensure_future(output.drain())
+    await clock.advance(0.1)
+    assert await drained
+    await output.close()
+    assert sessions.events[-1][1].underruns == 1
+    assert sessions.events[-1][1].frames == round(0.54 * RATE)
+
+
 async def test_play_before_open_is_an_error(output: FileOutput) -> None:
     with pytest.raises(RuntimeError, match="not open"):
         await output.play(tone(1000, 0.1))

@@ -17,6 +17,7 @@ id = "SG-001"
 name = "沙沟镇应急管理站"
 data_dir = "/tmp/x"
 '''
+HA1 = "0" * 32
 
 
 def problems(text: str) -> list[str]:
@@ -60,6 +61,8 @@ def test_minimal_config_is_valid() -> None:
          "api.tokens[0].role:"),
         ('[[api.tokens]]\nname = "c"\nrole = "viewer"\nsha256 = "secret"',
          "api.tokens[0].sha256: must match"),
+        ('[sip]\nusername = "s"\nrealm = "r"\npassword_ha1 = "s3cret"',
+         "sip.password_ha1: must match"),
     ],
 )
 def test_each_kind_of_bad_value_is_reported_with_its_key_path(snippet: str, expected: str) -> None:
@@ -96,6 +99,13 @@ def test_every_problem_is_reported_at_once() -> None:
         ('[[api.tokens]]\nname = "c"\nrole = "admin"\nsha256 = '
          '"6a2a8a3bf554543fceb1d7cc344a872e16fd0617072c74c6af1872b342853bce"',
          "api.tokens[0].sha256: a simulator token is never accepted by a real station"),
+        ('[sip]\nusername = "s"\npassword = "p"\nrealm = "r"\npassword_ha1 = "' + HA1 + '"',
+         "sip.password: give password_ha1 or password, not both"),
+        ('[sip]\nusername = "s"', "sip.password_ha1: required with username"),
+        ('[sip]\nrtp_ports = [20000, 10000]', "sip.rtp_ports: must be [low, high]"),
+        ('[sip]\npassword = "p"', "sip.username: required with password"),
+        ('[sip]\nusername = "s"\npassword_ha1 = "' + HA1 + '"',
+         "sip.realm: required with password_ha1"),
     ],
 )
 def test_problems_across_sections_are_reported(snippet: str, expected: str) -> None:

@@ -149,3 +149,4 @@ def test_the_examples_commented_sip_section_validates_once_uncommented() -> None
     config = parse(text + "\n" + "\n".join(lines))
     assert config.sip is not None and config.sip.wakeup[0].targets == ["+8613900000011",
                                                                        "+8613900000012"]
+    assert config.sip.password is None and config.sip.password_ha1 is not None

@@ -7,14 +7,12 @@ The terminal is driven through its control channel (its port is in the data dir'
 
 from __future__ import annotations
 
-import json
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.helpers import SimStationProcess, wait_for
+from tests.helpers import SimStationProcess, sim_control, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +22,7 @@ TEXT = ("断电前排队的短信：后山雨量站1小时雨量52.3毫米，请
 
 
 def terminal(station: SimStationProcess, cmd: str, **params: Any) -> dict[str, Any]:
-    devices = json.loads((station.data_dir / "sim-devices.json").read_text(encoding="utf-8"))
-    with socket.create_connection(("127.0.0.1", int(devices["modem_control"])), timeout=10) as s:
-        s.sendall(json.dumps({"cmd": cmd, **params}).encode() + b"\n")
-        reply = json.loads(s.makefile(encoding="utf-8").readline())
-    assert reply["ok"], reply
-    return reply
+    return sim_control(station.data_dir, "modem_control", cmd, **params)
 
 
 def phone(station: SimStationProcess) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""叫醒 as plain data: tiers, answers, escalation, unreachable, and the record round trip."""
+"""叫醒 as plain data: tiers, answers, escalation, unreachable, the record round trip; SIP
+addresses; DTMF keys that arrive both ways."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from drivers.clock import iso_utc
+from drivers.sip_ua import KeyPresses
 from voice.addresses import Callers, dialled_number, parse_address
 from voice.wakeup import WakeTier, WakeUp
 
@@ -72,3 +74,20 @@ def test_addresses() -> None:
     assert parse_address("garbage") is None
     assert dialled_number("<sip:913800000009@10.0.0.2>", "9") == "13800000009"
     assert dialled_number("<sip:13800000009@10.0.0.2>", "9") is None
+
+
+def test_a_key_sent_both_ways_counts_once() -> None:
+    keys = KeyPresses(window_s=1.0)
+    # PIN 2468, each key as RFC 4733 and (a little later) as SIP INFO
+    reports = [(0.0, "2", "rfc4733"), (0.03, "2", "sip_info"), (0.3, "4", "rfc4733"),
+               (0.32, "4", "sip_info"), (0.6, "6", "sip_info"), (0.61, "6", "rfc4733"),
+               (0.9, "8", "rfc4733"), (0.95, "8", "sip_info")]
+    assert "".join(d for at, d, m in reports if keys.is_new(d, m, at)) == "2468"
+    # 1 pressed twice, the INFOs lagging behind both telephone-events: still two presses
+    keys = KeyPresses(window_s=1.0)
+    reports = [(5.0, "1", "rfc4733"), (5.2, "1", "rfc4733"), (5.3, "1", "sip_info"),
+               (5.5, "1", "sip_info")]
+    assert [keys.is_new(d, m, at) for at, d, m in reports] == [True, True, False, False]
+    # one method alone is never an echo; a report too late to be an echo is a new press
+    assert keys.is_new("3", "sip_info", 9.0) and keys.is_new("3", "sip_info", 9.1)
+    assert keys.is_new("7", "rfc4733", 10.0) and keys.is_new("7", "sip_info", 11.0)

@@ -100,6 +100,10 @@ def create_app(station: Station) -> FastAPI:
         from edge.api import satphone_routes
 
         app.include_router(satphone_routes.router)
+    if station.parts.sip is not None:
+        from edge.api import sip_routes
+
+        app.include_router(sip_routes.router)
     if station.gpio.is_mock:
         app.include_router(sim_routes.router)
     for extra in getattr(station, "api_routers", []):

@@ -2,7 +2,8 @@
 
 A simulator is an independent program speaking its wire protocol; the station talks to
 it exactly as it would to the real device. Each prints ``READY <address>`` when it is
-listening. Children are asked to die with the station (``PR_SET_PDEATHSIG``), so even a
+listening, or ``UNAVAILABLE <reason>`` when it cannot run here (software it drives is not
+installed). Children are asked to die with the station (``PR_SET_PDEATHSIG``), so even a
 ``kill -9`` of the station leaves none behind.
 """
 
@@ -39,10 +40,16 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class Simulator:
-    """One running simulator process."""
+class SimulatorUnavailable(RuntimeError):
+    """The simulator cannot run on this machine; ``str()`` says why."""
 
-    def __init__(self, script: str, args: list[str], name: str | None = None) -> None:
+
+class Simulator:
+    """One running simulator process (``wait=False``: call :meth:`wait_ready` later, so
+    simulators that take a while start side by side)."""
+
+    def __init__(self, script: str, args: list[str], name: str | None = None, *,
+                 wait: bool = True) -> None:
         self.name = name or script
         path = HW_SIM_DIR / script
         if not path.exists():
@@ -52,7 +59,12 @@ class Simulator:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
             preexec_fn=_die_with_parent,
         )
+        self.address = self.wait_ready() if wait else ""
+
+    def wait_ready(self) -> str:
+        """Its address once it says READY (raises if it does not, after stopping it)."""
         self.address = self._await_ready()
+        return self.address
 
     def _await_ready(self) -> str:
         assert self.process.stdout is not None
@@ -72,6 +84,9 @@ class Simulator:
                 for line in buffer.decode(errors="replace").splitlines():
                     if line.startswith("READY "):
                         return line.removeprefix("READY ").strip()
+                    if line.startswith("UNAVAILABLE "):
+                        self.stop()
+                        raise SimulatorUnavailable(line.removeprefix("UNAVAILABLE ").strip())
         self.stop()
         raise RuntimeError(f"simulator {self.name} did not become ready: {buffer[-500:]!r}")
 

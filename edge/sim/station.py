@@ -9,13 +9,18 @@ person can see exactly what ran.
 from __future__ import annotations
 
 import json
+import logging
 import string
+from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
+from drivers.sip_ua import unavailable as sip_unavailable
 from edge.config import SIM_TOKENS, Config, parse
-from edge.sim.simulators import Simulator
+from edge.sim.simulators import Simulator, SimulatorUnavailable
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path("var/sim")
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -25,6 +30,12 @@ DEFAULT_LISTEN = "127.0.0.1:8080"
 #: template in tests): a path that cannot open, so the phone is simply offline.
 NO_MODEM = "/nonexistent/sim-modem-tty"
 NO_MODEM_AUDIO = "/nonexistent/sim-modem-audio.sock"
+
+#: The phones of the simulated county PBX: the [[sat_phone.callout]] numbers of the template.
+PBX_PHONES = ("+8613800000002", "+8613800000003")
+#: The registrar when the simulated PBX did not start: nothing answers there.
+NO_PBX = "127.0.0.1:9"
+PBX_START, PBX_END = "# == the simulated county PBX", "# == end of the simulated PBX =="
 
 #: Gauges are polled at most this often in real time, whatever the time scale, so a
 #: fast simulation stays within what one 9600-baud line can carry.
@@ -45,6 +56,10 @@ def sim_config_text(
     identity: dict[str, str] | None = None,
 ) -> str:
     template = resources.files("edge.sim").joinpath("sim_config.toml").read_text(encoding="utf-8")
+    if "sip_registrar" not in devices:  # no PBX asked for (a station built in a test): no [sip]
+        start = template.index(PBX_START)
+        end = template.index("\n", template.index(PBX_END)) + 1
+        template = template[:start] + template[end:]
     values: dict[str, object] = {
         "gauge_port": "socket://127.0.0.1:9", "poll_interval_s": poll_interval_s(time_scale),
         "modem_port": NO_MODEM, "modem_audio": NO_MODEM_AUDIO, **DEFAULT_IDENTITY}
@@ -65,6 +80,33 @@ def start_modem(stack: ExitStack, data_dir: Path) -> dict[str, str]:
     stack.callback(modem.stop)
     _, _, control = modem.address.partition(" control=")
     return {"modem_port": str(link), "modem_audio": str(audio), "modem_control": control}
+
+
+def start_pbx(stack: ExitStack, data_dir: Path) -> Callable[[], dict[str, str]]:
+    """Start the county PBX with the on-call phones (kamailio and baresip, through
+    hw-sim/sip_pbx_sim.py). Returns what waits for it (start the other simulators first:
+    they start meanwhile) and gives the template values; without the PBX,
+    ``sip_unavailable`` says why."""
+    why = sip_unavailable()
+    pbx = None
+    if why is None:
+        phones = [arg for number in PBX_PHONES for arg in ("--phone", number)]
+        pbx = Simulator("sip_pbx_sim.py", ["--dir", str(data_dir.resolve() / "sim-pbx"),
+                                           *phones], name="county PBX", wait=False)
+        stack.callback(pbx.stop)
+
+    def ready() -> dict[str, str]:
+        reason = why
+        if pbx is not None:
+            try:
+                found = dict(part.split("=", 1) for part in pbx.wait_ready().split())
+                return {"sip_registrar": found["registrar"], "sip_control": found["control"]}
+            except (SimulatorUnavailable, RuntimeError) as exc:
+                reason = str(exc)
+        log.warning("no simulated county PBX: %s", reason)
+        return {"sip_registrar": NO_PBX, "sip_unavailable": str(reason)}
+
+    return ready
 
 
 def start_simulators(stack: ExitStack, time_scale: float) -> dict[str, str]:
@@ -89,8 +131,10 @@ def prepare(
     ``station_id``, ``station_name`` and ``area_code`` (one of a fleet of stations)."""
     data_dir = data_dir or DEFAULT_DATA_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
+    pbx_ready = start_pbx(stack, data_dir)
     devices = start_simulators(stack, time_scale)
     devices.update(start_modem(stack, data_dir))
+    devices.update(pbx_ready())
     text = sim_config_text(data_dir, listen or DEFAULT_LISTEN, time_scale, devices, identity)
     (data_dir / "config.toml").write_text(text, encoding="utf-8")
     (data_dir / "sim-devices.json").write_text(json.dumps(devices, indent=1), encoding="utf-8")
@@ -111,4 +155,13 @@ def banner(data_dir: Path | None = None) -> str:
             lines.append(f"Satellite terminal simulator control: tcp {devices['modem_control']}, "
                          "JSON per line, e.g. {\"cmd\": \"ring\", \"number\": \"+8613800000001\"}"
                          " (hw-sim/at_modem_sim.py)")
+        if "sip_control" in devices:
+            lines.append(f"County PBX simulator (kamailio at {devices['sip_registrar']}): the "
+                         f"phones {', '.join(PBX_PHONES)} pick up 叫醒 calls and press 1 after "
+                         f"the message; control: tcp {devices['sip_control']}, JSON per line, "
+                         "e.g. {\"cmd\": \"phone\", \"number\": \"+8613800000002\", "
+                         "\"answer\": false} (hw-sim/sip_pbx_sim.py)")
+        elif "sip_unavailable" in devices:
+            lines.append(f"No simulated county PBX ({devices['sip_unavailable']}): SIP is "
+                         "degraded and 叫醒 falls back to the satellite SMS tiers")
     return "\n".join(lines)

@@ -179,12 +179,14 @@ class Bridge:
         if self.media is not None:
             self.media.on_audio = None
         link, self.link = self.link, None
-        if link is not None:
-            await link.close()
-        self.record("sip.desk_ended", reason=reason)
-        self.phone.count("desk", "bridged" if link is not None else "ended")
         calls = self.desk.satphone.calls
-        if self.satellite is not None and calls.call is self.satellite:
-            await calls.hang_up(actor="desk phone")
-        if self.handle is not None:
-            await self.phone.hang_up(self.handle, sip_code)
+        try:
+            if link is not None:
+                await link.close()
+            if self.satellite is not None and calls.call is self.satellite:
+                await calls.hang_up(actor="desk phone")
+            if self.handle is not None:
+                await self.phone.hang_up(self.handle, sip_code)
+        finally:  # journaled once both sides are down (or failed to go down)
+            self.record("sip.desk_ended", reason=reason)
+            self.phone.count("desk", "bridged" if link is not None else "ended")

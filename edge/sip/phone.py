@@ -78,8 +78,10 @@ def settings_of(config: SipConfig) -> SipSettings:
         bind=host, port=int(port), transports=tuple(config.transports),
         public_address=config.public_address, user=config.user, domain=config.domain,
         registrar=config.registrar, registrar_transport=config.registrar_transport,
-        username=config.username, password=config.password, realm=config.realm,
-        register_every_s=config.register_every_s, retry_after_s=config.retry_after_s)
+        username=config.username, password=config.password,
+        password_ha1=config.password_ha1, realm=config.realm,
+        register_every_s=config.register_every_s, retry_after_s=config.retry_after_s,
+        rtp_ports=(config.rtp_ports[0], config.rtp_ports[1]))
 
 
 class SipPhone:

@@ -172,6 +172,7 @@ class WakeRun:
                 self.to_ring = wake.start(self.clock.monotonic(), self.clock.now())
                 self.phone.record("sip.wakeup_started", alarm.id, "system",
                                   targets=[c.target for c in self.to_ring])
+            self._show()  # on the alarm before the first INVITE leaves
             await self._follow()
             self._finish()
             if self._thanking is not None:
