@@ -14,7 +14,7 @@ import asyncio
 import builtins
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,18 @@ class _OnAir:
     first_sound_at: float | None = None
 
 
+#: Finished broadcasts kept for the API (``GET /broadcasts``); older ones live on in the
+#: journal only, so a station that runs for years does not grow a record per broadcast.
+KEEP_FINISHED = 200
+
+
+def to_forget(broadcasts: Iterable[Broadcast], keep: int = KEEP_FINISHED) -> list[str]:
+    """Ids of the oldest finished broadcasts beyond the newest ``keep``; never an active one
+    (someone may still wait for it, stop it, or see it on air)."""
+    finished = [b.id for b in broadcasts if not b.active]
+    return finished[:max(0, len(finished) - keep)]
+
+
 class BroadcastService:
     def __init__(
         self,
@@ -77,6 +89,10 @@ class BroadcastService:
 
     def get(self, broadcast_id: str) -> Broadcast:
         return self._broadcasts[broadcast_id]
+
+    def find(self, broadcast_id: str) -> Broadcast | None:
+        """The broadcast, or None once it is finished and forgotten (see :func:`to_forget`)."""
+        return self._broadcasts.get(broadcast_id)
 
     def list(self, *, active: bool = False) -> list[Broadcast]:
         return [b for b in self._broadcasts.values() if b.active or not active]
@@ -120,6 +136,8 @@ class BroadcastService:
             level=level, labels=dict(labels or {}),
             expires_at=self.clock.monotonic() + ttl_s if ttl_s is not None else None,
         )
+        for old in to_forget(self._broadcasts.values()):
+            del self._broadcasts[old], self._final[old]
         self._broadcasts[broadcast.id] = broadcast
         self._final[broadcast.id] = asyncio.Event()
         self.on_event("requested", broadcast, {})

@@ -128,7 +128,8 @@ class AlarmResponder:
         if self.broadcasting is not None:
             service = self.broadcasting.service
             for broadcast_id in self._owned.pop(alarm_id, set()):
-                if service.get(broadcast_id).active:
+                broadcast = service.find(broadcast_id)  # a long alarm's early ones are forgotten
+                if broadcast is not None and broadcast.active:
                     await service.cancel(broadcast_id, actor="alarm", reason="alarm acknowledged")
 
     async def _update_alarm_led(self) -> None:
