@@ -6,6 +6,11 @@ gone (a stuck relay, a broadcast that never ended). The duty officer (operator r
 may clear it once the output is OFF and no longer failing; the clearing, and who did
 it, is journaled. A device that reports itself healthy again (a siren switched
 successfully) drops its latch by itself.
+
+A latch survives a restart (a watchdog restart, a power cut, ``kill -9``): it is kept in
+the state store from the cut until it is cleared, and taken back at start as a fault in
+health (so the fault LED lights again and the panel shows it as before). A restart
+proves nothing about the cause, so it must not hide the fault.
 """
 
 from __future__ import annotations
@@ -49,14 +54,35 @@ def still_there(outputs: list[Output]) -> str | None:
     return None
 
 
+#: The state store's kind for a latched fault (keyed by its health id).
+KIND = "latched_fault"
+
+
 class LatchedFaults:
     def __init__(self, station: Station) -> None:
         self.station = station
         self._latched: dict[str, LatchedFault] = {}
+        #: The state store's ticket of the latest change (what an API answer awaits).
+        self.last_ticket = 0
+        devices = set()
         for output in station.outputs.all():
             if output.health_id is not None:
                 output.on_cut.append(self._cut)
+                devices.add(output.health_id)
         station.health.listen(self._health_changed)
+        self._restore(devices)
+
+    def _restore(self, devices: set[str]) -> None:
+        """Take back the latches the last run left, each a fault in health again (one on
+        a device no longer configured is dropped)."""
+        state = self.station.state
+        for device, fault in state.loaded_as(KIND, LatchedFault).items():
+            if device not in devices:
+                state.delete(KIND, device)
+                continue
+            self._latched[device] = fault
+            self.station.health.report(device, "fault", fault.detail)
+        self.station.restored["latched_faults"] = list(self._latched)
 
     def list(self) -> list[LatchedFault]:
         return list(self._latched.values())
@@ -67,12 +93,13 @@ class LatchedFaults:
     def _cut(self, output: Output) -> None:
         assert output.health_id is not None
         health = self.station.health.get(output.health_id)
-        self._latched[output.health_id] = LatchedFault(
-            output.health_id, output.id, health.detail, self.station.clock.now())
+        fault = LatchedFault(output.health_id, output.id, health.detail, self.station.clock.now())
+        self._latched[output.health_id] = fault
+        self.last_ticket = self.station.state.put_record(KIND, fault.device, fault)
 
     def _health_changed(self, current: DeviceHealth, _previous: DeviceHealth | None) -> None:
-        if current.status == "ok":
-            self._latched.pop(current.id, None)
+        if current.status == "ok" and self._latched.pop(current.id, None) is not None:
+            self.last_ticket = self.station.state.delete(KIND, current.id)
 
     def clear(self, device: str, *, actor: str) -> LatchedFault:
         """Clear a latched fault whose cause is gone (raises :class:`CannotClear`)."""
@@ -83,6 +110,7 @@ class LatchedFaults:
         if why is not None:
             raise CannotClear(f"the cause is still there: {why}")
         del self._latched[device]
+        self.last_ticket = self.station.state.delete(KIND, device)
         self.station.journal.record("fault.cleared", device, actor, output=fault.output,
                                     detail=fault.detail, since=iso_utc(fault.since))
         self.station.health.report(device, "ok", "off")

@@ -124,7 +124,7 @@ async def test_keys_sessions_and_a_waiting_spot_check_survive_a_restart(
         run = await restarted(run)
         restored = await restored_event(run)
         assert restored["counts"] == {"alarms": 0, "checkins": 1, "idempotency_keys": 1,
-                                      "panel_sessions": 1}
+                                      "latched_faults": 0, "panel_sessions": 1}
         async with client(run) as api:
             again = await api.post("/api/v1/broadcasts", headers=key, json=BROADCAST)
             assert (again.status_code, again.json()) == (202, first.json())
@@ -140,6 +140,46 @@ async def test_keys_sessions_and_a_waiting_spot_check_survive_a_restart(
             answer = await api.post("/api/v1/checkins/answer", headers={CSRF_HEADER: csrf})
             assert answer.status_code == 200 and answer.json()["state"] == "answered"
             assert answer.json()["response_s"] >= 30, "the time to answer ran on"
+    finally:
+        await run.__aexit__()
+
+
+async def test_a_latched_fault_is_still_a_fault_after_a_restart_until_cleared(
+    tmp_path: Path,
+) -> None:
+    config = sim_config(tmp_path, **{"relay = 16": "relay = 16\nmax_on_s = 60"})
+    run = await started(config, ManualClock())
+    try:
+        await run.station.outputs.set("siren-1", True, actor="test", reason="stuck")
+        await run.clock.advance(61)  # cut at its maximum on-time: latched
+        detail = run.station.health.get("siren-1").detail
+        assert "cut after 60 s" in detail
+
+        run = await restarted(run)
+        health, outputs = run.station.health, run.station.outputs
+        assert (health.get("siren-1").status, health.get("siren-1").detail) == ("fault", detail)
+        assert health.status() == "fault"
+        await run.clock.advance(1)
+        assert outputs["panel.fault_led"].switch.is_on, "the fault LED lights again"
+        restored = await restored_event(run)
+        assert restored["ids"]["latched_faults"] == ["siren-1"]
+        assert restored["counts"]["latched_faults"] == 1
+        async with client(run) as api:
+            [fault] = (await api.get("/api/v1/faults", headers=SIM_VIEWER)).json()["faults"]
+            assert (fault["device"], fault["output"], fault["detail"]) == (
+                "siren-1", "siren-1", detail)
+            state = (await api.get("/api/v1/state", headers=SIM_VIEWER)).json()
+            siren = next(d for d in state["devices"] if d["id"] == "siren-1")
+            assert (siren["status"], siren["latched"]) == ("fault", True)
+            cleared = await api.post("/api/v1/faults/siren-1/clear", headers=SIM_OPERATOR)
+            assert cleared.status_code == 200 and cleared.json()["cleared_by"] == "sim-operator"
+        assert health.get("siren-1").status == "ok"
+        await run.clock.advance(1)
+        assert not outputs["panel.fault_led"].switch.is_on
+
+        run = await restarted(run)
+        assert run.station.parts.faults.list() == [], "a cleared fault stays cleared"
+        assert run.station.health.get("siren-1").status == "ok"
     finally:
         await run.__aexit__()
 

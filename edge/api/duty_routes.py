@@ -230,7 +230,8 @@ async def clear_fault(request: Request, device: str,
         fault = station.parts.faults.clear(device, actor=principal.name)
     except CannotClear as exc:
         raise HTTPException(409, str(exc)) from None
-    await on_disk(station, journal_seq=station.journal.last_recorded_seq)
+    await on_disk(station, journal_seq=station.journal.last_recorded_seq,
+                  state_ticket=station.parts.faults.last_ticket)
     return fault.as_json() | {"cleared_by": principal.name}
 
 
