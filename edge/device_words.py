@@ -134,6 +134,10 @@ ADVICE: dict[tuple[str, str], Said] = {
         "站点状态无法保存：报警、确认和登录只在内存中，重启后可能丢失。请立即联系站点管理员清理或更换存储卡。",
         "The station's state cannot be saved: alarms, acknowledgements and sign-ins are "
         "only in memory and may be lost on a restart. Call the station's admin."),
+    ("rain_archive", "fault"): Said(
+        "雨量数据无法保存：预警照常，但尚未保存的雨量在重启后会丢失。请立即联系站点管理员清理或更换存储卡。",
+        "Rain readings cannot be saved: warnings go on, but rain not yet saved is lost on "
+        "a restart. Call the station's admin."),
     ("message_library", "degraded"): Said("部分广播语音无法合成，相关广播可能无声。请联系管理员。",
                                           "Some messages have no speech: call the admin."),
     ("self_test", "degraded"): Said("最近一次自检未通过，请查看值班日志中的自检记录。",

@@ -29,6 +29,7 @@ PARTS = {
     "amplifier.power": Said("功放电源", "Amplifier power"),
     "journal": Said("值班日志存储", "Journal storage"),
     "state": Said("状态存储", "State storage"),
+    "rain_archive": Said("雨量数据存储", "Rain archive"),
     "cap": Said("县级预警接收（CAP）", "County alerts (CAP)"),
     "gpio": Said("控制接口（GPIO）", "GPIO"),
     "messages": Said("广播语音库", "Message library"),

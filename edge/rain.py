@@ -19,7 +19,6 @@ outage increments, health changes, window crossings through the alarms), never a
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from drivers.clock import Clock
 from drivers.modbus_bus import ModbusBus
 from drivers.tasks import cancel_and_wait
 from edge.gauge_catalogue import plausibility_for, register_map_for
-from edge.health import DeviceStatus
+from edge.health import DeviceStatus, Health
 from edge.rain_store import PendingRain, RainStore
 from edge.rain_view import rain_metrics
 from sensors.gauge_events import (
@@ -85,12 +84,35 @@ def modbus_gauge(cfg: RainGaugeConfig, bus: ModbusBus, clock: Clock,
     return gauge
 
 
+#: The rain archive's health id (kind ``rain_archive``).
+ARCHIVE_DEVICE = "rain_archive"
+
+
+class ArchiveHealth:
+    """The rain archive in health: a fault while the disk refuses its writes, ok when
+    it takes them again. The warnings go on from memory, but the rain not yet written
+    is lost on a restart, so a technician must come (the fault LED), not read a log.
+    """
+
+    def __init__(self, health: Health) -> None:
+        self.health = health
+        health.register(ARCHIVE_DEVICE, "rain_archive")
+        health.report(ARCHIVE_DEVICE, "ok", "writable")
+
+    def changed(self, writable: bool, error: str | None) -> None:
+        if writable:
+            self.health.report(ARCHIVE_DEVICE, "ok", "writable")
+        else:
+            self.health.report(ARCHIVE_DEVICE, "fault", f"not writable: {error}")
+
+
 class Rain:
     def __init__(self, station: Station, buses: dict[str, ModbusBus]) -> None:
         self.station = station
         self.clock = station.clock
         self.store = RainStore(station.config.station.data_dir / "readings.db", self.clock.now)
         self.store.on_writable_change = self._archive_writable
+        self.archive_health = ArchiveHealth(station.health)
         self.pending = PendingRain()
         self.archive_writes = 0
         self.thresholds = thresholds_for(station)
@@ -198,19 +220,22 @@ class Rain:
 
         A full or read-only disk loses no warning (the windows are in memory) and never
         stops the polling: the rain waits in memory until the disk takes it. Journaled
-        both ways (on the loop: this is called from the writer's thread).
+        both ways and shown in health (on the loop: this is called from the writer's
+        thread).
         """
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        if writable:
-            loop.call_soon_threadsafe(self.station.journal.record, "rain.archive_resumed",
-                                      "rain", "system")
-        else:
+        if not writable:
             log.error("rain readings not archived (kept in memory): %s", error)
-            loop.call_soon_threadsafe(functools.partial(
-                self.station.journal.record, "fault.rain_archive", "rain", "system",
-                error=error))
+        loop.call_soon_threadsafe(self._archive_changed, writable, error)
+
+    def _archive_changed(self, writable: bool, error: str | None) -> None:
+        if writable:
+            self.station.journal.record("rain.archive_resumed", "rain", "system")
+        else:
+            self.station.journal.record("fault.rain_archive", "rain", "system", error=error)
+        self.archive_health.changed(writable, error)
 
     def _on_event(self, event: GaugeEvent) -> None:
         journal = self.station.journal

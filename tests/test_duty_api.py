@@ -55,11 +55,12 @@ async def press_hand_alarm(run: StationRun) -> None:
 
 
 async def test_the_state_says_what_happens_what_sounds_and_what_to_do(tmp_path: Path) -> None:
-    async with station(tmp_path) as (run, client):
+    async with station(tmp_path, PULSE_GAUGE) as (run, client):
         calm = (await client.get("/api/v1/state", headers=SIM_VIEWER)).json()
         assert calm["overall"]["level"] == "ok" and calm["alarms"] == []
         siren = next(d for d in calm["devices"] if d["id"] == "siren-1")
         assert siren["name"]["zh"] == "村委会警报器" and siren["status_words"]["zh"] == "正常"
+        assert {"rg-p", "rain_archive"} <= {d["id"] for d in calm["devices"]}
         unnamed = [d["id"] for d in calm["devices"] if d["name"]["zh"].isascii()]
         assert not unnamed, "every device is named in Chinese"
 

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from drivers.clock import ManualClock
+from edge.health import Health
+from edge.rain import ARCHIVE_DEVICE, ArchiveHealth
 from edge.rain_store import CONFIRM_S, FLUSH_S, PendingRain, RainStore
 from sensors.gauge_events import CounterReading
-from tests.helpers import wait_for
+from tests.helpers import StationRun, sim_config, until, wait_for
+from tests.test_alarms_station import PULSE_GAUGE, rain
 
 T0 = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 
@@ -72,8 +76,16 @@ def test_minutes_and_counters_are_written_together_and_read_back(tmp_path: Path)
 def test_a_disk_that_refuses_keeps_the_rain_and_writes_it_when_it_can(tmp_path: Path) -> None:
     path = tmp_path / "readings.db"
     store = RainStore(path, retry_s=0.05)
+    health = Health(ManualClock(T0))
+    archive = ArchiveHealth(health)
+    assert health.get(ARCHIVE_DEVICE).status == "ok"
     heard: list[bool] = []
-    store.on_writable_change = lambda writable, _error: heard.append(writable)
+
+    def writable_change(writable: bool, error: str | None) -> None:
+        heard.append(writable)
+        archive.changed(writable, error)
+
+    store.on_writable_change = writable_change
     writer_conn = store._open_writer().connection
     writer_conn.execute("PRAGMA query_only = ON")  # as a disk the kernel remounted read-only
     pending = PendingRain()
@@ -81,17 +93,49 @@ def test_a_disk_that_refuses_keeps_the_rain_and_writes_it_when_it_can(tmp_path: 
     pending.counter("rg-1", CounterReading(15, at(60)))
     store.write(*pending.take(T0.timestamp()))
     wait_for("the refusal", lambda: heard == [False])
+    refused = health.get(ARCHIVE_DEVICE)
+    assert refused.status == "fault" and "readonly" in refused.detail, "never silent"
+    assert health.status() == "fault"
     assert store.unwritten_mm() == pytest.approx(1.5)
     minute = int(at(0).timestamp())
     assert store.minutes("rg-1", at(0), at(60)) == [(minute, pytest.approx(1.5))]
     writer_conn.execute("PRAGMA query_only = OFF")  # writable again
     wait_for("the write", lambda: heard == [False, True])
     assert store.unwritten_mm() == 0
+    assert (health.get(ARCHIVE_DEVICE).status, health.status()) == ("ok", "ok")
     store.close()
     again = RainStore(path)
     assert again.minutes("rg-1", at(0), at(60)) == [(minute, pytest.approx(1.5))]
     assert again.counter("rg-1") == CounterReading(15, at(60))
     again.close()
+
+
+async def test_a_station_whose_rain_archive_is_refused_is_at_fault_until_it_writes(
+    tmp_path: Path,
+) -> None:
+    """The same through a station: journaled, in health, the fault LED lit, and ok again."""
+    async with StationRun(sim_config(tmp_path, PULSE_GAUGE)) as run:
+        station = run.station
+        assert station.parts.rain is not None
+        store = station.parts.rain.store
+        writer_conn = store._open_writer().connection
+        writer_conn.execute("PRAGMA query_only = ON")
+        await rain(run, 1.0, over_s=10)
+        station.parts.rain.write_archive(force=True)
+        await until("the refusal in health",
+                    lambda: station.health.get(ARCHIVE_DEVICE).status == "fault")
+        assert "readonly" in station.health.get(ARCHIVE_DEVICE).detail
+        await run.clock.advance(0.1)
+        assert station.outputs["panel.fault_led"].switch.is_on
+        writer_conn.execute("PRAGMA query_only = OFF")
+        await rain(run, 0.5, over_s=1)  # the next write wakes the writer's retry at once
+        station.parts.rain.write_archive(force=True)
+        await until("the write", lambda: station.health.get(ARCHIVE_DEVICE).status == "ok")
+        await run.clock.advance(0.1)
+        assert not station.outputs["panel.fault_led"].switch.is_on
+        kinds = [e["kind"] for e in await run.settled_events()
+                 if e["kind"] in ("fault.rain_archive", "rain.archive_resumed")]
+        assert kinds == ["fault.rain_archive", "rain.archive_resumed"]
 
 
 def test_an_archive_of_readings_rows_becomes_minutes(tmp_path: Path) -> None:
