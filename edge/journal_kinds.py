@@ -106,6 +106,7 @@ KINDS: dict[str, KindWords] = {
     "rain.window": _k("雨量时段越限变化", "Rain window crossing", "alarms", True),
     "rain.data_gap": _k("雨量数据中断", "Rain data gap", "faults"),
     "rain.outage_increment": _k("中断期间的雨量补记", "Rain of an outage booked", "alarms"),
+    "rain.archive_resumed": _k("雨量数据恢复保存", "Rain archive written again", "faults"),
     "checkin.started": _k("县应急局抽查", "Spot check from the county", "checkins"),
     "checkin.answered": _k("已应答抽查", "Spot check answered", "checkins"),
     "checkin.missed": _k("抽查未应答", "Spot check missed", "checkins"),
