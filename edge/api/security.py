@@ -49,7 +49,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-SESSION_ENDED = "登录已结束，请重新登录 / session ended, sign in again"
+SESSION_ENDED = "登录已失效，请重新登录 / session ended, sign in again"
 LOCKED_OUT = "too many failed authentications from this client; retry later"
 
 
