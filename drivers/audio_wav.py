@@ -11,6 +11,7 @@ station should say "compressed (MPEG Layer 3)".
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import tempfile
@@ -156,14 +157,15 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     """Band-limited resampling of a whole clip (FFT method).
 
     The clip is padded with silence first so that the FFT's circular wrap cannot
-    smear the end of a sentence onto its beginning.
+    smear the end of a sentence onto its beginning, and then to a length the FFT is
+    quick at: a clip whose length is a large prime costs the FFT ten times as much, and
+    every spoken message is resampled when a station starts.
     """
     if src_rate == dst_rate or len(samples) == 0:
         return samples.astype(np.float32)
-    pad = src_rate // 10
-    padded = np.concatenate([samples, np.zeros(pad, dtype=samples.dtype)]).astype(np.float64)
-    n = len(padded)
-    m = max(1, round(n * dst_rate / src_rate))
+    n, m = fft_lengths(len(samples) + src_rate // 10, src_rate, dst_rate)
+    padded = np.zeros(n, dtype=np.float64)
+    padded[:len(samples)] = samples
     spectrum = np.fft.rfft(padded)
     out_spectrum = np.zeros(m // 2 + 1, dtype=complex)
     keep = min(len(spectrum), len(out_spectrum))
@@ -171,6 +173,34 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     out = np.fft.irfft(out_spectrum, m) * (m / n)
     length = round(len(samples) * dst_rate / src_rate)
     return np.clip(out[:length], -1.0, 1.0).astype(np.float32)
+
+
+def fft_lengths(at_least: int, src_rate: int, dst_rate: int) -> tuple[int, int]:
+    """Lengths ``(n, m)`` of a padded clip and its resampled self, with ``n >= at_least``.
+
+    ``n`` is a multiple of the rates' reduced ratio, so ``m = n * dst / src`` is exact,
+    and the multiple has no prime factor above 5, so both FFTs are fast.
+    """
+    step = math.gcd(src_rate, dst_rate)
+    src_unit, dst_unit = src_rate // step, dst_rate // step
+    multiple = next_smooth(-(-at_least // src_unit))
+    return multiple * src_unit, multiple * dst_unit
+
+
+def next_smooth(at_least: int) -> int:
+    """The smallest number ``>= at_least`` whose prime factors are 2, 3 and 5 only."""
+    best = 1 << max(0, at_least - 1).bit_length()
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            candidate = power35
+            while candidate < at_least:
+                candidate *= 2
+            best = min(best, candidate)
+            power35 *= 3
+        power5 *= 5
+    return best
 
 
 class ProgressiveWav:

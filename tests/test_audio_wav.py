@@ -14,6 +14,8 @@ from drivers.audio_wav import (
     WavRejected,
     decode_wav,
     encode_wav,
+    fft_lengths,
+    next_smooth,
     resample,
     write_wav_atomically,
 )
@@ -95,6 +97,21 @@ def test_resampling_keeps_pitch_and_length() -> None:
     assert len(y) == 16000
     assert dominant_hz(y, 16000) == pytest.approx(1000, abs=2)
     assert np.max(np.abs(y[100:-100])) == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_clip_of_any_length_is_padded_to_lengths_the_fft_is_quick_at() -> None:
+    assert [next_smooth(n) for n in (1, 7, 11, 97, 1025)] == [1, 8, 12, 100, 1080]
+    n, m = fft_lengths(200_009, 22050, 48000)  # a prime number of samples
+    assert n >= 200_009 and n * 48000 == m * 22050
+    for length in (n, m):  # 22050:48000 is 147:320 = 3*7*7 : 2**6*5, radices of the FFT
+        for prime in (2, 3, 5, 7):
+            while length % prime == 0:
+                length //= prime
+        assert length == 1
+    x = tone(440, 200_009 / 22050, 22050)[:200_009]
+    y = resample(x, 22050, 48000)
+    assert len(y) == round(200_009 * 48000 / 22050)
+    assert dominant_hz(y, 48000) == pytest.approx(440, abs=2)
 
 
 def test_downsampling_removes_what_the_new_rate_cannot_carry() -> None:
