@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.stamp-installed
 # pytest-xdist workers. The suite mostly waits (station processes, simulators, a browser,
 # clocks scaled for simulation), so more workers than this machine's two cores pay off.
 WORKERS ?= 3
-PYTEST := $(PY) -m pytest -q -ra -n $(WORKERS) --dist worksteal --durations=10
-# The suite starts some hundred Python processes (stations, simulators, CLI commands).
-# Where PYTHONDONTWRITEBYTECODE is set, each would compile the project's sources again
-# (about a second of CPU per station); compiling them once first is what an install does.
+# Where PYTHONDONTWRITEBYTECODE is set, every process of the suite (some hundred:
+# stations, simulators, CLI commands, pytest's workers rewriting the test modules'
+# asserts) would compile the same sources again, about a second of CPU each. The suite
+# runs without it, and compiles the project's sources once first, as an install does.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -ra -n $(WORKERS) \
+	--dist worksteal --durations=10
 COMPILE := $(PY) -m compileall -q -j 0 drivers sensors broadcast sat_phone voice edge county \
 	hw-sim tests >/dev/null
 

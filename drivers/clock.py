@@ -129,11 +129,16 @@ class ManualClock:
         target = self._t + seconds
         await self.settle()
         while self._sleepers and self._sleepers[0][0] <= target:
-            deadline, _, future = heapq.heappop(self._sleepers)
+            deadline = self._sleepers[0][0]
             self._t = max(self._t, deadline)
-            if not future.done():
-                future.set_result(None)
-            await self.settle()
+            woken = 0
+            while self._sleepers and self._sleepers[0][0] == deadline:
+                future = heapq.heappop(self._sleepers)[2]
+                if not future.done():  # a cancelled sleeper needs no turn of the loop
+                    future.set_result(None)
+                    woken += 1
+            if woken:
+                await self.settle()
         self._t = target
         await self.settle()
 

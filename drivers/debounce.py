@@ -82,6 +82,12 @@ class DebouncedInput:
     def active(self) -> bool:
         return self._debounce.stable
 
+    def unsettled(self) -> tuple[float, float] | None:
+        """A raw change not yet believed: when it began and the seconds until it settles
+        (None: the raw level is the settled one)."""
+        wait = self._debounce.seconds_to_settle(self.clock.monotonic())
+        return None if wait is None else (self._debounce.raw_since, wait)
+
     def _edge(self, level: bool) -> None:
         self._debounce.edge(level, self.clock.monotonic())
         if self._task is None or self._task.done():

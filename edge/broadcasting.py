@@ -124,12 +124,14 @@ class Broadcasting:
     def _wire_panel(self) -> None:
         station, hold_s = self.station, self.station.config.panel.hold_s
         if station.config.panel.evacuate_button is not None:
-            evacuate = HoldButton(station.clock, hold_s, self._panel_evacuate)
+            evacuate = HoldButton(station.clock, hold_s, self._panel_evacuate, unsettled=(
+                lambda: station.unsettled_input("panel.evacuate_button")))
             station.on_input("panel.evacuate_button", evacuate.changed)
             self._buttons.append(evacuate)
         if station.config.panel.stop_button is not None:
             stop = HoldButton(station.clock, hold_s, on_hold=self._panel_stop_all,
-                              on_short=self._panel_stop)
+                              on_short=self._panel_stop, unsettled=(
+                                  lambda: station.unsettled_input("panel.stop_button")))
             station.on_input("panel.stop_button", stop.changed)
             self._buttons.append(stop)
 

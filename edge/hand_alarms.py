@@ -43,7 +43,9 @@ class HandAlarms:
         def held() -> None:
             self.alarms.hand_alarm(cfg.id, name, True)
 
-        hold = HoldButton(self.station.clock, max(cfg.hold_s, 0.0), on_hold=held)
+        station = self.station
+        hold = HoldButton(station.clock, max(cfg.hold_s, 0.0), on_hold=held,
+                          unsettled=lambda: station.unsettled_input(cfg.id))
         self._buttons.append(hold)
 
         def changed(active: bool, began: float) -> None:

@@ -24,9 +24,10 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Coroutine, Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from drivers.clock import Clock
+from drivers.clock import Clock, iso_utc
 from drivers.debounce import DebouncedInput
 from drivers.gpio import GpioChip
 from drivers.tasks import cancel_and_wait
@@ -240,12 +241,22 @@ class Station:
     def input_changed(self, input_id: str, active: bool, began: float) -> None:
         """A settled input level (GPIO, or a remote input polled over Modbus)."""
         actor = "panel" if input_id.startswith("panel.") else input_id
-        self.journal.record("input.pressed" if active else "input.released", input_id, actor)
+        # The event is journaled once the level has settled, a debounce window (and, on a
+        # busy CPU, a little more) after the edge; ``since`` is the edge itself, what a
+        # hold time is measured from.
+        since = self.clock.now() - timedelta(seconds=self.clock.monotonic() - began)
+        self.journal.record("input.pressed" if active else "input.released", input_id, actor,
+                            since=iso_utc(since))
         for handler in self.input_handlers.get(input_id, []):
             handler(active, began)
 
     def on_input(self, input_id: str, handler: Callable[[bool, float], None]) -> None:
         self.input_handlers.setdefault(input_id, []).append(handler)
+
+    def unsettled_input(self, input_id: str) -> tuple[float, float] | None:
+        """A GPIO input's raw change still in its debounce window (see ``HoldButton``)."""
+        watched = self.inputs.get(input_id)
+        return None if watched is None else watched.unsettled()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))

@@ -32,7 +32,7 @@ from tests.helpers import SimStationProcess
 
 pytestmark = pytest.mark.slow
 ADMIN = {"Authorization": "Bearer sim-admin"}
-EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 4}
+EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 3}
 NOT_FUZZED = {"GET /api/v1/stream"}  # an endless event stream: checked in the panel tests
 #: Checks left out, and why:
 #: * ``positive_data_acceptance``: see the module docstring;
