@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .library import MessageLibrary
 from .siren_signals import DEFAULT_PATTERNS, SirenPattern, chime, silence_blocks, siren_blocks
 from .tts import MAX_TEXT_CHARS, Speech
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class LiveSource(Protocol):
@@ -175,6 +176,7 @@ def _chop(samples: np.ndarray, block_frames: int) -> Iterator[np.ndarray]:
 
 
 async def _live_blocks(source: LiveSource, rate: int) -> AsyncIterator[np.ndarray]:
+    import numpy as np
     convert = _StreamResampler(source.rate, rate)
     async for pcm in source.blocks():
         out = convert.feed(np.asarray(pcm, dtype=np.float32).reshape(-1))
@@ -187,11 +189,13 @@ class _StreamResampler:
     (8 kHz, nothing above 3.4 kHz), and it needs no look-ahead."""
 
     def __init__(self, src_rate: int, dst_rate: int) -> None:
+        import numpy as np
         self._step = src_rate / dst_rate
         self._prev = np.zeros(1, dtype=np.float32)
         self._pos = 0.0  # next output position, in input samples from _prev
 
     def feed(self, block: np.ndarray) -> np.ndarray:
+        import numpy as np
         if self._step == 1.0:
             return block
         ext = np.concatenate([self._prev, block])

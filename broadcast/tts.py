@@ -16,10 +16,12 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from drivers.audio_wav import WavRejected, decode_wav, read_wav_file, resample, write_wav_atomically
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,11 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 _PCM = 0x0001
 _IEEE_FLOAT = 0x0003
@@ -58,6 +61,7 @@ def decode_wav(
     data: bytes, *, max_duration_s: float | None = None, min_duration_s: float = 0.0
 ) -> WavAudio:
     """Read PCM WAV bytes (8/16/24/32-bit integer or 32/64-bit float) into mono float32."""
+    import numpy as np
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise WavRejected("not a WAV file (no RIFF/WAVE header)")
     fmt: bytes | None = None
@@ -104,6 +108,7 @@ def decode_wav(
 
 
 def _to_float(raw: bytes, tag: int, width: int) -> np.ndarray:
+    import numpy as np
     if tag == _IEEE_FLOAT:
         floats = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8").astype(np.float64)
         return np.clip(np.nan_to_num(floats), -1.0, 1.0)
@@ -161,6 +166,7 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     quick at: a clip whose length is a large prime costs the FFT ten times as much, and
     every spoken message is resampled when a station starts.
     """
+    import numpy as np
     if src_rate == dst_rate or len(samples) == 0:
         return samples.astype(np.float32)
     n, m = fft_lengths(len(samples) + src_rate // 10, src_rate, dst_rate)

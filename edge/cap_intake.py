@@ -17,8 +17,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from broadcast.cap import (
     CapDecision,
     CapRejected,
@@ -33,6 +31,8 @@ from edge.cap_trust import read_trust
 from edge.durability import on_disk
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from broadcast.record import Broadcast
     from edge.broadcasting import Broadcasting
     from edge.station import Station
