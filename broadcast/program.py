@@ -107,7 +107,15 @@ class Repertoire:
         self.patterns = dict(patterns)
         self.rate = speech.rate
         self.block_frames = max(1, round(block_s * self.rate))
-        self._chime = chime(self.rate)
+        self._chime_pcm: np.ndarray | None = None
+
+    @property
+    def _chime(self) -> np.ndarray:
+        """The chime, made the first time a program asks for it (a quiet station never
+        needs numpy)."""
+        if self._chime_pcm is None:
+            self._chime_pcm = chime(self.rate)
+        return self._chime_pcm
 
     def check(self, program: Program) -> None:
         """Refuse, before anything is switched on, a program that cannot play."""
