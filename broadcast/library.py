@@ -126,7 +126,7 @@ class MessageLibrary:
             if self.uploaded_path(m.id).exists():
                 continue
             try:
-                await self.speech.speak(m.text)
+                await self.speech.prepare(m.text)
             except SpeechFailed as e:
                 problems[m.id] = str(e)
         return problems

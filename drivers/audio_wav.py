@@ -57,11 +57,27 @@ class WavAudio:
         return len(self.samples) / self.rate
 
 
-def decode_wav(
+@dataclass(frozen=True)
+class WavLayout:
+    """What a WAV file's header says, checked; its samples not yet decoded."""
+
+    tag: int  # _PCM or _IEEE_FLOAT
+    channels: int
+    rate: int
+    bits: int
+    frames: int
+    raw: bytes  # the whole frames of the data chunk
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.rate
+
+
+def check_wav(
     data: bytes, *, max_duration_s: float | None = None, min_duration_s: float = 0.0
-) -> WavAudio:
-    """Read PCM WAV bytes (8/16/24/32-bit integer or 32/64-bit float) into mono float32."""
-    import numpy as np
+) -> WavLayout:
+    """The header of PCM WAV bytes, checked as :func:`decode_wav` checks it (raises
+    :class:`WavRejected`), in plain Python: a file can be vouched for without numpy."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise WavRejected("not a WAV file (no RIFF/WAVE header)")
     fmt: bytes | None = None
@@ -102,9 +118,17 @@ def decode_wav(
         raise WavRejected(f"too long: {duration:.1f} s, limit {max_duration_s:g} s")
     if duration < min_duration_s:
         raise WavRejected(f"too short: {duration:.2f} s, at least {min_duration_s:g} s")
-    raw = payload[: frames * block_align]
-    samples = _to_float(raw, tag, width).reshape(frames, channels).mean(axis=1)
-    return WavAudio(samples.astype(np.float32), rate, channels, bits)
+    return WavLayout(tag, channels, rate, bits, frames, payload[: frames * block_align])
+
+
+def decode_wav(
+    data: bytes, *, max_duration_s: float | None = None, min_duration_s: float = 0.0
+) -> WavAudio:
+    """Read PCM WAV bytes (8/16/24/32-bit integer or 32/64-bit float) into mono float32."""
+    import numpy as np
+    wav = check_wav(data, max_duration_s=max_duration_s, min_duration_s=min_duration_s)
+    samples = _to_float(wav.raw, wav.tag, wav.bits // 8).reshape(wav.frames, wav.channels)
+    return WavAudio(samples.mean(axis=1).astype(np.float32), wav.rate, wav.channels, wav.bits)
 
 
 def _to_float(raw: bytes, tag: int, width: int) -> np.ndarray:
