@@ -17,13 +17,14 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from drivers.audio_wav import WavRejected, decode_wav, read_wav_file, resample, write_wav_atomically
 
 from .tts import Speech, SpeechFailed
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MESSAGE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -125,7 +126,7 @@ class MessageLibrary:
             if self.uploaded_path(m.id).exists():
                 continue
             try:
-                await self.speech.speak(m.text)
+                await self.speech.prepare(m.text)
             except SpeechFailed as e:
                 problems[m.id] = str(e)
         return problems
@@ -166,6 +167,7 @@ class MessageLibrary:
         return self.info(message_id)
 
     def _store(self, message_id: str, data: bytes) -> None:
+        import numpy as np
         lim = self.limits
         try:
             audio = decode_wav(

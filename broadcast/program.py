@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .library import MessageLibrary
 from .siren_signals import DEFAULT_PATTERNS, SirenPattern, chime, silence_blocks, siren_blocks
 from .tts import MAX_TEXT_CHARS, Speech
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class LiveSource(Protocol):
@@ -106,7 +107,15 @@ class Repertoire:
         self.patterns = dict(patterns)
         self.rate = speech.rate
         self.block_frames = max(1, round(block_s * self.rate))
-        self._chime = chime(self.rate)
+        self._chime_pcm: np.ndarray | None = None
+
+    @property
+    def _chime(self) -> np.ndarray:
+        """The chime, made the first time a program asks for it (a quiet station never
+        needs numpy)."""
+        if self._chime_pcm is None:
+            self._chime_pcm = chime(self.rate)
+        return self._chime_pcm
 
     def check(self, program: Program) -> None:
         """Refuse, before anything is switched on, a program that cannot play."""
@@ -175,6 +184,7 @@ def _chop(samples: np.ndarray, block_frames: int) -> Iterator[np.ndarray]:
 
 
 async def _live_blocks(source: LiveSource, rate: int) -> AsyncIterator[np.ndarray]:
+    import numpy as np
     convert = _StreamResampler(source.rate, rate)
     async for pcm in source.blocks():
         out = convert.feed(np.asarray(pcm, dtype=np.float32).reshape(-1))
@@ -187,11 +197,13 @@ class _StreamResampler:
     (8 kHz, nothing above 3.4 kHz), and it needs no look-ahead."""
 
     def __init__(self, src_rate: int, dst_rate: int) -> None:
+        import numpy as np
         self._step = src_rate / dst_rate
         self._prev = np.zeros(1, dtype=np.float32)
         self._pos = 0.0  # next output position, in input samples from _prev
 
     def feed(self, block: np.ndarray) -> np.ndarray:
+        import numpy as np
         if self._step == 1.0:
             return block
         ext = np.concatenate([self._prev, block])

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 EDGE_S = 0.01  # ramp at each on/off edge
 
@@ -74,6 +76,7 @@ DEFAULT_PATTERNS: dict[str, SirenPattern] = {
 
 def siren_blocks(pattern: SirenPattern, rate: int, block_frames: int) -> Iterator[np.ndarray]:
     """The pattern as mono float32 blocks of ``block_frames`` (the last may be shorter)."""
+    import numpy as np
     on = round(pattern.on_s * rate)
     off = round(pattern.off_s * rate)
     edge = min(round(EDGE_S * rate), on // 2)
@@ -90,6 +93,7 @@ def siren_blocks(pattern: SirenPattern, rate: int, block_frames: int) -> Iterato
 
 
 def silence_blocks(frames: int, block_frames: int) -> Iterator[np.ndarray]:
+    import numpy as np
     for start in range(0, frames, block_frames):
         yield np.zeros(min(block_frames, frames - start), dtype=np.float32)
 
@@ -104,6 +108,7 @@ class _Oscillator:
         self._t = 0  # samples generated
 
     def next(self, n: int) -> np.ndarray:
+        import numpy as np
         p = self._p
         t = (self._t + np.arange(n)) / self._rate
         if p.sound == "tone":
@@ -122,6 +127,7 @@ CHIME_NOTES_HZ = (784.0, 659.3, 523.3)  # G5 E5 C5, the falling three-tone of pu
 
 def chime(rate: int, level: float = 0.5, note_s: float = 0.45) -> np.ndarray:
     """The attention chime played before an announcement (about 1.6 s)."""
+    import numpy as np
     parts = []
     n = round(note_s * rate)
     t = np.arange(round(note_s * 1.6 * rate)) / rate

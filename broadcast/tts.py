@@ -16,10 +16,19 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from drivers.audio_wav import (
+    WavRejected,
+    check_wav,
+    decode_wav,
+    read_wav_file,
+    resample,
+    write_wav_atomically,
+)
 
-from drivers.audio_wav import WavRejected, decode_wav, read_wav_file, resample, write_wav_atomically
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +88,22 @@ class Speech:
         except WavRejected:
             path.unlink(missing_ok=True)  # a torn cache file: make it again
             return None
+
+    async def prepare(self, text: str) -> None:
+        """Make sure the speech of ``text`` is in the cache (made now if not, raises
+        :class:`SpeechFailed`). A cached file is vouched for by its header, not decoded:
+        a station that starts with its speech made loads no numpy until it speaks."""
+        normal = " ".join(text.split())
+        if normal and len(normal) <= MAX_TEXT_CHARS:
+            path = self.cache_path(normal)
+            try:
+                check_wav(path.read_bytes())
+                return
+            except OSError:  # not made yet, or a cache that cannot be read: make it (again)
+                pass
+            except WavRejected:
+                path.unlink(missing_ok=True)  # a torn cache file: make it again
+        await self.speak(text)
 
     async def speak(self, text: str) -> np.ndarray:
         """The text as mono float32 at ``rate``; raises :class:`SpeechFailed`."""

@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from drivers.audio_feed import Feed
 from drivers.audio_wav import ProgressiveWav, to_int16
 from drivers.clock import Clock
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ class _FeedOutput:
 
     async def play(self, frames: np.ndarray, *, cancel: asyncio.Event | None = None,
                    live: bool = False) -> bool:
+        import numpy as np
         self._require_open()
         self._before_push()
         self._feed.push(np.asarray(frames, dtype=np.float32).reshape(-1))
@@ -403,6 +405,7 @@ class SoundDeviceOutput(_FeedOutput):
 
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
         # PortAudio's thread: no allocation beyond the block, no logging, no raising.
+        import numpy as np
         if status.output_underflow:
             self._device_underruns += 1
         block = self._feed.take(frames)

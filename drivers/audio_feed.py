@@ -15,8 +15,11 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 
 class Feed:
@@ -49,6 +52,7 @@ class Feed:
 
     def push(self, frames: np.ndarray) -> None:
         """Queue audio; from now on, running dry counts as an underrun until :meth:`finish`."""
+        import numpy as np
         if frames.ndim != 1:
             raise ValueError(f"mono frames expected, got shape {frames.shape}")
         if len(frames) == 0:
@@ -83,6 +87,7 @@ class Feed:
 
     def take(self, n: int) -> np.ndarray:
         """Exactly ``n`` frames for the device: queued audio, then silence."""
+        import numpy as np
         out = np.zeros(n, dtype=np.float32)
         with self._lock:
             if self._fade_total:
@@ -110,6 +115,7 @@ class Feed:
         return got
 
     def _take_fading(self, out: np.ndarray) -> int:
+        import numpy as np
         left = self._fade_total - self._fade_done
         got = self._copy_out(out, min(len(out), left))
         position = np.arange(self._fade_done, self._fade_done + got, dtype=np.float32)

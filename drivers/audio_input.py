@@ -20,9 +20,11 @@ import contextlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 READ_SIZE = 8192
 
@@ -82,6 +84,7 @@ class _QueuedInput:
         return block
 
     def take_pending(self) -> np.ndarray:
+        import numpy as np
         self._collect()
         blocks = []
         while not self._queue.empty():
@@ -124,6 +127,7 @@ class SocketInput(_QueuedInput):
         asyncio.get_running_loop().add_reader(sock.fileno(), self._collect)
 
     def _collect(self) -> None:
+        import numpy as np
         sock = self._sock
         while sock is not None:
             try:

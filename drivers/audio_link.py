@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from drivers.audio_feed import Feed
 from drivers.audio_input import (
@@ -32,6 +30,9 @@ from drivers.audio_input import (
     SoundDeviceInput,
 )
 from drivers.audio_wav import to_int16
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class AudioLink(AudioInput, Protocol):
@@ -55,6 +56,7 @@ class SocketLink(SocketInput):
         self.dropped_frames = 0
 
     def write(self, pcm: np.ndarray) -> None:
+        import numpy as np
         sock = self._sock
         if sock is None:
             return
@@ -102,6 +104,7 @@ class SoundDeviceLink(SoundDeviceInput):
         outdata[:, 0] = self._feed.take(frames)
 
     def write(self, pcm: np.ndarray) -> None:
+        import numpy as np
         self._feed.push(np.asarray(pcm, dtype=np.float32).reshape(-1))
 
     async def close(self) -> None:

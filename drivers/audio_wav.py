@@ -18,8 +18,11 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 _PCM = 0x0001
 _IEEE_FLOAT = 0x0003
@@ -54,10 +57,27 @@ class WavAudio:
         return len(self.samples) / self.rate
 
 
-def decode_wav(
+@dataclass(frozen=True)
+class WavLayout:
+    """What a WAV file's header says, checked; its samples not yet decoded."""
+
+    tag: int  # _PCM or _IEEE_FLOAT
+    channels: int
+    rate: int
+    bits: int
+    frames: int
+    raw: bytes  # the whole frames of the data chunk
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.rate
+
+
+def check_wav(
     data: bytes, *, max_duration_s: float | None = None, min_duration_s: float = 0.0
-) -> WavAudio:
-    """Read PCM WAV bytes (8/16/24/32-bit integer or 32/64-bit float) into mono float32."""
+) -> WavLayout:
+    """The header of PCM WAV bytes, checked as :func:`decode_wav` checks it (raises
+    :class:`WavRejected`), in plain Python: a file can be vouched for without numpy."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise WavRejected("not a WAV file (no RIFF/WAVE header)")
     fmt: bytes | None = None
@@ -98,12 +118,21 @@ def decode_wav(
         raise WavRejected(f"too long: {duration:.1f} s, limit {max_duration_s:g} s")
     if duration < min_duration_s:
         raise WavRejected(f"too short: {duration:.2f} s, at least {min_duration_s:g} s")
-    raw = payload[: frames * block_align]
-    samples = _to_float(raw, tag, width).reshape(frames, channels).mean(axis=1)
-    return WavAudio(samples.astype(np.float32), rate, channels, bits)
+    return WavLayout(tag, channels, rate, bits, frames, payload[: frames * block_align])
+
+
+def decode_wav(
+    data: bytes, *, max_duration_s: float | None = None, min_duration_s: float = 0.0
+) -> WavAudio:
+    """Read PCM WAV bytes (8/16/24/32-bit integer or 32/64-bit float) into mono float32."""
+    import numpy as np
+    wav = check_wav(data, max_duration_s=max_duration_s, min_duration_s=min_duration_s)
+    samples = _to_float(wav.raw, wav.tag, wav.bits // 8).reshape(wav.frames, wav.channels)
+    return WavAudio(samples.mean(axis=1).astype(np.float32), wav.rate, wav.channels, wav.bits)
 
 
 def _to_float(raw: bytes, tag: int, width: int) -> np.ndarray:
+    import numpy as np
     if tag == _IEEE_FLOAT:
         floats = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8").astype(np.float64)
         return np.clip(np.nan_to_num(floats), -1.0, 1.0)
@@ -161,6 +190,7 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     quick at: a clip whose length is a large prime costs the FFT ten times as much, and
     every spoken message is resampled when a station starts.
     """
+    import numpy as np
     if src_rate == dst_rate or len(samples) == 0:
         return samples.astype(np.float32)
     n, m = fft_lengths(len(samples) + src_rate // 10, src_rate, dst_rate)

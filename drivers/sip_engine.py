@@ -31,9 +31,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pjsua2 as pj  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from drivers.audio_wav import to_int16
@@ -49,6 +48,9 @@ from drivers.sip_ua import (
     SipEvent,
     SipSettings,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FRAME = CLOCK_RATE * FRAME_MS // 1000
 DTMF_METHODS = {0: "rfc4733", 1: "sip_info"}
@@ -83,6 +85,7 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]  # pjsua2 has no types
         frame.size = len(pcm)
 
     def onFrameReceived(self, frame: Any) -> None:
+        import numpy as np
         data = bytes(frame.buf)
         if data:
             self.on_audio(self.call, np.frombuffer(data, "<i2").astype(np.float32) / 32768.0)

@@ -26,11 +26,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from drivers.audio_feed import Feed
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 

@@ -5,6 +5,11 @@ WAL, so a reader (the API, a backup) never blocks the writer; autocommit
 ``synchronous`` chosen by the caller: ``FULL`` where a row is a promise to someone
 (the journal, the outbox, durable state), ``NORMAL`` for bulk data that can be
 recovered from the device (rain readings).
+
+Each connection's page cache is bounded to :data:`CACHE_KIB` (SQLite's default is
+2 MiB per connection): the station's connections live as long as the daemon and
+mostly append, so a large cache would only fill, over days, with pages of a growing
+file that the OS keeps cached anyway; five of them would be 10 MiB of a Pi's memory.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Literal
 
 Synchronous = Literal["FULL", "NORMAL"]
 
+CACHE_KIB = 256
+
 
 def connect(path: Path | str, *, synchronous: Synchronous = "FULL",
             check_same_thread: bool = True) -> sqlite3.Connection:
@@ -23,6 +30,7 @@ def connect(path: Path | str, *, synchronous: Synchronous = "FULL",
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     except BaseException:
         conn.close()
         raise

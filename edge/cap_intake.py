@@ -17,22 +17,18 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from broadcast.cap import (
-    CapDecision,
-    CapRejected,
-    SeenAlerts,
-    StationArea,
-    decide,
-    parse_alert,
-)
+from broadcast.cap_area import StationArea
+from broadcast.cap_decide import CapDecision, decide
+from broadcast.cap_model import CapRejected
+from broadcast.cap_seen import SeenAlerts
 from broadcast.program import LiveContent, Program, TextContent
 from drivers.audio_wav import WavRejected, decode_wav
 from edge.cap_trust import read_trust
 from edge.durability import on_disk
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from broadcast.record import Broadcast
     from edge.broadcasting import Broadcasting
     from edge.station import Station
@@ -100,6 +96,8 @@ class CapIntake:
     async def receive(self, xml: bytes, *, actor: str) -> dict[str, Any]:
         """Parse (raises ``CapRejected``, journaled), decide, and carry out; returns what
         was done. A refused alert moves nothing."""
+        from broadcast.cap_parse import parse_alert  # lxml, the XSD, signxml: when one comes
+
         now = self.station.clock.now()
         self._report_trust()
         try:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from broadcast.cap_signature import PinnedCertificates, describe, read_certificates
 from edge.config import CapConfig
+
+if TYPE_CHECKING:
+    from broadcast.cap_signature import PinnedCertificates
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class CapTrust:
             return "fault", "no trusted certificate"
         valid = self.pinned.valid_at(now)
         if not valid:
+            from broadcast.cap_signature import describe
+
             return "fault", "no trusted certificate is valid now: every signed alert is " \
                             "refused (" + ", ".join(describe(c) for c in
                                                     self.pinned.certificates) + ")"
@@ -37,6 +42,11 @@ class CapTrust:
 
 def read_trust(config: CapConfig) -> CapTrust:
     """The certificates of ``config.trusted_certificates``, and a problem per bad file."""
+    if not config.trusted_certificates:
+        return CapTrust(None, ())
+    # cryptography, signxml and lxml only for a station that checks signatures
+    from broadcast.cap_signature import PinnedCertificates, read_certificates
+
     certificates = []
     problems = []
     for i, path in enumerate(config.trusted_certificates):

@@ -27,14 +27,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from drivers import sqlite_wal
 from drivers.clock import Clock, iso_utc
 from drivers.sqlite_writer import SqliteWriter, WriterFront, WriterStopped
 
 log = logging.getLogger(__name__)
 
+SCHEMA_TABLES = """
+CREATE TABLE IF NOT EXISTS "events" (
+   "seq" INTEGER PRIMARY KEY,
+   "ts" TEXT NOT NULL,
+   "kind" TEXT NOT NULL,
+   "source" TEXT NOT NULL,
+   "actor" TEXT NOT NULL,
+   "data" TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "idx_events_kind" ON "events" ("kind");
+CREATE TABLE IF NOT EXISTS "archives" (
+   "through_seq" INTEGER PRIMARY KEY,
+   "file" TEXT,
+   "events" INTEGER,
+   "created" TEXT
+);
+"""
 SCHEMA_TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
@@ -71,19 +86,9 @@ def _insert(conn: sqlite3.Connection, batch: list[tuple[int, Row]]) -> None:
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    db = sqlite_utils.Database(conn)
-    if "events" not in db.table_names():
-        db.table("events").create(
-            {"seq": int, "ts": str, "kind": str, "source": str, "actor": str, "data": str},
-            pk="seq",
-            not_null={"ts", "kind", "source", "actor", "data"},
-        )
-        db.table("events").create_index(["kind"])
-    if "archives" not in db.table_names():
-        db.table("archives").create(
-            {"through_seq": int, "file": str, "events": int, "created": str}, pk="through_seq"
-        )
-    conn.executescript(SCHEMA_TRIGGERS)
+    """The tables as the journal has always had them (first laid out through sqlite-utils;
+    plain SQL keeps that library, and the numpy it imports, out of the daemon)."""
+    conn.executescript(SCHEMA_TABLES + SCHEMA_TRIGGERS)
 
 
 class Journal(WriterFront[Row]):

@@ -45,8 +45,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from drivers import sqlite_wal
 from drivers.sqlite_writer import SqliteWriter, WriterFront
 from sensors.gauge_events import CounterReading
@@ -98,13 +96,14 @@ class RainStore(WriterFront[Batch]):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         conn = sqlite_wal.connect(path, synchronous="NORMAL", check_same_thread=False)
-        db = sqlite_utils.Database(conn)
-        tables = db.table_names()
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "minutes" not in tables:
             conn.execute("CREATE TABLE minutes (gauge TEXT NOT NULL, minute INTEGER NOT NULL,"
                          " mm REAL NOT NULL, PRIMARY KEY (gauge, minute)) WITHOUT ROWID")
         if "counters" not in tables:
-            db.table("counters").create({"gauge": str, "raw": int, "t": float}, pk="gauge")
+            conn.execute('CREATE TABLE "counters" ("gauge" TEXT PRIMARY KEY, "raw" INTEGER,'
+                         ' "t" REAL)')
         if "increments" in tables:
             _migrate_increments(conn)
         self._in_flight: list[tuple[int, Batch]] = []  # handed over, maybe not yet on disk

@@ -18,14 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-
 from broadcast.priority import Priority
 from broadcast.program import LiveContent, MessageContent, Program
 from drivers.clock import BEIJING
 from drivers.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from edge.broadcasting import Broadcasting
     from edge.station import Station
 
@@ -61,6 +61,7 @@ class Silence:
         self.rate = rate
 
     async def blocks(self) -> AsyncIterator[np.ndarray]:
+        import numpy as np
         yield np.zeros(round(self.rate * SILENCE_S), dtype=np.float32)
 
 

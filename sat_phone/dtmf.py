@@ -25,8 +25,11 @@ returns the digits they completed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 ROWS = (697.0, 770.0, 852.0, 941.0)
 COLUMNS = (1209.0, 1336.0, 1477.0, 1633.0)
@@ -61,6 +64,7 @@ class DtmfDetector:
     """Digits in mono float audio at ``limits.rate`` (samples in [-1, 1])."""
 
     def __init__(self, limits: DtmfLimits | None = None) -> None:
+        import numpy as np
         self.limits = limits or DtmfLimits()
         rate = self.limits.rate
         self._window = max(64, round(WINDOW_S * rate))
@@ -79,6 +83,7 @@ class DtmfDetector:
 
     def feed(self, pcm: np.ndarray) -> list[str]:
         """Take the next samples; the digits whose tones became long enough in them."""
+        import numpy as np
         self._buffer = np.concatenate([self._buffer, np.asarray(pcm, np.float32).reshape(-1)])
         count = (len(self._buffer) - self._window) // self._hop + 1
         if count <= 0:
@@ -97,11 +102,13 @@ class DtmfDetector:
         return digits
 
     def reset(self) -> None:
+        import numpy as np
         self._buffer = np.zeros(0, dtype=np.float32)
         self._run, self._valid, self._gap, self._emitted = None, 0, 0, False
 
     def _classify(self, power: np.ndarray, total: float) -> str | None:
         """The key whose two tones this window holds within every limit, if any."""
+        import numpy as np
         grid = power.reshape(8, 2 * SPAN + 1)
         low = self._strongest(grid[:4])
         high = self._strongest(grid[4:])
@@ -120,6 +127,7 @@ class DtmfDetector:
 
     def _strongest(self, group: np.ndarray) -> tuple[int, float] | None:
         """(tone index, power) of the group's strongest tone, None if off frequency."""
+        import numpy as np
         tone, point = np.unravel_index(int(np.argmax(group)), group.shape)
         values = group[tone]
         offset = float(self._offsets[point])

@@ -41,15 +41,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from drivers.clock import Clock
 from sat_phone.modem import SmsSendError
 from sat_phone.numbers import number_key
 from sat_phone.pdu import DELIVERED, encode_address, split_text
 from sat_phone.pdu import FAILED as DELIVERY_FAILED
 from sat_phone.pdu import PENDING as DELIVERY_PENDING
-from sat_phone.sqlite_store import SqliteStore
+from sat_phone.sqlite_store import SqliteStore, Table
 from sat_phone.waiting import event_or_timeout
 
 log = logging.getLogger(__name__)
@@ -177,26 +175,25 @@ class Outbox(SqliteStore):
         #: Rows the disk has not taken yet (whole rows, by id): sent from memory meanwhile.
         self._unsaved: dict[int, dict[str, Any]] = {}
 
-    def _create(self, db: sqlite_utils.Database) -> None:
-        db.table("outbox").create(
-            {
-                "id": int, "number": str, "text": str, "tag": str, "reference": int,
-                "parts": int, "parts_sent": int, "refs": str, "state": str,
-                "attempts": int, "created": str, "next_try": str, "last_error": str,
-                "priority": int, "delivery": str,
-            },
-            pk="id",
-            not_null={"number", "text", "state", "created", "next_try"},
-        )
-        db.table("outbox").create_index(["state", "next_try"])
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.executescript("""
+            CREATE TABLE "outbox" (
+               "id" INTEGER PRIMARY KEY, "number" TEXT NOT NULL, "text" TEXT NOT NULL,
+               "tag" TEXT, "reference" INTEGER, "parts" INTEGER, "parts_sent" INTEGER,
+               "refs" TEXT, "state" TEXT NOT NULL, "attempts" INTEGER,
+               "created" TEXT NOT NULL, "next_try" TEXT NOT NULL, "last_error" TEXT,
+               "priority" INTEGER, "delivery" TEXT);
+            CREATE INDEX "idx_outbox_state_next_try" ON "outbox" ("state", "next_try");
+        """)
 
-    def _upgrade(self, db: sqlite_utils.Database) -> None:
-        columns = db.table("outbox").columns_dict
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        columns = Table(conn, "outbox").columns()
         if "priority" not in columns:  # written before reports went first
-            db.table("outbox").add_column("priority", int, not_null_default=int(
-                SmsPriority.ROUTINE))
+            conn.execute('ALTER TABLE "outbox" ADD COLUMN "priority" INTEGER NOT NULL '
+                         f"DEFAULT {int(SmsPriority.ROUTINE)}")
         if "delivery" not in columns:
-            db.table("outbox").add_column("delivery", str, not_null_default="[]")
+            conn.execute("""ALTER TABLE "outbox" ADD COLUMN "delivery" TEXT NOT NULL """
+                         "DEFAULT '[]'")
 
     def enqueue(
         self, number: str, text: str, *, tag: str | None = None,
@@ -215,8 +212,7 @@ class Outbox(SqliteStore):
         try:
             if not self._flush():
                 raise sqlite3.OperationalError(f"{len(self._unsaved)} earlier rows not written")
-            message_id = self._table.insert(row).last_pk
-            assert isinstance(message_id, int)  # the rowid of the row just inserted
+            message_id = self._table.insert(row)
         except sqlite3.Error as exc:
             message_id = self._next_id()
             self._unsaved[message_id] = {**row, "id": message_id}

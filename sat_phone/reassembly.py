@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from drivers.clock import Clock
 from sat_phone.pdu import Concat, Deliver, SmsPart, join_parts
@@ -68,18 +67,15 @@ class Reassembly(SqliteStore):
         self._clock = clock
         self._on_message = on_message
 
-    def _create(self, db: sqlite_utils.Database) -> None:
-        db.table("sms_parts").create(
-            {
-                "id": int, "sender": str, "reference": int, "ref_bits": int, "total": int,
-                "seq": int, "encoding": str, "payload": bytes, "text": str,
-                "timestamp": str, "received": str,
-            },
-            pk="id",
-        )
-        db.table("sms_parts").create_index(
-            ["sender", "reference", "ref_bits", "total", "seq"], unique=True
-        )
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.executescript("""
+            CREATE TABLE "sms_parts" (
+               "id" INTEGER PRIMARY KEY, "sender" TEXT, "reference" INTEGER,
+               "ref_bits" INTEGER, "total" INTEGER, "seq" INTEGER, "encoding" TEXT,
+               "payload" BLOB, "text" TEXT, "timestamp" TEXT, "received" TEXT);
+            CREATE UNIQUE INDEX "idx_sms_parts_sender_reference_ref_bits_total_seq"
+                ON "sms_parts" ("sender", "reference", "ref_bits", "total", "seq");
+        """)
 
     async def add(self, part: Deliver) -> None:
         """Take one received part; raises if ``on_message`` fails (keep it on the terminal)."""

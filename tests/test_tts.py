@@ -56,12 +56,26 @@ async def test_a_torn_cache_file_is_made_again(tmp_path: Path) -> None:
     assert len(x) > RATE // 4
 
 
+async def test_prepare_makes_missing_or_torn_speech_and_trusts_a_sound_cache(
+        tmp_path: Path) -> None:
+    offline = Speech(tmp_path, RATE, program="/nonexistent/espeak-ng")
+    with pytest.raises(SpeechFailed, match="not installed"):
+        await offline.prepare("测试")  # nothing cached: it must be made, and cannot be
+    speech = Speech(tmp_path, RATE)
+    speech.cache_path("测试").write_bytes(b"RIFF")
+    await speech.prepare(" 测试 ")
+    await offline.prepare("测试")  # the file made above vouches for it: nothing to run
+    assert len(await offline.speak("测试")) > RATE // 4
+
+
 async def test_empty_and_overlong_texts_are_refused(tmp_path: Path) -> None:
     speech = Speech(tmp_path, RATE)
     with pytest.raises(SpeechFailed, match="empty"):
         await speech.speak("   ")
     with pytest.raises(SpeechFailed, match="too long"):
         await speech.speak("转移" * 300)
+    with pytest.raises(SpeechFailed, match="too long"):
+        await speech.prepare("转移" * 300)
 
 
 async def test_a_hung_synthesiser_is_killed_after_the_timeout(tmp_path: Path) -> None:

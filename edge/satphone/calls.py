@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from broadcast.priority import Priority
 from broadcast.program import LiveContent, Program
 from drivers.audio_input import AudioInput, AudioInputError, AudioInputSettings, make_input
@@ -40,6 +38,8 @@ from sat_phone.dtmf import DtmfDetector, DtmfLimits
 from sat_phone.numbers import NumberList
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from broadcast.record import Broadcast
     from edge.broadcasting import Broadcasting
     from edge.satphone.phone import SatPhone

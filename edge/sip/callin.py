@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from broadcast.priority import Priority
 from broadcast.program import LiveContent, Program
 from drivers.clock import iso_utc
@@ -32,6 +30,8 @@ from sat_phone.commands import PinGuard
 MAX_LAG_S = 0.1
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from broadcast.record import Broadcast
     from edge.broadcasting import Broadcasting
     from edge.satphone.phone import SatPhone

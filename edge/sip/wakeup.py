@@ -22,8 +22,6 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from broadcast.tts import Speech, SpeechFailed, Voice
 from drivers.clock import iso_utc
 from drivers.sip_ua import CLOCK_RATE, CallMedia, CallState, Digit, SipCallError
@@ -31,6 +29,8 @@ from drivers.tasks import cancel_and_wait
 from voice.wakeup import WakeCall, WakeTier, WakeUp
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from edge.alarms import Alarm, Alarms
     from edge.satphone.reports import Reports
     from edge.sip.phone import SipPhone
@@ -273,6 +273,7 @@ class WakeRun:
 
     async def _speak(self, handle: int, call: WakeCall) -> None:
         """The message ``wakeup_plays`` times, each with the prompt; then the wait for 1."""
+        import numpy as np
         assert self._speech is not None
         try:
             clip = await self._speech
