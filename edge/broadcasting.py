@@ -74,7 +74,8 @@ def build_chain(
     data_dir = config.station.data_dir
     settings = AudioSettings(
         backend=config.audio.backend, rate=config.audio.sample_rate,
-        device=config.audio.device, out_dir=data_dir / "audio-out",
+        device=config.audio.device, block_s=config.audio.block_s,
+        out_dir=data_dir / "audio-out",
     )
     output = make_output(settings, clock, on_session)
     speech = Speech(data_dir / "tts", settings.rate,

@@ -148,6 +148,10 @@ class AudioConfig(Section):
     backend: Literal["sounddevice", "file"] = "sounddevice"
     device: str = "default"
     sample_rate: Literal[8000, 16000, 22050, 44100, 48000] = 16000
+    #: Audio handed to the device at a time (one PortAudio callback, one file write):
+    #: shorter starts a sound sooner, longer wakes the station less often and rides out a
+    #: busy CPU better. At most the live queue (60 ms), which must hold a whole block.
+    block_s: Annotated[float, _range(0.005, 0.06)] = 0.02
 
 
 class BroadcastConfig(Section):
