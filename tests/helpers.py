@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,6 +189,42 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0,
 ConfigFor = Callable[[Path, str], str]
 
 
+def _speech_cache() -> Path:
+    """Speech made by the simulated stations of earlier tests (and runs), shared by every
+    worker. A station a test starts finds its messages' speech made, as a restarted
+    station does, instead of loading numpy and running espeak-ng for each (about a second
+    of CPU per station). Making speech at a first start is tested in-process
+    (test_tts.py, test_broadcast_station.py). The folder is named by the code that makes
+    speech, so a change there never meets speech made before it."""
+    makers = b"".join((REPO / name).read_bytes()
+                      for name in ("broadcast/tts.py", "drivers/audio_wav.py"))
+    return REPO / "var" / f"test-speech-{hashlib.sha256(makers).hexdigest()[:12]}"
+
+
+SPEECH_CACHE = _speech_cache()
+
+
+def seed_speech(data_dir: Path) -> None:
+    """Give a fresh data dir the speech made so far (a data dir of its own is left alone)."""
+    made = data_dir / "tts"
+    if made.exists() or not SPEECH_CACHE.is_dir():
+        return
+    made.mkdir(parents=True)
+    for wav in SPEECH_CACHE.glob("tts-*.wav"):
+        shutil.copyfile(wav, made / wav.name)
+
+
+def keep_speech(data_dir: Path) -> None:
+    """Add what a station made to the shared speech (whole files only: the station writes
+    each atomically, and so does this)."""
+    SPEECH_CACHE.mkdir(parents=True, exist_ok=True)
+    for wav in (data_dir / "tts").glob("tts-*.wav"):
+        if not (SPEECH_CACHE / wav.name).exists():
+            partial = SPEECH_CACHE / f".{wav.name}.{os.getpid()}"
+            shutil.copyfile(wav, partial)
+            os.replace(partial, SPEECH_CACHE / wav.name)
+
+
 class SimStationProcess:
     """``station-edge run --sim`` as a child process, on its own port and data dir.
 
@@ -204,6 +242,7 @@ class SimStationProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         listen = f"127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
+        seed_speech(data_dir)
         if config is None:
             run = ["--sim", "--listen", listen, "--data-dir", str(data_dir)]
         else:
@@ -274,6 +313,7 @@ class SimStationProcess:
         self.process.wait()
         self._log.close()
         self._http.close()
+        keep_speech(self.data_dir)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
