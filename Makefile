@@ -12,7 +12,7 @@ WORKERS ?= 3
 # asserts) would compile the same sources again, about a second of CPU each. The suite
 # runs without it, and compiles the project's sources once first, as an install does.
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -ra -n $(WORKERS) \
-	--dist worksteal --durations=10
+	--dist loadscope --no-loadscope-reorder --durations=10
 COMPILE := $(PY) -m compileall -q -j 0 drivers sensors broadcast sat_phone voice edge county \
 	hw-sim tests >/dev/null
 
