@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,14 @@ SHIPPED = REPO / "docs" / "county"
 VIEWER, OPERATOR = "sim-viewer", "sim-operator"
 COUNTY, NEIGHBOUR = "421127", "421128"
 PR_SET_PDEATHSIG = 1
+
+
+#: Starts of a station whose planned port another program took first.
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(Exception):
+    """A process exited because another program held its port."""
 
 
 def free_port() -> int:
@@ -209,8 +217,24 @@ class Fleet:
                            "--station-name", s.name, "--area-code", s.area])
 
     def _await_ready(self, s: FleetStation) -> None:
+        """Until the station answers as itself. A port found free when the fleet was
+        planned may be taken by another program before the station binds it: the station
+        then exits saying so (and whatever holds the port may answer in its place), and
+        is started again on another port, the station list and Prometheus's targets with
+        it."""
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                self._await_http(f"{s.url}/api/v1/health", s.id, self.settings.ready_timeout_s,
+                                 headers=self.auth(), answers_as=s.id)
+                return
+            except PortTaken:
+                self.processes.pop(s.id).wait()
+                s = self.stations[s.id] = replace(s, port=free_port())
+                self.write_station_list()
+                self._write_targets()
+                self._spawn_station(s)
         self._await_http(f"{s.url}/api/v1/health", s.id, self.settings.ready_timeout_s,
-                         headers=self.auth())
+                         headers=self.auth(), answers_as=s.id)
 
     def write_station_list(self) -> Path:
         """The county's station list for ``station-county`` (the simulator tokens)."""
@@ -267,11 +291,15 @@ class Fleet:
         path.write_text(json.dumps(config, indent=1), encoding="utf-8")  # JSON is YAML
         return path
 
-    def _start_prometheus(self) -> None:
+    def _write_targets(self) -> None:
+        """Prometheus's file of stations to scrape (it reads it again when it changes)."""
         targets = [{"targets": [f"127.0.0.1:{s.port}"], "labels": {"station": s.id,
                                                                    "area": s.area}}
                    for s in self.stations.values()]
         (self.workdir / "targets.json").write_text(json.dumps(targets), encoding="utf-8")
+
+    def _start_prometheus(self) -> None:
+        self._write_targets()
         path = self._prometheus_config(rule_files=[])
         self.prometheus_url = self._spawn_server("prometheus", "prometheus", path,
                                                  "--storage.tsdb.path", "--web.enable-lifecycle")
@@ -285,17 +313,24 @@ class Fleet:
             raise RuntimeError("Prometheus did not load the rules")
 
     def _await_http(self, url: str, key: str, timeout_s: float = 60.0,
-                    headers: dict[str, str] | None = None) -> None:
-        """Until ``url`` answers 200; the process's log in the error if it never does."""
+                    headers: dict[str, str] | None = None, answers_as: str | None = None
+                    ) -> None:
+        """Until ``url`` answers 200 (with ``answers_as``: a health whose station is that,
+        not another program's answer on a port it took); the process's log in the error if
+        it never does, :class:`PortTaken` if it exited because its port was taken."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.processes[key].poll() is None:
             try:
-                if self.http.get(url, headers=headers, timeout=2).status_code == 200:
+                reply = self.http.get(url, headers=headers, timeout=2)
+                if reply.status_code == 200 and (
+                        answers_as is None or reply.json()["station"]["id"] == answers_as):
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 pass
             time.sleep(0.1)
         log = (self.workdir / f"{key}.log").read_text(errors="replace")[-2000:]
+        if self.processes[key].poll() is not None and "Address already in use" in log:
+            raise PortTaken(f"{key}: {url}")
         raise RuntimeError(f"{key} did not become ready:\n{log}")
 
     # -- acting on it ------------------------------------------------------------------
