@@ -301,8 +301,12 @@ class Fleet:
     def _start_prometheus(self) -> None:
         self._write_targets()
         path = self._prometheus_config(rule_files=[])
-        self.prometheus_url = self._spawn_server("prometheus", "prometheus", path,
-                                                 "--storage.tsdb.path", "--web.enable-lifecycle")
+        # Alerts are sent again every evaluation, not after Prometheus's default minute:
+        # the rules' reload restarts the search for Alertmanager, and a first send made
+        # before it is found again is dropped (seen: alerts firing at 10 s, received at 70 s)
+        self.prometheus_url = self._spawn_server(
+            "prometheus", "prometheus", path, "--storage.tsdb.path", "--web.enable-lifecycle",
+            f"--rules.alert.resend-delay={self.settings.evaluation_interval}")
 
     def _load_rules(self) -> None:
         (self.workdir / "rules.yml").write_text(self.rules_text(), encoding="utf-8")

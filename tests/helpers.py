@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -11,13 +12,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from edge.config import Config, parse
+
+T = TypeVar("T")
 
 SIM_VIEWER = {"Authorization": "Bearer sim-viewer"}
 SIM_OPERATOR = {"Authorization": "Bearer sim-operator"}
@@ -126,8 +129,19 @@ class StationRun:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Stop the station while its time runs, as it does for a real one: a broadcast on
+        air fades out on the station's clock, and the stop waits for that (else it waits
+        out its real-time bound, seconds, and then cuts the audio)."""
         self.station.request_stop("test over")
-        await self.station.stop()
+        await self.while_time_runs(self.station.stop())
+
+    async def while_time_runs(self, work: Awaitable[T]) -> T:
+        """Await ``work`` while the station's clock runs on, 0.1 s at a time."""
+        task = asyncio.ensure_future(work)
+        advance = getattr(self.clock, "advance", None)
+        while advance is not None and not task.done():
+            await advance(0.1)
+        return await task
 
     def events(self, kind: str | None = None) -> list[dict[str, object]]:
         journal = self.station.journal

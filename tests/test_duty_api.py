@@ -7,11 +7,9 @@ notes in the 值班记录 and its CSV, the heartbeat and described journal on th
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 
@@ -29,7 +27,6 @@ kind = "pulse"
 pin = 20
 mm_per_tip = 5.0
 """
-T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -39,14 +36,6 @@ async def station(tmp_path: Path, extra: str = "") -> AsyncIterator[
         transport = httpx.ASGITransport(app=create_app(run.station))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield run, client
-
-
-async def while_time_runs(run: StationRun, work: Awaitable[T]) -> T:
-    """Await ``work`` while the station's clock runs (a stop fades out on the clock)."""
-    task = asyncio.ensure_future(work)
-    while not task.done():
-        await run.clock.advance(0.1)
-    return task.result()
 
 
 async def press_hand_alarm(run: StationRun) -> None:
@@ -101,7 +90,7 @@ async def test_one_evacuation_at_a_time_unless_asked(tmp_path: Path) -> None:
         service = run.station.parts.broadcasting.service
         assert [b.id for b in service.list(active=True)] == [first.json()["id"]]
 
-        restart = await while_time_runs(run, client.post(
+        restart = await run.while_time_runs(client.post(
             "/api/v1/broadcasts", json=EVACUATE | {"if_active": "restart"}, headers=SIM_OPERATOR))
         assert restart.status_code == 202
         assert service.get(first.json()["id"]).state == "cancelled"
@@ -112,7 +101,7 @@ async def test_one_evacuation_at_a_time_unless_asked(tmp_path: Path) -> None:
         assert queued.status_code == 202
         assert len(service.list(active=True)) == 2, "queued only when asked"
 
-        await while_time_runs(run, service.stop_all(actor="test"))
+        await run.while_time_runs(service.stop_all(actor="test"))
         run.station.gpio.drive_mock_input(17, 0)  # the physical EVACUATE button, held
         await run.clock.advance(1.7)
         run.station.gpio.drive_mock_input(17, 1)
