@@ -37,9 +37,8 @@ async def started(config: Config, clock: ManualClock) -> StationRun:
 
 async def restarted(run: StationRun) -> StationRun:
     """Stop the station and start it again on the same data, its clock going on."""
-    config, now = run.station.config, run.clock.now()
     await run.__aexit__()
-    return await started(config, ManualClock(now))
+    return await started(run.station.config, ManualClock(run.clock.now()))
 
 
 def client(run: StationRun) -> httpx.AsyncClient:
