@@ -74,12 +74,18 @@ class Panels:
         self.page_errors: list[str] = []
 
     def open(self, name: str, viewport: dict[str, int] = DESK, *,
-             notifications: bool = False) -> Any:
+             notifications: bool = False, own_clock: bool = False) -> Any:
+        """A signed-out panel. ``own_clock``: the page's timers and clock run on
+        Playwright's clock (in real time until a test moves it on with
+        ``page.clock.fast_forward``: the officer's minutes without a word from the
+        station, passed in an instant)."""
         context = self.browser.new_context(
             viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
             service_workers="block", accept_downloads=True)
         if notifications:
             context.grant_permissions(["notifications"], origin=self.base_url)
+        if own_clock:
+            context.clock.install()
         context.add_init_script(ATTENTION_PROBE)
         self.contexts.append(context)
         page = context.new_page()
