@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -30,10 +31,32 @@ SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b
 REPO = Path(__file__).resolve().parent.parent
 
 
+#: Ports for the servers tests start: below the kernel's ephemeral range (32768-60999 on
+#: Linux), from which every outgoing connection and every ``bind(0)`` of the suite's
+#: hundred processes also takes its port, so that a port found free there could be taken
+#: before the server bound it (seen: a station "Address already in use"); above the RTP
+#: ports of the stations' SIP (10000-20000). Each xdist worker has a band of its own.
+PORT_BANDS_FROM, PORT_BAND, PORT_BANDS = 20000, 1500, 8
+_next_port = PORT_BANDS_FROM + PORT_BAND * (
+    int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % PORT_BANDS)
+_band_end = _next_port + PORT_BAND
+_next_port += random.randrange(PORT_BAND)  # another run at the same time starts elsewhere
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port of 127.0.0.1 no server listens on, from this worker's band, never one this
+    process handed out before in its last lap of the band."""
+    global _next_port
+    for _ in range(PORT_BAND):
+        port = _next_port
+        _next_port = port + 1 if port + 1 < _band_end else _band_end - PORT_BAND
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_band_end - PORT_BAND}-{_band_end - 1}")
 
 
 BUS_START, BUS_END = "# == the simulated RS-485 line", "# == end of the RS-485 line =="
