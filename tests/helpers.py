@@ -31,12 +31,14 @@ SIM_VIEWER_SHA = "b89c42f17e196b44f2ef4b850fe90d1657c40cbe19258cf129f6eebce50e0b
 REPO = Path(__file__).resolve().parent.parent
 
 
-#: Ports for the servers tests start: below the kernel's ephemeral range (32768-60999 on
-#: Linux), from which every outgoing connection and every ``bind(0)`` of the suite's
-#: hundred processes also takes its port, so that a port found free there could be taken
-#: before the server bound it (seen: a station "Address already in use"); above the RTP
-#: ports of the stations' SIP (10000-20000). Each xdist worker has a band of its own.
-PORT_BANDS_FROM, PORT_BAND, PORT_BANDS = 20000, 1500, 8
+#: Ports for the servers tests start (TCP, and SIP's UDP): where nothing else in the suite
+#: takes ports by itself. Not the kernel's ephemeral range (32768-60999 on Linux), from
+#: which every outgoing connection and every ``bind(0)`` of the suite's hundred processes
+#: draws, so that a port found free there could be taken before the server bound it
+#: (seen: a station's "Address already in use"); nor the RTP ports of the stations' SIP
+#: (10000-20000) and of the simulated PBX's phones (20000-40000). Each xdist worker has a
+#: band of its own.
+PORT_BANDS_FROM, PORT_BAND, PORT_BANDS = 2000, 900, 8
 _next_port = PORT_BANDS_FROM + PORT_BAND * (
     int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % PORT_BANDS)
 _band_end = _next_port + PORT_BAND
@@ -44,15 +46,16 @@ _next_port += random.randrange(PORT_BAND)  # another run at the same time starts
 
 
 def free_port() -> int:
-    """A port of 127.0.0.1 no server listens on, from this worker's band, never one this
+    """A port of 127.0.0.1 free for TCP and UDP, from this worker's band, never one this
     process handed out before in its last lap of the band."""
     global _next_port
     for _ in range(PORT_BAND):
         port = _next_port
         _next_port = port + 1 if port + 1 < _band_end else _band_end - PORT_BAND
-        with socket.socket() as s:
+        with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
             try:
-                s.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+                udp.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
