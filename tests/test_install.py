@@ -9,7 +9,8 @@ and systemctl's own offline enable. Only what this machine lacks has a stand-in
 its sandboxing), udevd, and the GPIO chip (a fake ``lgpio`` behind gpiozero's real
 LGPIOFactory, and a Raspberry Pi 4 cpuinfo). ``<this repository>`` becomes a clone of
 this working tree; pip's only index is a directory of the dependencies' wheels, built
-once per dependency list (var/install-wheels/) because there is no network in there.
+once per dependency list and kept in the user's cache (``~/.cache/station-edge/install-wheels/``,
+as pip keeps its own) because there is no network in there.
 
 Then, as a technician would: the config is read by the service user, the first start
 printed a token per role, they sign in, a token made with ``sudo station-edge token add``
@@ -61,12 +62,14 @@ def why_not() -> str | None:
 
 
 def wheelhouse() -> Path:
-    """The dependencies' wheels (and the build backend's), built once per dependency list."""
+    """The dependencies' wheels (and the build backend's), built once per dependency list
+    (the same for every clone of the project: some ten seconds each time otherwise)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     wanted = project["project"]["dependencies"] + project["project"]["optional-dependencies"][
         "pi"] + project["build-system"]["requires"]
     key = hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest()[:16]
-    folder = REPO / "var" / "install-wheels" / key
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "station-edge" / "install-wheels" / key
     if not (folder / "complete").exists():
         folder.mkdir(parents=True, exist_ok=True)
         built = subprocess.run(["/usr/bin/python3", "-m", "pip", "wheel", "--quiet", "-w",
