@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-installed
 # pytest-xdist workers. The suite mostly waits (station processes, simulators, a browser,
 # clocks scaled for simulation), so more workers than this machine's two cores pay off.
-WORKERS ?= 3
+WORKERS ?= 4
 # Where PYTHONDONTWRITEBYTECODE is set, every process of the suite (some hundred:
 # stations, simulators, CLI commands, pytest's workers rewriting the test modules'
 # asserts) would compile the same sources again, about a second of CPU each. The suite
