@@ -144,20 +144,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _slow_modules_first(items: list[pytest.Item]) -> Callable[[pytest.Item], tuple[int, int]]:
-    """Modules with slow tests (station processes, the browser, fuzzing) first, each in its
-    own order. ``make test`` hands whole modules to its workers (``--dist loadscope``: a
-    module's fixtures are set up once, and a module whose tests build on each other, as the
-    county fleet's do, runs in order on one worker); the long modules start first and the
-    short in-process ones fill the gaps at the end."""
+    """Modules with slow tests (station processes, the browser, fuzzing) first, then those
+    that mostly wait out a simulated device's silences (``waits``: Modbus timeouts, a
+    pty's), each in its own order. ``make test`` hands whole modules to its workers
+    (``--dist loadscope``: a module's fixtures are set up once, and a module whose tests
+    build on each other, as the county fleet's do, runs in order on one worker); the long
+    modules start first and the short in-process ones, which keep both cores busy, fill the
+    gaps at the end."""
     first: dict[str, int] = {}
-    slow: set[str] = set()
+    rank: dict[str, int] = {}
     for index, item in enumerate(items):
         module = item.nodeid.split("::")[0]
         first.setdefault(module, index)
-        if item.get_closest_marker("slow"):
-            slow.add(module)
+        mine = 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker(
+            "waits") else 2
+        rank[module] = min(rank.get(module, 2), mine)
 
     def key(item: pytest.Item) -> tuple[int, int]:
         module = item.nodeid.split("::")[0]
-        return (0 if module in slow else 1, first[module])
+        return (rank[module], first[module])
     return key

@@ -23,6 +23,8 @@ from edge.sim.station import sim_config_text
 from edge.station_lock import Holder, StationLock
 from tests.gauge_sim_process import GaugeSim
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 UNITS = ["--unit", "1", "--unit", "2,function=input,width=32,word_order=little,scale_mm=0.01",
          "--unit", "10"]
 

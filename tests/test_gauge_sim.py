@@ -13,6 +13,8 @@ from gauge_sim_process import SIM, GaugeSim
 
 from drivers.modbus_bus import DeviceRefused, ModbusBus, NoReply
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 
 def test_a_storm_delivers_its_total_on_the_fast_clock() -> None:
     # 80 mm over 60 simulated seconds; at 10^6 x the storm is over at once.

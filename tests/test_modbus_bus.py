@@ -18,6 +18,8 @@ from drivers.modbus_bus import (
 )
 from drivers.modbus_switch import CoilSwitch
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 TIMEOUT_S = 0.25
 QUIET_S = 0.15
 

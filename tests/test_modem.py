@@ -23,6 +23,8 @@ from sat_phone.at_channel import AtChannel, ChannelSettings, ChannelState
 from sat_phone.modem import IRIDIUM, Modem, ModemSettings, SmsSendError
 from sat_phone.pdu import Deliver, StatusReport, join_parts
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 SIM = Path(__file__).resolve().parents[1] / "hw-sim" / "at_modem_sim.py"
 REPORT = "【沙沟镇应急站】后山雨量站1小时雨量52.3毫米，已达立即转移，警报已启动 10:32。"
 CHINESE_120 = (REPORT * 4)[:120]

@@ -29,6 +29,8 @@ from sensors.gauge_models import CATALOGUE
 from sensors.modbus_gauge import ModbusRainGauge
 from sensors.register_map import RegisterMap
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 MAPS = {
     1: RegisterMap(),
     2: RegisterMap(width=32, word_order="big", scale_mm=0.0001),

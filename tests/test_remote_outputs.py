@@ -21,6 +21,8 @@ from edge.output_rules import ChatterGuard, retry_delay_s
 from edge.outputs import Output
 from tests.helpers import SIM_VIEWER, StationRun, sim_config, until
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 SIREN = "siren-2"
 
 

@@ -21,6 +21,8 @@ from edge.config import parse
 from edge.last_good_config import save_last_good
 from edge.sim.station import sim_config_text
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 RELAYS = (5, 12, 13, 16, 19, 23, 24, 25)  # LEDs, buzzer, siren-1, amplifier power and zones
 
 

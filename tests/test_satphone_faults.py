@@ -22,6 +22,8 @@ from sat_phone.modem import GENERIC, IRIDIUM, ModemSettings, SmsSendError
 from sat_phone.outbox import PENDING, SENT, Outbox, OutboxSettings, SmsPriority
 from sat_phone.pdu import encode_deliver
 
+pytestmark = pytest.mark.waits  # on a simulated line's silences: see tests/conftest.py
+
 SENDER = "+8613912345678"
 COMMAND = "2468 转移"
 ROUTINE_3_PARTS = (REPORT * 5)[:180]  # 67 + 67 + 46 UCS2 characters
