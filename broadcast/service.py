@@ -30,6 +30,7 @@ from broadcast.record import (
 )
 from drivers.audio import AudioOutput
 from drivers.clock import Clock
+from drivers.tasks import run_to_the_end
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,16 @@ class BroadcastService:
         self._broadcasts[broadcast.id] = broadcast
         self._final[broadcast.id] = asyncio.Event()
         self.on_event("requested", broadcast, {})
+        # Made whole even if the caller is cancelled meanwhile (an alarm acknowledged
+        # while its siren signal preempts a message): the queue would otherwise expect a
+        # broadcast that never starts. The broadcast is then the canceller's to stop.
+        await run_to_the_end(self._enqueue(broadcast))
+        return broadcast
+
+    async def _enqueue(self, broadcast: Broadcast) -> None:
         async with self._lock:
-            decision = self.queue.submit(Request(broadcast.id, priority, broadcast.expires_at))
+            decision = self.queue.submit(Request(broadcast.id, broadcast.priority,
+                                                 broadcast.expires_at))
             if decision.stop is not None:
                 await self._silence(reason="preempted")
                 stopped = self._broadcasts[decision.stop.id]
@@ -153,21 +162,25 @@ class BroadcastService:
                 behind = self.on_air.id if self.on_air else None
                 self.on_event("queued", broadcast, {"behind": behind})
             await self._apply(decision)
-        return broadcast
 
     async def cancel(self, broadcast_id: str, *, actor: str, reason: str = "stopped") -> Broadcast:
-        """Stop a broadcast on air, or withdraw a waiting one."""
+        """Stop a broadcast on air, or withdraw a waiting one (made whole even if the
+        caller is cancelled meanwhile: a stop half done leaves it on air with no one to
+        end it)."""
         broadcast = self._broadcasts[broadcast_id]
+        await run_to_the_end(self._cancel(broadcast, actor=actor, reason=reason))
+        return broadcast
+
+    async def _cancel(self, broadcast: Broadcast, *, actor: str, reason: str) -> None:
         async with self._lock:
             if not broadcast.active:
-                return broadcast
+                return
             on_air = self._running is not None and self._running.broadcast is broadcast
             if on_air:
                 await self._silence(reason="cancelled")
-            decision = self.queue.cancel(broadcast_id, self.clock.monotonic())
+            decision = self.queue.cancel(broadcast.id, self.clock.monotonic())
             self._finish(broadcast, "cancelled", actor=actor, reason=reason)
             await self._apply(decision)
-        return broadcast
 
     async def stop_current(self, *, actor: str) -> Broadcast | None:
         current = self.on_air
@@ -201,12 +214,15 @@ class BroadcastService:
         current = self.on_air
         self.amplifier.forget_relays()
         if current is not None:
-            async with self._lock:
-                await self._silence(reason="fault")
-                decision = self.queue.cancel(current.id, self.clock.monotonic())
-                current.error = reason
-                self._finish(current, "failed", actor="system", reason=reason)
-                await self._apply(decision)
+            await run_to_the_end(self._fail(current, reason))
+
+    async def _fail(self, current: Broadcast, reason: str) -> None:
+        async with self._lock:
+            await self._silence(reason="fault")
+            decision = self.queue.cancel(current.id, self.clock.monotonic())
+            current.error = reason
+            self._finish(current, "failed", actor="system", reason=reason)
+            await self._apply(decision)
 
     # -- the air -------------------------------------------------------------------------
 

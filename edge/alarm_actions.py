@@ -44,7 +44,6 @@ class AlarmResponder:
         self.config = station.config.alarms
         self.pattern = DEFAULT_PATTERNS[self.config.siren_pattern]
         self._loops: dict[str, asyncio.Task[None]] = {}
-        self._owned: dict[str, set[str]] = {}
         self._background = Background(station.journal, "alarm")
         alarms.listeners.append(self._on_alarm)
         station.lifecycle.on("stopping", "alarm-actions", self._stop_all, first=True)
@@ -71,6 +70,8 @@ class AlarmResponder:
         intro = Program(TextContent(alarm.summary_zh() + "。"), chime=True)
         message = Program(MessageContent(self.config.prepare_message), repeat=2, chime=False)
         for program in (intro, message):
+            if alarm.state != "active":  # acknowledged (or cleared) while the intro went out
+                return
             await self._submit(alarm, program, Priority.RAIN_MESSAGE)
 
     # -- evacuate ------------------------------------------------------------------------------
@@ -112,13 +113,11 @@ class AlarmResponder:
     async def _submit(self, alarm: Alarm, program: Program, priority: Priority) -> Broadcast:
         assert self.broadcasting is not None
         source: BroadcastSource = "hand_alarm" if alarm.kind == "hand_alarm" else "rain_rule"
-        broadcast = await self.broadcasting.service.submit(
+        return await self.broadcasting.service.submit(
             program, zones=sorted(self.broadcasting.amplifier.zones), priority=priority,
             type="emergency", source=source, actor=alarm.source,
             labels={"alarm": alarm.id},
         )
-        self._owned.setdefault(alarm.id, set()).add(broadcast.id)
-        return broadcast
 
     async def _stop_loop(self, alarm_id: str) -> None:
         loop = self._loops.pop(alarm_id, None)
@@ -126,11 +125,13 @@ class AlarmResponder:
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
         if self.broadcasting is not None:
+            # Every broadcast of this alarm still active, found by its label: one its loop
+            # was submitting when it was cancelled is queued all the same (the service
+            # makes a request whole), and its id never came back to the loop.
             service = self.broadcasting.service
-            for broadcast_id in self._owned.pop(alarm_id, set()):
-                broadcast = service.find(broadcast_id)  # a long alarm's early ones are forgotten
-                if broadcast is not None and broadcast.active:
-                    await service.cancel(broadcast_id, actor="alarm", reason="alarm acknowledged")
+            for broadcast in service.list(active=True):
+                if broadcast.labels.get("alarm") == alarm_id:
+                    await service.cancel(broadcast.id, actor="alarm", reason="alarm acknowledged")
 
     async def _update_alarm_led(self) -> None:
         if "panel.alarm_led" not in self.station.outputs:

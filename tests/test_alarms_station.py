@@ -7,11 +7,15 @@ simulator in test_rain_sim_station.py.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from broadcast.priority import Priority
+from broadcast.program import MessageContent, Program, SirenContent
+from broadcast.record import Broadcast
 from edge.api.app import create_app
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
 
@@ -103,6 +107,46 @@ async def test_rain_raises_prepare_then_evacuate_ack_stops_the_sirens_and_it_cle
         kinds = [e["kind"] for e in await run.settled_events() if e["kind"].startswith("alarm.")]
         assert kinds == ["alarm.raised", "alarm.escalated", "alarm.acknowledged", "alarm.lowered",
                          "alarm.cleared"]
+    finally:
+        await run.__aexit__()
+
+
+async def test_an_ack_while_the_siren_signal_preempts_a_message_stops_all_of_it(
+    tmp_path: Path,
+) -> None:
+    """The officer acknowledges in the instant the alarm's siren signal is taking the air
+    from a rain message: the alarm's task is cancelled inside the request. Nothing of the
+    alarm may go on afterwards (it showed 即将广播 on the panel), and the message resumes."""
+    run = await start(tmp_path)
+    try:
+        alarms = run.station.parts.alarms
+        service = run.station.parts.broadcasting.service
+        message = await service.submit(
+            Program(MessageContent("prepare"), repeat=3), zones=["all"],
+            priority=Priority.RAIN_MESSAGE, type="emergency", source="rain_rule", actor="test")
+        await run.clock.advance(4)
+        assert service.on_air is message
+        journal = service.on_event
+
+        def ack_when_the_siren_is_asked_for(kind: str, broadcast: Broadcast,
+                                            data: dict[str, Any]) -> None:
+            journal(kind, broadcast, data)
+            if kind == "requested" and isinstance(broadcast.program.content, SirenContent):
+                alarm_id = broadcast.labels["alarm"]  # next turn: the request is under way
+                asyncio.get_running_loop().call_soon(
+                    lambda: alarms.acknowledge(alarm_id, actor="sim-operator"))
+
+        service.on_event = ack_when_the_siren_is_asked_for
+        run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 0)
+        await run.clock.advance(1.5)
+        [alarm] = alarms.list()
+        assert alarm.state == "acknowledged"
+        run.station.gpio.drive_mock_input(HAND_ALARM_PIN, 1)
+        await run.clock.advance(2)
+        assert [b.state for b in service.list() if b.labels.get("alarm") == alarm.id] == [
+            "cancelled"]
+        assert not sirens_on(run)
+        assert service.on_air is message, "the message takes the air back"
     finally:
         await run.__aexit__()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -149,6 +150,46 @@ async def test_a_siren_preempts_a_rain_message_which_resumes_and_evacuation_pree
             ("broadcast.done", siren.id), ("broadcast.resumed", rain.id),
             ("broadcast.done", rain.id),
         ]
+    finally:
+        await run.__aexit__()
+
+
+async def test_a_request_whose_caller_is_cancelled_half_way_is_made_whole(
+    tmp_path: Path,
+) -> None:
+    """An alarm acknowledged while its siren signal was still preempting a message: the
+    alarm's task is cancelled inside ``submit``. The air queue must not be left expecting
+    a broadcast that never starts (it showed as 即将广播 for ever, and everything after it
+    queued behind it), nor a stop half done."""
+    run = await started(tmp_path)
+    try:
+        service = run.station.parts.broadcasting.service
+        common = {"zones": ["all"], "type": "emergency", "actor": "test"}
+        rain = await service.submit(Program(MessageContent("prepare"), repeat=2),
+                                    priority=Priority.RAIN_MESSAGE, source="rain_rule", **common)
+        await run.clock.advance(4)
+        assert rain.state == "playing"
+        submitting = asyncio.ensure_future(service.submit(
+            Program(SirenContent("continuous")), priority=Priority.ALARM_SIREN,
+            source="hand_alarm", labels={"alarm": "a-1"}, **common))
+        await asyncio.sleep(0)  # registered, and waiting for the rain message to fade out
+        [siren] = [b for b in service.list(active=True) if b.labels.get("alarm") == "a-1"]
+        submitting.cancel()
+        await asyncio.gather(submitting, return_exceptions=True)
+        assert submitting.cancelled(), "the caller's cancellation still reaches it"
+        await run.clock.advance(0.2)
+        assert service.on_air is siren and rain.state == "waiting", "the request was made whole"
+
+        stopping = asyncio.ensure_future(service.cancel(siren.id, actor="test"))
+        await asyncio.sleep(0)  # fading out
+        stopping.cancel()
+        await asyncio.gather(stopping, return_exceptions=True)
+        await run.clock.advance(0.2)
+        assert siren.state == "cancelled" and service.on_air is rain, "the stop was made whole"
+        evacuation = await service.submit(Program(MessageContent("evacuate")),
+                                          priority=Priority.EVACUATION, source="api", **common)
+        await run.clock.advance(0.2)
+        assert service.on_air is evacuation, "nothing stale stands in the queue"
     finally:
         await run.__aexit__()
 
