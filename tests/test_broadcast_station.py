@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from broadcast.priority import Priority
 from broadcast.program import MessageContent, Program, SirenContent
+from broadcast.record import Broadcast
 from drivers.audio_wav import read_wav_file
 from edge.api.app import create_app
 from tests.helpers import SIM_OPERATOR, SIM_VIEWER, StationRun, sim_config
@@ -120,23 +122,32 @@ async def test_stop_ends_the_broadcast_and_relays_go_off_after_hold(tmp_path: Pa
         await run.__aexit__()
 
 
+COMMON: dict[str, Any] = {"zones": ["all"], "type": "emergency", "actor": "test"}
+
+
+async def rain_message_on_air(run: StationRun) -> Broadcast:
+    """The prepare message, twice, at the rain-message priority: playing."""
+    rain = await run.station.parts.broadcasting.service.submit(
+        Program(MessageContent("prepare"), repeat=2), priority=Priority.RAIN_MESSAGE,
+        source="rain_rule", **COMMON)
+    await run.clock.advance(4)
+    assert rain.state == "playing"
+    return rain
+
+
 async def test_a_siren_preempts_a_rain_message_which_resumes_and_evacuation_preempts_the_siren(
     tmp_path: Path,
 ) -> None:
     run = await started(tmp_path)
     try:
         service = run.station.parts.broadcasting.service
-        common = {"zones": ["all"], "type": "emergency", "actor": "test"}
-        rain = await service.submit(Program(MessageContent("prepare"), repeat=2),
-                                    priority=Priority.RAIN_MESSAGE, source="rain_rule", **common)
-        await run.clock.advance(4)
-        assert rain.state == "playing"
+        rain = await rain_message_on_air(run)
         siren = await service.submit(Program(SirenContent("continuous")),
-                                     priority=Priority.ALARM_SIREN, source="hand_alarm", **common)
+                                     priority=Priority.ALARM_SIREN, source="hand_alarm", **COMMON)
         await run.clock.advance(0.2)
         assert service.on_air is siren and rain.state == "waiting" and rain.preemptions == 1
         evacuation = await service.submit(Program(MessageContent("evacuate")),
-                                          priority=Priority.EVACUATION, source="api", **common)
+                                          priority=Priority.EVACUATION, source="api", **COMMON)
         await run.clock.advance(0.2)
         assert service.on_air is evacuation and siren.state == "waiting"
         await run.clock.advance(400)
@@ -164,14 +175,10 @@ async def test_a_request_whose_caller_is_cancelled_half_way_is_made_whole(
     run = await started(tmp_path)
     try:
         service = run.station.parts.broadcasting.service
-        common = {"zones": ["all"], "type": "emergency", "actor": "test"}
-        rain = await service.submit(Program(MessageContent("prepare"), repeat=2),
-                                    priority=Priority.RAIN_MESSAGE, source="rain_rule", **common)
-        await run.clock.advance(4)
-        assert rain.state == "playing"
+        rain = await rain_message_on_air(run)
         submitting = asyncio.ensure_future(service.submit(
             Program(SirenContent("continuous")), priority=Priority.ALARM_SIREN,
-            source="hand_alarm", labels={"alarm": "a-1"}, **common))
+            source="hand_alarm", labels={"alarm": "a-1"}, **COMMON))
         await asyncio.sleep(0)  # registered, and waiting for the rain message to fade out
         [siren] = [b for b in service.list(active=True) if b.labels.get("alarm") == "a-1"]
         submitting.cancel()
@@ -187,7 +194,7 @@ async def test_a_request_whose_caller_is_cancelled_half_way_is_made_whole(
         await run.clock.advance(0.2)
         assert siren.state == "cancelled" and service.on_air is rain, "the stop was made whole"
         evacuation = await service.submit(Program(MessageContent("evacuate")),
-                                          priority=Priority.EVACUATION, source="api", **common)
+                                          priority=Priority.EVACUATION, source="api", **COMMON)
         await run.clock.advance(0.2)
         assert service.on_air is evacuation, "nothing stale stands in the queue"
     finally:
